@@ -1,15 +1,413 @@
-"""Command line (the only module that talks to the terminal)."""
+"""The command line: the only module that reads flags and talks to the terminal.
+
+Each command is a thin sequence over the library: load → render → validate → (fetch → plan →
+report/apply). Every ``O2kitError`` becomes a one-line message with a remedy and exit code 1;
+anything else is an internal error that says how to see the traceback (``--debug``).
+
+Exit codes: 0 success (``plan --detailed-exitcode``: no changes), 1 error, 2 changes present
+(``plan --detailed-exitcode`` only).
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
-app = typer.Typer(no_args_is_help=True, add_completion=True)
+import typer
+from rich.console import Console
+
+from o2kit import __version__
+from o2kit.config import ServerSettings, server_settings
+from o2kit.errors import O2kitError, ValidationFailed
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="o2kit",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    help="OpenObserve dashboards and alerts as code (built first for AWS Bedrock monitoring).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class Globals:
+    project: Path
+    env: str | None
+    verbose: int
+    quiet: bool
+    debug: bool
+    color: bool
+
+
+_state = Globals(project=Path("."), env=None, verbose=0, quiet=False, debug=False, color=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _use_color(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("CI"):
+        return False
+    return sys.stdout.isatty()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"o2kit {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
-    """OpenObserve dashboards and alerts as code."""
+def _root(
+    project: Annotated[
+        Path, typer.Option("--project", "-C", help="Repository root holding o2kit.yaml.")
+    ] = Path("."),
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", envvar="O2KIT_ENV", help="Overlay envs/NAME.yaml."),
+    ] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log HTTP requests; show tracebacks.")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """OpenObserve dashboards and alerts as code.
+
+    Example: o2kit plan --env prod
+    """
+    _state.project = project
+    _state.env = env
+    _state.verbose = verbose
+    _state.quiet = quiet
+    _state.debug = debug
+    _state.color = _use_color(no_color)
+    out.no_color = not _state.color
+    err.no_color = not _state.color
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _fail(exc: O2kitError) -> NoReturn:
+    if isinstance(exc, ValidationFailed):
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+    err.print(f"Error: {exc.message}", style="bold red", markup=False)
+    if exc.remedy:
+        err.print(f"  → {exc.remedy}", markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body, mapping errors to messages and exit codes."""
+    try:
+        return fn()
+    except O2kitError as exc:
+        _fail(exc)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # an o2kit bug, not a user error
+        if _state.debug:
+            raise
+        err.print(f"Internal error: {exc!r}", style="bold red", markup=False)
+        err.print("  → run again with --debug to see the traceback, and report it", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _say(message: str) -> None:
+    if not _state.quiet:
+        err.print(message, markup=False)
+
+
+# --- project loading ----------------------------------------------------------------------------
+
+
+def _load_validated() -> Any:
+    from o2kit.project import load_project
+    from o2kit.validate import validate_resources
+
+    project = load_project(_state.project, _state.env)
+    problems = validate_resources(project.resources, project.config.config)
+    if problems:
+        raise ValidationFailed(problems)
+    return project
+
+
+@app.command()
+def render(
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the rendered JSON.")
+    ] = Path("build/rendered"),
+) -> None:
+    """Render dashboards, alerts, destinations and templates to OpenObserve JSON files.
+
+    Secrets stay as ${env:NAME} placeholders. Output is sorted and stable so git diffs stay small.
+
+    Example: o2kit render --out build/rendered
+    """
+
+    def body() -> None:
+        from o2kit.project import load_project, write_rendered
+
+        project = load_project(_state.project, _state.env)
+        target = out_dir if out_dir.is_absolute() else _state.project / out_dir
+        written = write_rendered(project.resources, target)
+        _say(f"Rendered {len(project.resources)} resources into {len(written)} files in {target}")
+
+    _run(body)
+
+
+@app.command()
+def validate() -> None:
+    """Check everything offline: shapes, layout, SQL, columns, alert rules. Exit 1 on problems.
+
+    Example: o2kit validate --env staging
+    """
+
+    def body() -> None:
+        project = _load_validated()
+        counts: dict[str, int] = {}
+        for r in project.resources:
+            counts[r.kind] = counts.get(r.kind, 0) + 1
+        summary = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(counts.items()))
+        _say(f"OK: {summary} valid")
+
+    _run(body)
+
+
+# --- server commands ----------------------------------------------------------------------------
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="OpenObserve URL [env OPENOBSERVE_URL]")]
+OrgOpt = Annotated[str | None, typer.Option("--org", help="Org [env OPENOBSERVE_ORG, o2kit.yaml]")]
+CaOpt = Annotated[
+    str | None, typer.Option("--ca-bundle", help="CA bundle file [env OPENOBSERVE_CA_BUNDLE]")
+]
+InsecureOpt = Annotated[
+    bool, typer.Option("--insecure", help="Do not verify TLS certificates (never by default).")
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once.")]
+PruneOpt = Annotated[
+    bool, typer.Option("--prune", help="Delete managed objects that are no longer in code.")
+]
+AdoptOpt = Annotated[
+    bool, typer.Option("--adopt", help="Take over unmanaged objects with the same key.")
+]
+
+
+def _settings(url: str | None, org: str | None, ca: str | None, insecure: bool, timeout: float,
+              concurrency: int, config_org: str) -> ServerSettings:
+    return server_settings(
+        env=os.environ, config_org=config_org, url=url, org=org, ca_bundle=ca, insecure=insecure,
+        timeout=timeout, concurrency=concurrency,
+    )
+
+
+@dataclass
+class _Planned:
+    plan: Any
+    live: Any
+    client: Any
+    checksum: str
+
+
+def _make_plan(settings_args: dict[str, Any], *, prune: bool, adopt: bool,
+               transport: Any = None) -> _Planned:
+    from o2kit import envrefs
+    from o2kit.client import OpenObserveClient
+    from o2kit.model import Resource
+    from o2kit.plan import build_plan, plan_checksum
+    from o2kit.remote import fetch_live
+
+    project = _load_validated()
+    config = project.config.config
+    desired = [
+        Resource(kind=r.kind, key=r.key, body=envrefs.resolve_env_refs(r.body, os.environ),
+                 source=r.source)
+        for r in project.resources
+    ]
+    settings = _settings(config_org=config.org, **settings_args)
+    client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
+    stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
+    live = fetch_live(client, desired=desired, stream_types=stream_types)
+    plan = build_plan(desired, live.resources, prune=prune, adopt=adopt,
+                      existing_streams=live.existing_streams, org=settings.org, env=_state.env)
+    return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))
+
+
+# Tests mount the fake OpenObserve here (httpx transport); None means real HTTP.
+_TRANSPORT: Any = None
+
+
+@app.command()
+def plan(
+    url: UrlOpt = None,
+    org: OrgOpt = None,
+    ca_bundle: CaOpt = None,
+    insecure: InsecureOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    concurrency: ConcurrencyOpt = 8,
+    prune: PruneOpt = False,
+    adopt: AdoptOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable plan.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown for a pull-request comment.")
+    ] = False,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 no changes, 2 changes, 1 error.")
+    ] = False,
+) -> None:
+    """Show what apply would change, field by field. Writes nothing.
+
+    Example: o2kit plan --env prod --detailed-exitcode
+    """
+    from o2kit import report
+
+    def body() -> int:
+        planned = _make_plan(
+            dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
+                 concurrency=concurrency),
+            prune=prune, adopt=adopt,
+        )
+        p = planned.plan
+        if as_json:
+            doc = report.render_json(p)
+            doc.setdefault("checksum", planned.checksum)
+            typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+        elif markdown:
+            typer.echo(report.render_markdown(p))
+        else:
+            text = report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0)
+            out.print(text, markup=False, highlight=False) if not _state.color else \
+                sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+        if _state.verbose:
+            _say(f"{planned.live.requests} requests to read live state")
+        planned.client.close()
+        return 2 if (detailed_exitcode and p.has_changes) else 0
+
+    code = _run(body)
+    raise typer.Exit(code)
+
+
+@app.command()
+def apply(
+    url: UrlOpt = None,
+    org: OrgOpt = None,
+    ca_bundle: CaOpt = None,
+    insecure: InsecureOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    concurrency: ConcurrencyOpt = 8,
+    prune: PruneOpt = False,
+    adopt: AdoptOpt = False,
+    checksum: Annotated[
+        str | None,
+        typer.Option("--checksum", help="Refuse unless the plan still has this checksum."),
+    ] = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", "-y", help="Do not ask for confirmation.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite server-side edits; allow mass deletes."),
+    ] = False,
+    max_delete_fraction: Annotated[
+        float, typer.Option("--max-delete-fraction",
+                            help="Deleting more than this share of a kind needs --force.")
+    ] = 0.3,
+) -> None:
+    """Make the server match the code: plan again, then create/update/delete in dependency order.
+
+    Example: o2kit apply --env prod --checksum 3f2a… --auto-approve
+    """
+    from o2kit import report
+    from o2kit.errors import PlanError
+    from o2kit.plan import delete_guard
+    from o2kit.remote import apply_plan
+
+    def body() -> int:
+        planned = _make_plan(
+            dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
+                 concurrency=concurrency),
+            prune=prune, adopt=adopt,
+        )
+        p = planned.plan
+        if checksum is not None and checksum != planned.checksum:
+            raise PlanError(
+                f"the plan changed since it was reviewed (checksum {planned.checksum}, "
+                f"expected {checksum}); nothing was applied",
+                remedy="run `o2kit plan` again and review the new plan",
+            )
+        text = report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0)
+        if not _state.quiet:
+            sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+        if not p.has_changes:
+            planned.client.close()
+            return 0
+        guard = delete_guard(p, planned.live.resources, max_fraction=max_delete_fraction)
+        if guard and not force:
+            raise PlanError("; ".join(guard), remedy="review the deletes and pass --force")
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                raise PlanError("apply needs confirmation but there is no terminal",
+                                remedy="pass --auto-approve (in CI, with --checksum)")
+            if not typer.confirm("Apply these changes?", default=False):
+                _say("Nothing applied.")
+                return 1
+        result = _apply_with_progress(planned, force)
+        _print_apply_summary(result)
+        planned.client.close()
+        return 0 if result.ok else 1
+
+    code = _run(body)
+    raise typer.Exit(code)
+
+
+def _apply_with_progress(planned: _Planned, force: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from o2kit.remote import apply_plan, count_changes
+
+    total = count_changes(planned.plan)
+    show = _state.color and not _state.quiet and total > 5
+    if not show:
+        return apply_plan(planned.client, planned.plan, force=force)
+    with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task("apply", total=total)
+        return apply_plan(planned.client, planned.plan, force=force,
+                          progress=lambda _o: progress.advance(task))
+
+
+def _print_apply_summary(result: Any) -> None:
+    done = [o for o in result.outcomes if o.status == "ok" and o.change.action != "noop"]
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    skipped = [o for o in result.outcomes if o.status == "skipped"]
+    for o in failed:
+        err.print(f"✗ {o.change.action} {o.change.address}: {o.message}", style="red",
+                  markup=False)
+    for o in skipped:
+        err.print(f"- skipped {o.change.address}: {o.message}", style="yellow", markup=False)
+    if _state.verbose:
+        for o in done:
+            err.print(f"✓ {o.change.action} {o.change.address}", style="green", markup=False)
+    line = (f"Apply: {len(done)} succeeded, {len(failed)} failed, {len(skipped)} skipped "
+            f"({result.writes} writes, {result.requests} requests).")
+    (err if result.failed else out).print(line, markup=False)
+    if result.failed:
+        err.print("  → fix the errors above and run `o2kit apply` again; it converges",
+                  markup=False)
 
 
 def main() -> None:

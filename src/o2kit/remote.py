@@ -1,0 +1,478 @@
+"""Live state in, changes out: the I/O edge between the plan and OpenObserve.
+
+``fetch_live`` reads what the server holds with as few requests as the API allows and turns it into
+``Resource`` values keyed like the desired ones; ``apply_plan`` carries out a ``Plan`` through the
+client, in dependency order, without ever creating a duplicate.
+
+Requests made by ``fetch_live`` (reference openobserve-api.md):
+
+- one list per folder type (``GET /api/v2/{org}/folders/{type}``);
+- one dashboard list per dashboard folder: list items already carry the full body and the
+  ``hash`` (``src/api/management/src/request/dashboards/mod.rs``), so no per-dashboard GET;
+- one alert list (all folders) — items carry folder and tags but not the stream or the SQL
+  (``src/api/management/src/models/alerts/``), so a GET per alert that o2kit manages or that
+  shares a key with a desired one; unmanaged alerts o2kit has no business with are never read;
+- one destination list and one template list (bare arrays of full objects);
+- one stream list per stream type the desired alerts use, to warn before apply about alerts the
+  server would refuse (``404 Stream X not found``, ``src/core/src/alerts/alert.rs``).
+
+Apply never re-diffs: it sends ``kinds.SPECS[kind].payload(desired, live)`` for each change. After an
+*ambiguous* failure of a create (timeout, reset, 5xx, lost response) it looks again before creating,
+so a create that did happen is found, not repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from o2kit import kinds
+from o2kit.client import OpenObserveClient
+from o2kit.errors import ApiError, Conflict, NotFound, O2kitError, TransportError
+from o2kit.model import Change, Plan, Resource
+
+log = logging.getLogger("o2kit.remote")
+
+FOLDER_TYPES = ("dashboards", "alerts")
+# How many times apply tries one create (looking again between tries) before giving up.
+CREATE_ATTEMPTS = 3
+
+
+@dataclass
+class LiveState:
+    resources: list[Resource]
+    existing_streams: set[tuple[str, str]] | None
+    requests: int = 0
+
+
+def _is_ambiguous(exc: BaseException) -> bool:
+    """True when a write may or may not have been applied on the server."""
+    if isinstance(exc, TransportError):
+        return True
+    if getattr(exc, "ambiguous", False):
+        return True
+    return isinstance(exc, ApiError) and exc.status is not None and exc.status >= 500
+
+
+def _raise_first_error(results: Iterable[Any]) -> list[Any]:
+    out = list(results)
+    for r in out:
+        if isinstance(r, BaseException):
+            raise r
+    return out
+
+
+def fetch_live(
+    client: OpenObserveClient,
+    *,
+    desired: Sequence[Resource] = (),
+    stream_types: Iterable[str] = (),
+) -> LiveState:
+    """Read live folders, templates, destinations, dashboards and alerts (and, if asked, streams)."""
+    start = client.request_count
+    resources: list[Resource] = []
+
+    folder_lists = _raise_first_error(
+        client.map(lambda t: client.list_folders(t, resource=f"{t} folders"), FOLDER_TYPES)
+    )
+    folders: dict[str, list[dict[str, Any]]] = dict(zip(FOLDER_TYPES, folder_lists, strict=True))
+    for folder_type, items in folders.items():
+        for item in items:
+            resources.append(
+                Resource(
+                    kind="folder",
+                    key=(folder_type, str(item.get("name", ""))),
+                    body=item,
+                    server_id=str(item.get("folderId", "")),
+                )
+            )
+
+    templates = client.list_templates(resource="alert templates")
+    for body in templates:
+        if kinds.is_system("template", body):
+            continue
+        resources.append(
+            Resource(kind="template", key=(str(body.get("name", "")),), body=body,
+                     server_id=str(body.get("name", "")))
+        )
+
+    for body in client.list_destinations(resource="alert destinations"):
+        if kinds.is_system("destination", body):
+            continue
+        resources.append(
+            Resource(kind="destination", key=(str(body.get("name", "")),), body=body,
+                     server_id=str(body.get("name", "")))
+        )
+
+    dashboard_folders = folders["dashboards"]
+    dashboard_lists = _raise_first_error(
+        client.map(
+            lambda f: client.list_dashboards(
+                str(f["folderId"]), resource=f'dashboards in folder "{f.get("name")}"'
+            ),
+            dashboard_folders,
+        )
+    )
+    for folder, items in zip(dashboard_folders, dashboard_lists, strict=True):
+        folder_name = str(folder.get("name", ""))
+        for item in items:
+            resources.append(_live_dashboard(item, folder_name, str(folder["folderId"])))
+
+    desired_alert_keys = {r.key for r in desired if r.kind == "alert"}
+    alert_items = client.list_alerts(resource="alerts")
+    wanted: list[dict[str, Any]] = []
+    for item in alert_items:
+        key = (str(item.get("folder_name", "")), str(item.get("name", "")))
+        if kinds.is_managed_alert_item(item) or key in desired_alert_keys:
+            wanted.append(item)
+        else:
+            # Unmanaged and unrelated to the code: kept as a list item only, so prune can never
+            # reach it, and never fetched in full.
+            resources.append(
+                Resource(kind="alert", key=key, body=_alert_item_as_body(item),
+                         server_id=str(item.get("alert_id", "")),
+                         meta={"folder_id": item.get("folder_id"), "partial": True})
+            )
+    bodies = _raise_first_error(
+        client.map(
+            lambda it: client.get_alert(
+                str(it["alert_id"]), resource=f'alert "{it.get("folder_name")}/{it.get("name")}"'
+            ),
+            wanted,
+        )
+    )
+    for item, body in zip(wanted, bodies, strict=True):
+        resources.append(
+            Resource(
+                kind="alert",
+                key=(str(item.get("folder_name", "")), str(item.get("name", ""))),
+                body=body,
+                server_id=str(item.get("alert_id", "")),
+                meta={"folder_id": item.get("folder_id")},
+            )
+        )
+
+    existing: set[tuple[str, str]] | None = None
+    types = sorted(set(stream_types))
+    if types:
+        existing = set()
+        stream_lists = _raise_first_error(
+            client.map(lambda t: client.list_streams(t, resource=f"{t} streams"), types)
+        )
+        for stream_type, items in zip(types, stream_lists, strict=True):
+            for s in items:
+                existing.add((str(s.get("stream_type") or stream_type), str(s.get("name", ""))))
+
+    return LiveState(resources, existing, client.request_count - start)
+
+
+def _live_dashboard(item: dict[str, Any], folder_name: str, folder_id: str) -> Resource:
+    version = item.get("version", 8)
+    body = item.get(f"v{version}") or {}
+    return Resource(
+        kind="dashboard",
+        key=(folder_name, str(body.get("title", item.get("title", "")))),
+        body=body,
+        server_id=str(item.get("dashboard_id") or body.get("dashboardId", "")),
+        meta={"hash": str(item.get("hash", "")), "folder_id": folder_id, "version": version},
+    )
+
+
+def _alert_item_as_body(item: dict[str, Any]) -> dict[str, Any]:
+    return {"name": item.get("name"), "tags": item.get("tags") or []}
+
+
+# ---------------------------------------------------------------------------------------------
+# apply
+
+
+@dataclass
+class Outcome:
+    change: Change
+    status: str  # "ok" | "failed" | "skipped"
+    message: str = ""
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    requests: int = 0
+    writes: int = 0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+ProgressFn = Callable[[Outcome], None]
+
+
+class _Applier:
+    def __init__(
+        self, client: OpenObserveClient, plan: Plan, *, force: bool, progress: ProgressFn | None
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.force = force
+        self.progress = progress
+        # folder (type, name) -> folderId, filled from live state and from creates.
+        self.folder_ids: dict[tuple[str, str], str] = {}
+        self.failed_keys: set[tuple[str, tuple[str, ...]]] = set()
+        for change in plan.changes:
+            live = change.live
+            if change.kind == "folder" and live is not None and live.server_id:
+                self.folder_ids[change.key] = live.server_id
+        self.result = ApplyResult()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _done(self, outcome: Outcome) -> Outcome:
+        if outcome.status != "ok":
+            self.failed_keys.add((outcome.change.kind, outcome.change.key))
+        if self.progress is not None:
+            self.progress(outcome)
+        return outcome
+
+    def _blocked_by(self, change: Change) -> str | None:
+        """Name the failed dependency that makes this change pointless, if any."""
+        desired = change.desired
+        deps: list[tuple[str, tuple[str, ...]]] = []
+        if change.kind == "dashboard":
+            deps.append(("folder", ("dashboards", change.key[0])))
+        elif change.kind == "alert":
+            deps.append(("folder", ("alerts", change.key[0])))
+            if desired is not None:
+                for name in desired.body.get("destinations") or []:
+                    deps.append(("destination", (str(name),)))
+                if desired.body.get("template"):
+                    deps.append(("template", (str(desired.body["template"]),)))
+        elif change.kind == "destination" and desired is not None and desired.body.get("template"):
+            deps.append(("template", (str(desired.body["template"]),)))
+        for dep in deps:
+            if dep in self.failed_keys:
+                return f'{dep[0]} "{"/".join(dep[1])}" failed'
+        return None
+
+    def _folder_id(self, folder_type: str, name: str) -> str:
+        try:
+            return self.folder_ids[(folder_type, name)]
+        except KeyError:
+            # The folder exists but the plan did not list it (e.g. not managed): look it up.
+            for item in self.client.list_folders(folder_type, resource=f"{folder_type} folders"):
+                self.folder_ids[(folder_type, str(item.get("name")))] = str(item["folderId"])
+            if (folder_type, name) not in self.folder_ids:
+                raise NotFound(f'{folder_type} folder "{name}" not found', status=404) from None
+            return self.folder_ids[(folder_type, name)]
+
+    # -- one change ----------------------------------------------------------------------------
+    def run(self, change: Change) -> Outcome:
+        blocked = self._blocked_by(change)
+        if blocked:
+            return self._done(Outcome(change, "skipped", f"not attempted: {blocked}"))
+        if change.reason.startswith("stream-missing"):
+            return self._done(Outcome(change, "skipped", change.reason.split(":", 1)[-1].strip()))
+        try:
+            if change.action == "create":
+                self._create(change)
+            elif change.action == "update":
+                self._update(change)
+            elif change.action == "replace":
+                self._delete(change)
+                self._create(change)
+            elif change.action == "delete":
+                self._delete(change)
+            else:
+                return self._done(Outcome(change, "ok", "no change"))
+        except O2kitError as exc:
+            return self._done(Outcome(change, "failed", exc.message))
+        return self._done(Outcome(change, "ok", change.action + "d"))
+
+    def _create(self, change: Change) -> None:
+        assert change.desired is not None
+        spec = kinds.SPECS[change.kind]
+        payload = spec.payload(change.desired, None)
+        last: BaseException | None = None
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            if attempt > 1:
+                found = self._find_created(change)
+                if found is not None:
+                    log.info("%s: found after an ambiguous failure; not creating again",
+                             change.address)
+                    self._remember(change, found)
+                    return
+            try:
+                created = self._post(change, payload)
+                self._remember(change, created)
+                return
+            except O2kitError as exc:
+                if not _is_ambiguous(exc):
+                    raise
+                last = exc
+                log.warning("%s: create outcome unknown (%s); looking again", change.address,
+                            exc.message)
+        found = self._find_created(change)
+        if found is not None:
+            self._remember(change, found)
+            return
+        assert last is not None
+        raise last
+
+    def _post(self, change: Change, payload: dict[str, Any]) -> str | None:
+        c, key, res = self.client, change.key, change.address
+        if change.kind == "folder":
+            folder = c.create_folder(key[0], payload, resource=res)
+            return str(folder.get("folderId"))
+        if change.kind == "template":
+            c.create_template(payload, resource=res)
+            return key[0]
+        if change.kind == "destination":
+            c.create_destination(payload, resource=res)
+            return key[0]
+        if change.kind == "dashboard":
+            envelope = c.create_dashboard(self._folder_id("dashboards", key[0]), payload,
+                                          resource=res)
+            inner = envelope.get(f"v{envelope.get('version', 8)}") or {}
+            return str(inner.get("dashboardId", ""))
+        if change.kind == "alert":
+            return c.create_alert(self._folder_id("alerts", key[0]), payload, resource=res)
+        raise AssertionError(change.kind)
+
+    def _remember(self, change: Change, server_id: str | None) -> None:
+        if change.kind == "folder" and server_id:
+            self.folder_ids[change.key] = server_id
+
+    def _find_created(self, change: Change) -> str | None:
+        """Look on the server for the object a create may have made; its id, or None."""
+        c, key, res = self.client, change.key, change.address
+        if change.kind == "folder":
+            for item in c.list_folders(key[0], resource=res):
+                if item.get("name") == key[1]:
+                    return str(item["folderId"])
+            return None
+        if change.kind in ("template", "destination"):
+            items = c.list_templates(resource=res) if change.kind == "template" else \
+                c.list_destinations(resource=res)
+            return key[0] if any(i.get("name") == key[0] for i in items) else None
+        if change.kind == "dashboard":
+            for item in c.list_dashboards(self._folder_id("dashboards", key[0]), resource=res):
+                live = _live_dashboard(item, key[0], "")
+                if live.key == key and kinds.SPECS["dashboard"].is_managed(live.body):
+                    return live.server_id
+            return None
+        if change.kind == "alert":
+            for item in c.list_alerts(resource=res):
+                if (item.get("folder_name"), item.get("name")) == key and \
+                        kinds.is_managed_alert_item(item):
+                    return str(item.get("alert_id"))
+            return None
+        raise AssertionError(change.kind)
+
+    def _update(self, change: Change) -> None:
+        assert change.desired is not None and change.live is not None
+        spec = kinds.SPECS[change.kind]
+        payload = spec.payload(change.desired, change.live)
+        c, live, res = self.client, change.live, change.address
+        if change.kind == "folder":
+            c.update_folder(change.key[0], str(live.server_id), payload, resource=res)
+        elif change.kind == "template":
+            c.update_template(change.key[0], payload, resource=res)
+        elif change.kind == "destination":
+            c.update_destination(change.key[0], payload, resource=res)
+        elif change.kind == "alert":
+            c.update_alert(str(live.server_id), payload, resource=res)
+        elif change.kind == "dashboard":
+            self._update_dashboard(change, payload)
+
+    def _update_dashboard(self, change: Change, payload: dict[str, Any]) -> None:
+        assert change.live is not None and change.desired is not None
+        c, live, res = self.client, change.live, change.address
+        folder_id = str(live.meta.get("folder_id"))
+        try:
+            c.update_dashboard(str(live.server_id), folder_id, str(live.meta.get("hash")), payload,
+                               resource=res)
+            return
+        except Conflict as exc:
+            # A 409 after a retried PUT may be our own first attempt having landed: if the server
+            # now holds exactly what we wanted, that is success, not a conflict.
+            current = c.get_dashboard(str(live.server_id), resource=res)
+            inner = current.get(f"v{current.get('version', 8)}") or {}
+            spec = kinds.SPECS["dashboard"]
+            if spec.normalize(inner) == spec.normalize(change.desired.body):
+                return
+            if not self.force:
+                raise Conflict(
+                    f"{res} changed on the server since plan; nothing was overwritten",
+                    status=409,
+                    remedy="run `o2kit plan` again to see the change, or apply with --force "
+                    "to overwrite it",
+                ) from exc
+            fresh = Resource(kind=live.kind, key=live.key, body=inner, server_id=live.server_id,
+                             meta={**live.meta, "hash": str(current.get("hash"))})
+            c.update_dashboard(str(live.server_id), folder_id, str(current.get("hash")),
+                               kinds.SPECS["dashboard"].payload(change.desired, fresh),
+                               resource=res)
+
+    def _delete(self, change: Change) -> None:
+        live = change.live
+        assert live is not None
+        c, res = self.client, change.address
+        try:
+            if change.kind == "folder":
+                c.delete_folder(change.key[0], str(live.server_id), resource=res)
+            elif change.kind == "template":
+                c.delete_template(change.key[0], resource=res)
+            elif change.kind == "destination":
+                c.delete_destination(change.key[0], resource=res)
+            elif change.kind == "dashboard":
+                c.delete_dashboard(str(live.server_id), resource=res)
+            elif change.kind == "alert":
+                c.delete_alert(str(live.server_id), resource=res)
+        except NotFound:
+            # Already gone (deleted by someone else, or our own retried delete): the goal holds.
+            log.info("%s: already absent", res)
+
+
+def _phases(plan: Plan) -> list[list[Change]]:
+    """Creates/updates/replaces kind by kind in dependency order, then deletes in reverse."""
+    order = {kind: i for i, kind in enumerate(kinds.APPLY_ORDER)}
+    phases: list[list[Change]] = []
+    for kind in kinds.APPLY_ORDER:
+        batch = [c for c in plan.changes if c.kind == kind and c.action in
+                 ("create", "update", "replace")]
+        if batch:
+            phases.append(batch)
+    for kind in sorted(order, key=lambda k: -order[k]):
+        batch = [c for c in plan.changes if c.kind == kind and c.action == "delete"]
+        if batch:
+            phases.append(batch)
+    return phases
+
+
+def apply_plan(
+    client: OpenObserveClient,
+    plan: Plan,
+    *,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> ApplyResult:
+    """Carry out ``plan``. One failed resource does not stop independent ones."""
+    start_requests, start_writes = client.request_count, client.write_count
+    applier = _Applier(client, plan, force=force, progress=progress)
+    for batch in _phases(plan):
+        results = client.map(applier.run, batch)
+        for change, outcome in zip(batch, results, strict=True):
+            if isinstance(outcome, BaseException):  # an internal error: report, keep going
+                outcome = applier._done(Outcome(change, "failed", f"internal error: {outcome!r}"))
+            applier.result.outcomes.append(outcome)
+    applier.result.requests = client.request_count - start_requests
+    applier.result.writes = client.write_count - start_writes
+    return applier.result
+
+
+def count_changes(plan: Plan) -> int:
+    return sum(1 for c in plan.changes if c.action != "noop")
