@@ -82,7 +82,14 @@ class PlanError(UserError):
 
 
 class ApiError(O2kitError):
-    """OpenObserve answered with an error status (or not at all, see TransportError)."""
+    """OpenObserve answered with an error status (or not at all, see TransportError).
+
+    ``ambiguous`` is True when a write may or may not have been applied (no answer, or a gateway
+    error after sending); ``attempts`` counts the tries the client made.
+    """
+
+    ambiguous: bool = False
+    attempts: int = 1
 
     def __init__(
         self,
