@@ -96,6 +96,9 @@ class Change:
     live: Resource | None = None
     fields: tuple[FieldChange, ...] = ()
     reason: str = ""  # why a no-op is a no-op, or a note on a change
+    # (stream_type, stream_name) of an alert whose stream does not exist yet: OpenObserve would
+    # refuse it (404), so apply skips it unless it may create the stream first.
+    missing_stream: tuple[str, str] | None = None
 
     @property
     def address(self) -> str:

@@ -1,0 +1,375 @@
+"""Plan reports: terminal text, a Markdown pull-request comment, and versioned JSON.
+
+Every renderer masks secret values (``FieldChange.secret``) as ``(sensitive)``; a value absent on
+one side is shown as ``(absent)``. Long or multi-line strings (SQL, template bodies) and large
+objects (an added panel) are shown as a unified line diff.
+
+JSON schema (``render_json``), ``format_version`` 1 — fields are only ever added within a version::
+
+    {
+      "format_version": 1,
+      "org": "default",                 # string ("" if unknown)
+      "env": "prod",                    # string or null
+      "checksum": "<64 hex>",           # plan_checksum(plan): pass to apply --checksum
+      "has_changes": true,
+      "summary": {"create": 1, "update": 1, "replace": 0, "delete": 0, "noop": 3},
+      "noop_reasons": {"in sync": 2, "unmanaged; left alone": 1},
+      "warnings": ["alert \\"Bedrock/x\\": stream logs/y does not exist yet: ..."],
+      "changes": [                      # ordered by kind (apply order), then key
+        {
+          "action": "update",           # create | update | replace | delete | noop
+          "kind": "alert",              # folder | template | destination | dashboard | alert
+          "key": ["Bedrock", "high_error_rate"],
+          "address": "alert \\"Bedrock/high_error_rate\\"",
+          "server_id": "2abc…",         # the live object's id, null for a create
+          "source": "alerts/bedrock.yaml:3",   # where the desired resource is written, or null
+          "reason": "",                 # why a no-op is one, or a note on the change
+          "missing_stream": null,       # or {"stream_type": "logs", "stream_name": "x"}
+          "fields": [                   # field-level changes (update and replace only)
+            {"path": "trigger_condition.threshold", "sensitive": false, "old": 5, "new": 10}
+          ]
+        }
+      ]
+    }
+
+In ``fields``, ``old``/``new`` is omitted when the field is absent on that side; a sensitive value
+is the string ``"(sensitive)"``. Paths follow ``o2kit.diff``.
+
+Pure: returns strings and dicts; printing is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+from collections import Counter
+from typing import Any
+
+from o2kit.diff import format_path
+from o2kit.model import MISSING, Change, FieldChange, Plan
+from o2kit.plan import plan_checksum
+
+FORMAT_VERSION = 1
+SENSITIVE = "(sensitive)"
+ABSENT = "(absent)"
+MARKDOWN_MARKER = "<!-- o2kit-plan -->"
+ACTIONS = ("create", "update", "replace", "delete")
+SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": "="}
+# A string longer than this, or with a newline, is shown as a line diff.
+LONG_STRING = 80
+# A structured value whose one-line JSON is longer than this is shown as a line diff.
+LONG_VALUE = 100
+
+_ANSI = {
+    "create": "32",
+    "update": "33",
+    "replace": "35",
+    "delete": "31",
+    "noop": "2",
+    "+": "32",
+    "-": "31",
+    "@": "36",
+    "warn": "33",
+    "bold": "1",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# shared pieces
+
+
+def counts(plan: Plan) -> dict[str, int]:
+    """How many changes of each action (``noop`` included)."""
+    found = Counter(c.action for c in plan.changes)
+    return {a: found.get(a, 0) for a in (*ACTIONS, "noop")}
+
+
+def noop_reasons(plan: Plan) -> list[tuple[str, int]]:
+    """No-op reasons with their counts, most frequent first."""
+    found = Counter(c.reason for c in plan.changes if c.action == "noop")
+    return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def summary_line(plan: Plan) -> str:
+    n = counts(plan)
+    return (
+        f"Plan: {n['create']} to create, {n['update']} to update, {n['replace']} to replace, "
+        f"{n['delete']} to delete, {n['noop']} unchanged."
+    )
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _shown(value: Any, secret: bool) -> str:
+    if value is MISSING:
+        return ABSENT
+    if secret:
+        return SENSITIVE
+    return _scalar(value)
+
+
+def _is_subtree(fc: FieldChange) -> bool:
+    """An object or list added or removed whole (a new panel): shown leaf by leaf."""
+    if fc.secret or (fc.old is not MISSING and fc.new is not MISSING):
+        return False
+    value = fc.new if fc.old is MISSING else fc.old
+    return isinstance(value, dict | list) and len(_scalar(value)) > LONG_VALUE
+
+
+def _is_block(fc: FieldChange) -> bool:
+    """True when a change reads better as a line diff than as ``old → new``."""
+    if fc.secret:
+        return False
+    for value in (fc.old, fc.new):
+        if isinstance(value, str) and ("\n" in value or len(value) > LONG_STRING):
+            return True
+        if isinstance(value, dict | list) and len(_scalar(value)) > LONG_VALUE:
+            return True
+    return False
+
+
+def _leaves(value: Any, path: list[str | int]) -> list[tuple[list[str | int], Any]]:
+    """Leaf values of a JSON value, lists of scalars kept whole; empty values skipped (they are
+    mostly defaults the normalisation filled in)."""
+    if isinstance(value, dict):
+        return [leaf for k in sorted(value) for leaf in _leaves(value[k], [*path, k])]
+    if isinstance(value, list) and any(isinstance(x, dict | list) for x in value):
+        return [leaf for i, x in enumerate(value) for leaf in _leaves(x, [*path, i])]
+    if value in ("", [], {}):
+        return []
+    return [(path, value)]
+
+
+def _subtree_lines(fc: FieldChange) -> list[str]:
+    """``+ rel.path: value`` lines (``-`` for a removal); multi-line strings as indented blocks."""
+    sign = "+" if fc.old is MISSING else "-"
+    value = fc.new if fc.old is MISSING else fc.old
+    out = []
+    for tokens, leaf in _leaves(value, []):
+        rel = format_path(tokens)
+        if isinstance(leaf, str) and "\n" in leaf:
+            out.append(f"{sign} {rel}:")
+            out.extend(f"{sign}     {line}" for line in leaf.splitlines())
+        else:
+            out.append(f"{sign} {rel}: {_scalar(leaf)}")
+    return out
+
+
+def _as_lines(value: Any) -> list[str]:
+    if value is MISSING:
+        return []
+    if isinstance(value, str):
+        return value.splitlines()
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2).splitlines()
+
+
+def _line_diff(fc: FieldChange) -> list[str]:
+    """Unified diff lines (``@@``, `` ctx``, ``-old``, ``+new``) without file headers."""
+    if _is_subtree(fc):
+        return _subtree_lines(fc)
+    old, new = _as_lines(fc.old), _as_lines(fc.new)
+    if not old or not new:
+        return [("+" if new else "-") + line for line in (new or old)]
+    return list(difflib.unified_diff(old, new, lineterm="", n=3))[2:]
+
+
+def _block_title(fc: FieldChange) -> str:
+    if _is_subtree(fc):
+        return f"{fc.path}: {'added' if fc.old is MISSING else 'removed'}"
+    return f"{fc.path}:"
+
+
+def _color(text: str, code: str, on: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if on else text
+
+
+def _header(plan: Plan) -> str:
+    where = []
+    if plan.org:
+        where.append(f'org "{plan.org}"')
+    if plan.env:
+        where.append(f'env "{plan.env}"')
+    return "o2kit plan" + (": " + ", ".join(where) if where else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# text
+
+
+def render_text(plan: Plan, *, color: bool = False, verbose_noops: bool = False) -> str:
+    """Terraform-like plan for a terminal. With ``color`` ANSI colours; without, no escapes."""
+    lines = [_color(_header(plan), _ANSI["bold"], color), ""]
+    shown = [c for c in plan.changes if c.action != "noop" or verbose_noops]
+    for change in shown:
+        lines.extend(_text_change(change, color))
+    if shown:
+        lines.append("")
+    if not plan.has_changes:
+        lines.append("No changes: the server matches the code.")
+        lines.append("")
+    if plan.warnings:
+        lines.append(_color("Warnings:", _ANSI["warn"], color))
+        lines.extend(_color(f"  ! {w}", _ANSI["warn"], color) for w in plan.warnings)
+        lines.append("")
+    lines.append(_color(summary_line(plan), _ANSI["bold"], color))
+    reasons = noop_reasons(plan)
+    if reasons:
+        lines.append("Unchanged:")
+        lines.extend(f"  {n} {reason}" for reason, n in reasons)
+    lines.append(f"Checksum: {plan_checksum(plan)}")
+    return "\n".join(lines) + "\n"
+
+
+def _text_change(change: Change, color: bool) -> list[str]:
+    symbol = SYMBOLS[change.action]
+    head = f"{symbol:>3} {change.action:<7} {change.address}"
+    out = [_color(head, _ANSI[change.action], color)]
+    if change.reason:
+        out.append(f"      # {change.reason}")
+    for fc in change.fields:
+        if _is_block(fc):
+            out.append(f"      {_block_title(fc)}")
+            for line in _line_diff(fc):
+                code = _ANSI.get(line[:1])
+                out.append("        " + (_color(line, code, color) if code else line))
+        else:
+            old, new = _shown(fc.old, fc.secret), _shown(fc.new, fc.secret)
+            out.append(f"      {fc.path}: {old} → {new}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# markdown
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = current = 0
+    for ch in text:
+        current = current + 1 if ch == "`" else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _md_code(text: str) -> str:
+    """An inline code span that survives backticks and table pipes."""
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{pad}{escaped}{pad}{fence}"
+
+
+def _fence_for(lines: list[str]) -> str:
+    return "`" * max(3, max((_longest_backtick_run(x) for x in lines), default=0) + 1)
+
+
+def _md_field_lines(fc: FieldChange) -> list[str]:
+    if _is_block(fc):
+        return [f"  {_block_title(fc)}", *_line_diff(fc)]
+    out = []
+    if fc.old is not MISSING:
+        out.append(f"- {fc.path}: {_shown(fc.old, fc.secret)}")
+    if fc.new is not MISSING:
+        out.append(f"+ {fc.path}: {_shown(fc.new, fc.secret)}")
+    return out
+
+
+def render_markdown(plan: Plan) -> str:
+    """A pull-request comment: hidden marker, summary table, collapsible details per change."""
+    out = [MARKDOWN_MARKER, f"### {_header(plan)}", "", f"**{summary_line(plan)}**", ""]
+    acting = [c for c in plan.changes if c.action != "noop"]
+    if acting:
+        out += ["| | Action | Kind | Resource | Changes |", "|---|---|---|---|---|"]
+        for c in acting:
+            note = f"{len(c.fields)} field{'s' if len(c.fields) != 1 else ''}" if c.fields else ""
+            out.append(
+                f"| {_md_code(SYMBOLS[c.action])} | {c.action} | {c.kind} | "
+                f"{_md_code('/'.join(c.key))} | {note} |"
+            )
+        out.append("")
+    else:
+        out += ["No changes: the server matches the code.", ""]
+    for c in acting:
+        if not c.fields and not c.reason:
+            continue
+        summary = (
+            f"{html.escape(SYMBOLS[c.action])} {c.action} {c.kind} "
+            f"<code>{html.escape('/'.join(c.key))}</code>"
+        )
+        out += ["<details>", f"<summary>{summary}</summary>", ""]
+        if c.reason:
+            out += [f"_{_md_cell(c.reason)}_", ""]
+        if c.fields:
+            body = [line for fc in c.fields for line in _md_field_lines(fc)]
+            fence = _fence_for(body)
+            out += [f"{fence}diff", *body, fence, ""]
+        out += ["</details>", ""]
+    if plan.warnings:
+        out.append("> [!WARNING]")
+        for i, w in enumerate(plan.warnings):
+            if i:
+                out.append(">")
+            out.append(f"> {_md_cell(w)}")
+        out.append("")
+    reasons = noop_reasons(plan)
+    if reasons:
+        total = sum(n for _r, n in reasons)
+        out += ["<details>", f"<summary>{total} unchanged</summary>", ""]
+        out += [f"- {n} {_md_cell(reason)}" for reason, n in reasons]
+        out += ["", "</details>", ""]
+    out.append(f"Checksum: `{plan_checksum(plan)}`")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# json
+
+
+def _json_field(fc: FieldChange) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": fc.path, "sensitive": fc.secret}
+    if fc.old is not MISSING:
+        entry["old"] = SENSITIVE if fc.secret else fc.old
+    if fc.new is not MISSING:
+        entry["new"] = SENSITIVE if fc.secret else fc.new
+    return entry
+
+
+def render_json(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON-ready dict; schema in the module docstring."""
+    changes = []
+    for c in plan.changes:
+        source = c.desired.source if c.desired is not None else None
+        changes.append(
+            {
+                "action": c.action,
+                "kind": c.kind,
+                "key": list(c.key),
+                "address": c.address,
+                "server_id": c.live.server_id if c.live is not None else None,
+                "source": str(source) if source else None,
+                "reason": c.reason,
+                "missing_stream": (
+                    {"stream_type": c.missing_stream[0], "stream_name": c.missing_stream[1]}
+                    if c.missing_stream
+                    else None
+                ),
+                "fields": [_json_field(fc) for fc in c.fields],
+            }
+        )
+    return {
+        "format_version": FORMAT_VERSION,
+        "org": plan.org,
+        "env": plan.env,
+        "checksum": plan_checksum(plan),
+        "has_changes": plan.has_changes,
+        "summary": counts(plan),
+        "noop_reasons": dict(noop_reasons(plan)),
+        "warnings": list(plan.warnings),
+        "changes": changes,
+    }
