@@ -68,7 +68,8 @@ def test_duplicate_identities_fall_back_to_positions() -> None:
 
 def test_lists_of_scalars_change_as_a_whole() -> None:
     assert triples({"tags": ["a", "c"]}, {"tags": ["a", "b", "c"]}) == [
-        ("tags", ["a", "c"], ["a", "b", "c"])]
+        ("tags", ["a", "c"], ["a", "b", "c"])
+    ]
 
 
 def test_numbers_compare_numerically_but_not_booleans() -> None:
@@ -86,13 +87,16 @@ def test_type_change_is_one_change() -> None:
     assert triples({"a": {"x": 1}}, {"a": [1]}) == [("a", {"x": 1}, [1])]
 
 
-@pytest.mark.parametrize("tokens", [
-    ["tabs", 0, "panels", 12, "queries", 0, "query"],
-    ["headers", "X-Api-Key"],
-    ["metadata", "a.b"],
-    ["context_attributes", "team name", "x"],
-    ["weird", 'quo"te]'],
-])
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        ["tabs", 0, "panels", 12, "queries", 0, "query"],
+        ["headers", "X-Api-Key"],
+        ["metadata", "a.b"],
+        ["context_attributes", "team name", "x"],
+        ["weird", 'quo"te]'],
+    ],
+)
 def test_paths_round_trip(tokens: list[Any]) -> None:
     assert parse_path(format_path(tokens)) == tokens
 

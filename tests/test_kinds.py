@@ -88,10 +88,20 @@ def test_every_table_row_cites_the_openobserve_source() -> None:
 
 
 def test_dashboard_numbers_compare_numerically_and_null_equals_absent() -> None:
-    a = {"title": "t", "tabs": [{"tabId": "a", "name": "A", "panels": [
-        {"id": "p", "config": {"decimals": 2, "legends_position": None}}]}]}
-    b = {"title": "t", "tabs": [{"tabId": "a", "name": "A", "panels": [
-        {"id": "p", "config": {"decimals": 2.0}}]}]}
+    a = {
+        "title": "t",
+        "tabs": [
+            {
+                "tabId": "a",
+                "name": "A",
+                "panels": [{"id": "p", "config": {"decimals": 2, "legends_position": None}}],
+            }
+        ],
+    }
+    b = {
+        "title": "t",
+        "tabs": [{"tabId": "a", "name": "A", "panels": [{"id": "p", "config": {"decimals": 2.0}}]}],
+    }
     assert norm("dashboard", a) == norm("dashboard", b)
 
 
@@ -100,7 +110,8 @@ def test_dashboard_real_differences_survive_normalisation() -> None:
     live["tabs"][0]["panels"][1]["config"]["decimals"] = 3.0
     changes = diff(norm("dashboard", live), norm("dashboard", desired_dashboard()))
     assert [(c.path, c.old, c.new) for c in changes] == [
-        ("tabs[0].panels[1].config.decimals", 3, 2)]
+        ("tabs[0].panels[1].config.decimals", 3, 2)
+    ]
 
 
 def test_dashboard_server_owned_fields_and_marker_are_ignored() -> None:
@@ -112,8 +123,19 @@ def test_dashboard_server_owned_fields_and_marker_are_ignored() -> None:
 
 
 def test_dashboard_defaults_fill_what_the_server_materialises() -> None:
-    body = norm("dashboard", {"title": "t", "tabs": [{"tabId": "a", "name": "A", "panels": [
-        {"id": "p", "queries": [{"fields": {"x": [], "y": []}}]}]}]})
+    body = norm(
+        "dashboard",
+        {
+            "title": "t",
+            "tabs": [
+                {
+                    "tabId": "a",
+                    "name": "A",
+                    "panels": [{"id": "p", "queries": [{"fields": {"x": [], "y": []}}]}],
+                }
+            ],
+        },
+    )
     panel = body["tabs"][0]["panels"][0]
     assert panel["queryType"] == ""
     assert panel["queries"][0]["fields"]["z"] == []
@@ -139,11 +161,15 @@ def test_dashboard_payload_carries_live_identity_and_the_marker() -> None:
 def test_dashboard_marker_with_empty_description_and_no_duplicate_marker() -> None:
     body = desired_dashboard()
     body["description"] = ""
-    assert SPECS["dashboard"].payload(res("dashboard", ("f", "t"), body), None)[
-        "description"] == MARKER_TEXT
+    assert (
+        SPECS["dashboard"].payload(res("dashboard", ("f", "t"), body), None)["description"]
+        == MARKER_TEXT
+    )
     body["description"] = "x\n\n" + MARKER_TEXT  # e.g. copied from an export
-    assert SPECS["dashboard"].payload(res("dashboard", ("f", "t"), body), None)[
-        "description"] == "x\n\n" + MARKER_TEXT
+    assert (
+        SPECS["dashboard"].payload(res("dashboard", ("f", "t"), body), None)["description"]
+        == "x\n\n" + MARKER_TEXT
+    )
 
 
 def test_dashboard_ownership() -> None:
@@ -168,7 +194,8 @@ def test_alert_every_key_defaulted() -> None:
 
 def test_alert_frequency_zero_reads_back_as_one_minute_and_cron_is_cleared() -> None:
     tc = norm("alert", {"trigger_condition": {"frequency": 0, "cron": "0 * * * * *"}})[
-        "trigger_condition"]
+        "trigger_condition"
+    ]
     assert tc["frequency"] == 1 and tc["cron"] == ""
     tc = norm("alert", {"trigger_condition": {"frequency": 5}})["trigger_condition"]
     assert tc["frequency"] == 5
@@ -177,8 +204,9 @@ def test_alert_frequency_zero_reads_back_as_one_minute_and_cron_is_cleared() -> 
 def test_alert_cron_with_wildcard_seconds() -> None:
     desired = {"trigger_condition": {"frequency_type": "cron", "cron": "* */10 * * * *"}}
     # The server stores the second of the request; o2kit sends "0" so that it reads back "0".
-    live = {"trigger_condition": {"frequency_type": "cron", "cron": "0 */10 * * * *",
-                                  "frequency": 0}}
+    live = {
+        "trigger_condition": {"frequency_type": "cron", "cron": "0 */10 * * * *", "frequency": 0}
+    }
     assert norm("alert", desired)["trigger_condition"] == norm("alert", live)["trigger_condition"]
     payload = SPECS["alert"].payload(res("alert", ("f", "a"), desired), None)
     assert payload["trigger_condition"]["cron"] == "0 */10 * * * *"
@@ -199,11 +227,16 @@ def test_alert_condition_arrays_become_and_nodes_at_any_depth() -> None:
 
 
 def test_alert_v2_conditions_drop_keys_the_server_does_not_store() -> None:
-    cond = {"filterType": "condition", "type": "condition", "column": "level", "operator": "=",
-            "value": "error", "logicalOperator": "AND"}
+    cond = {
+        "filterType": "condition",
+        "type": "condition",
+        "column": "level",
+        "operator": "=",
+        "value": "error",
+        "logicalOperator": "AND",
+    }
     group = {"filterType": "group", "logicalOperator": "AND", "conditions": [cond]}
-    body = norm("alert", {"query_condition": {"conditions": {"version": 2,
-                                                             "conditions": group}}})
+    body = norm("alert", {"query_condition": {"conditions": {"version": 2, "conditions": group}}})
     stored = body["query_condition"]["conditions"]["conditions"]["conditions"][0]
     assert "type" not in stored and stored["column"] == "level"
 
@@ -221,15 +254,23 @@ def test_alert_vrl_is_compared_decoded_and_terminated() -> None:
 
 
 def test_alert_disabled_deduplication_disappears_enabled_stays() -> None:
-    assert "deduplication" not in norm("alert", {"deduplication": {"enabled": False,
-                                                                   "time_window_minutes": 5}})
+    assert "deduplication" not in norm(
+        "alert", {"deduplication": {"enabled": False, "time_window_minutes": 5}}
+    )
     kept = norm("alert", {"deduplication": {"enabled": True}})["deduplication"]
     assert kept == {"enabled": True, "fingerprint_fields": []}
 
 
 def test_alert_empty_optionals_equal_absent() -> None:
-    a = norm("alert", {"template": "", "context_attributes": {}, "query_condition": {"sql": ""},
-                       "trigger_condition": {"timezone": ""}})
+    a = norm(
+        "alert",
+        {
+            "template": "",
+            "context_attributes": {},
+            "query_condition": {"sql": ""},
+            "trigger_condition": {"timezone": ""},
+        },
+    )
     assert a == norm("alert", {})
 
 
@@ -263,8 +304,18 @@ def test_alert_real_change_is_seen() -> None:
 
 def test_destination_defaults_and_marker() -> None:
     assert norm("destination", {"name": "d", "url": "https://x"}) == norm(
-        "destination", {"name": "d", "url": "https://x", "type": "http", "method": "post",
-                        "skip_tls_verify": False, "emails": [], "metadata": {}, "headers": {}})
+        "destination",
+        {
+            "name": "d",
+            "url": "https://x",
+            "type": "http",
+            "method": "post",
+            "skip_tls_verify": False,
+            "emails": [],
+            "metadata": {},
+            "headers": {},
+        },
+    )
     assert SPECS["destination"].is_managed(live_destination())
     assert not SPECS["destination"].is_managed(desired_destination())
     payload = SPECS["destination"].payload(res("destination", ("d",), desired_destination()), None)
@@ -272,8 +323,11 @@ def test_destination_defaults_and_marker() -> None:
 
 
 def test_prebuilt_destination_implies_server_template() -> None:
-    desired = {"name": "slack", "url": "https://hooks.slack.com/x",
-               "destination_type_name": "slack"}
+    desired = {
+        "name": "slack",
+        "url": "https://hooks.slack.com/x",
+        "destination_type_name": "slack",
+    }
     live = {**desired, "template": "prebuilt_slack"}
     assert norm("destination", desired) == norm("destination", live)
     custom = {**desired, "destination_type_name": "custom"}
@@ -302,8 +356,17 @@ def test_destination_secret_paths() -> None:
 
 def test_template_defaults_and_title_only_for_email() -> None:
     assert norm("template", {"name": "t", "body": "b", "title": "ignored"}) == norm(
-        "template", {"name": "t", "body": "b", "type": "http", "kind": "custom", "title": "",
-                     "isDefault": True, "isPrebuilt": False})
+        "template",
+        {
+            "name": "t",
+            "body": "b",
+            "type": "http",
+            "kind": "custom",
+            "title": "",
+            "isDefault": True,
+            "isPrebuilt": False,
+        },
+    )
     email = norm("template", {"name": "t", "body": "b", "type": "email", "title": "Alert!"})
     assert email["title"] == "Alert!"
 
@@ -318,11 +381,15 @@ def test_template_payload_always_sends_kind() -> None:
 def test_folder_marker_and_payload() -> None:
     spec = SPECS["folder"]
     assert spec.is_managed(live_folder()) and not spec.is_managed(desired_folder())
-    payload = spec.payload(res("folder", ("dashboards", "Bedrock"), desired_folder()),
-                           res("folder", ("dashboards", "Bedrock"), live_folder(),
-                               server_id="7395551234567890123"))
-    assert payload == {"name": "Bedrock", "folderId": "7395551234567890123",
-                       "description": "AWS Bedrock monitoring\n\n" + MARKER_TEXT}
+    payload = spec.payload(
+        res("folder", ("dashboards", "Bedrock"), desired_folder()),
+        res("folder", ("dashboards", "Bedrock"), live_folder(), server_id="7395551234567890123"),
+    )
+    assert payload == {
+        "name": "Bedrock",
+        "folderId": "7395551234567890123",
+        "description": "AWS Bedrock monitoring\n\n" + MARKER_TEXT,
+    }
 
 
 def test_system_objects() -> None:
@@ -337,3 +404,27 @@ def test_system_objects() -> None:
     assert not kinds.is_system("template", shared)
     assert kinds.is_builtin_key("folder", ("dashboards", "default"))
     assert not kinds.is_builtin_key("folder", ("dashboards", "Bedrock"))
+
+
+def test_dashboard_tagged_variant_default() -> None:
+    def body(config: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "title": "t",
+            "tabs": [
+                {
+                    "tabId": "a",
+                    "name": "A",
+                    "panels": [{"id": "p", "config": {"override_config": [{"config": config}]}}],
+                }
+            ],
+        }
+
+    assert norm("dashboard", body([{"type": "unique_value_color"}])) == norm(
+        "dashboard", body([{"type": "unique_value_color", "autoColor": False}])
+    )
+    assert (
+        "autoColor"
+        not in norm("dashboard", body([{"type": "unit"}]))["tabs"][0]["panels"][0]["config"][
+            "override_config"
+        ][0]["config"][0]
+    )

@@ -42,14 +42,20 @@ def by_key(plan: Plan, kind: str, key: tuple[str, ...]) -> Change:
     return found[0]
 
 
-def replaced(items: list[Resource], kind: str, key: tuple[str, ...],
-             **changes: Any) -> list[Resource]:
+def replaced(
+    items: list[Resource], kind: str, key: tuple[str, ...], **changes: Any
+) -> list[Resource]:
     out = []
     for r in items:
         if r.kind == kind and r.key == key:
-            r = Resource(kind=r.kind, key=r.key, body=changes.get("body", r.body),
-                         server_id=changes.get("server_id", r.server_id),
-                         meta=changes.get("meta", r.meta), source=r.source)
+            r = Resource(
+                kind=r.kind,
+                key=r.key,
+                body=changes.get("body", r.body),
+                server_id=changes.get("server_id", r.server_id),
+                meta=changes.get("meta", r.meta),
+                source=r.source,
+            )
         out.append(r)
     return out
 
@@ -77,8 +83,13 @@ def test_everything_in_sync_is_all_noops() -> None:
 def test_empty_server_creates_everything_in_apply_order() -> None:
     plan = build_plan(desired_set(), [])
     assert [(c.action, c.kind) for c in plan.changes] == [
-        ("create", "folder"), ("create", "folder"), ("create", "template"),
-        ("create", "destination"), ("create", "dashboard"), ("create", "alert")]
+        ("create", "folder"),
+        ("create", "folder"),
+        ("create", "template"),
+        ("create", "destination"),
+        ("create", "dashboard"),
+        ("create", "alert"),
+    ]
     assert [c.key for c in plan.changes[:2]] == [("alerts", "Bedrock"), ("dashboards", "Bedrock")]
 
 
@@ -90,7 +101,9 @@ def test_update_lists_field_changes_old_to_new() -> None:
     change = by_key(plan, "alert", ALERT_KEY)
     assert change.action == "update"
     assert [(f.path, f.old, f.new) for f in change.fields] == [
-        ("enabled", False, True), ("trigger_condition.threshold", 5, 1)]
+        ("enabled", False, True),
+        ("trigger_condition.threshold", 5, 1),
+    ]
 
 
 def test_pairs_by_key_never_by_id() -> None:
@@ -126,8 +139,9 @@ def test_unmanaged_object_with_a_desired_key_is_left_alone() -> None:
     live = replaced(live_set(), "dashboard", DASH_KEY, body=unmarked_dashboard())
     change = by_key(build_plan(desired_set(), live), "dashboard", DASH_KEY)
     assert change.action == "noop"
-    assert change.reason == ("exists but is not managed by o2kit; left alone "
-                             "(use --adopt to take it over)")
+    assert change.reason == (
+        "exists but is not managed by o2kit; left alone (use --adopt to take it over)"
+    )
 
 
 def test_adopt_marks_an_in_sync_object() -> None:
@@ -144,7 +158,8 @@ def test_adopt_updates_a_different_object() -> None:
     change = by_key(build_plan(desired_set(), live, adopt=True), "dashboard", DASH_KEY)
     assert change.action == "update" and change.reason == planmod.ADOPT_UPDATE
     assert [(f.path, f.old, f.new) for f in change.fields] == [
-        ("tabs[0].panels[0].title", "Calls", "Invocations")]
+        ("tabs[0].panels[0].title", "Calls", "Invocations")
+    ]
 
 
 def test_unmanaged_objects_not_in_code_are_counted_but_never_touched() -> None:
@@ -156,10 +171,18 @@ def test_unmanaged_objects_not_in_code_are_counted_but_never_touched() -> None:
 
 def test_system_objects_are_ignored() -> None:
     system = [
-        res("folder", ("dashboards", "default"), {"folderId": "default", "name": "default",
-                                                  "description": "default"}, server_id="default"),
-        res("template", ("prebuilt_slack",), {"name": "prebuilt_slack", "isPrebuilt": True,
-                                              "body": "x"}, server_id="prebuilt_slack"),
+        res(
+            "folder",
+            ("dashboards", "default"),
+            {"folderId": "default", "name": "default", "description": "default"},
+            server_id="default",
+        ),
+        res(
+            "template",
+            ("prebuilt_slack",),
+            {"name": "prebuilt_slack", "isPrebuilt": True, "body": "x"},
+            server_id="prebuilt_slack",
+        ),
     ]
     plan = build_plan(desired_set(), [*live_set(), *system], prune=True)
     assert len(plan.changes) == 6
@@ -232,8 +255,9 @@ def test_unreferenced_template_is_not_o2kits() -> None:
     live = [res("template", ("ops_payload",), live_template(), server_id="ops_payload")]
     body = desired_template()
     body["body"] = "changed"
-    change = by_key(build_plan([res("template", ("ops_payload",), body)], live),
-                    "template", ("ops_payload",))
+    change = by_key(
+        build_plan([res("template", ("ops_payload",), body)], live), "template", ("ops_payload",)
+    )
     assert change.action == "noop" and change.reason == planmod.NOT_MANAGED_UNMARKABLE
 
 
@@ -273,7 +297,7 @@ def test_two_live_objects_with_one_key_is_an_error_naming_both_ids() -> None:
         build_plan(desired_set(), [*live_set(), twin])
     assert "7400000000000000001" in err.value.message
     assert "7400000000000000002" in err.value.message
-    assert 'dashboard' in err.value.message and "Bedrock/Bedrock overview" in err.value.message
+    assert "dashboard" in err.value.message and "Bedrock/Bedrock overview" in err.value.message
 
 
 def test_unrelated_unmanaged_look_alikes_are_not_an_error() -> None:
@@ -281,7 +305,9 @@ def test_unrelated_unmanaged_look_alikes_are_not_an_error() -> None:
     b = res("dashboard", ("Team", "Same"), {"title": "Same"}, server_id="2")
     plan = build_plan(desired_set(), [*live_set(), a, b])
     assert [c.live.server_id for c in plan.changes if c.key == ("Team", "Same") and c.live] == [
-        "1", "2"]
+        "1",
+        "2",
+    ]
 
 
 def test_duplicate_desired_keys_name_both_files() -> None:
@@ -298,8 +324,9 @@ def test_stream_change_is_a_replace() -> None:
     desired[-1].body["stream_name"] = "bedrock_v2"
     change = by_key(build_plan(desired, live_set()), "alert", ALERT_KEY)
     assert change.action == "replace"
-    assert ("stream_name", "bedrock", "bedrock_v2") in [(f.path, f.old, f.new)
-                                                        for f in change.fields]
+    assert ("stream_name", "bedrock", "bedrock_v2") in [
+        (f.path, f.old, f.new) for f in change.fields
+    ]
     assert "cannot change in place" in change.reason
 
 
@@ -311,7 +338,8 @@ def test_alert_on_a_missing_stream_warns_and_is_marked() -> None:
     assert plan.warnings == (
         'alert "Bedrock/bedrock_error_rate": stream logs/bedrock does not exist yet: OpenObserve '
         "will refuse the alert (404 Stream not found). Ingest data first or run apply with "
-        "--create-streams.",)
+        "--create-streams.",
+    )
 
 
 def test_existing_stream_or_unknown_streams_give_no_warning() -> None:
@@ -342,8 +370,13 @@ def test_checksum_is_the_same_in_another_process() -> None:
         "from test_plan import build_plan, desired_set, changed_live, plan_checksum\n"
         "print(plan_checksum(build_plan(desired_set(), changed_live(), org='default')))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "12345", "PATH": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    )
     assert out.stdout.strip() == here
 
 
@@ -351,8 +384,13 @@ def test_checksum_changes_when_the_live_hash_changes() -> None:
     def dashboard_plan(hash_: str) -> str:
         body = live_dashboard()
         body["tabs"][0]["panels"][0]["title"] = "Calls"
-        live = replaced(live_set(), "dashboard", DASH_KEY, body=body,
-                        meta={"hash": hash_, "folder_id": "7395551234567890123"})
+        live = replaced(
+            live_set(),
+            "dashboard",
+            DASH_KEY,
+            body=body,
+            meta={"hash": hash_, "folder_id": "7395551234567890123"},
+        )
         return plan_checksum(build_plan(desired_set(), live))
 
     assert dashboard_plan("1") != dashboard_plan("2")
@@ -418,5 +456,6 @@ def test_delete_guard_names_the_kind_over_the_threshold() -> None:
     desired = [res("dashboard", live[0].key, {**live[0].body, "description": ""})]
     plan = build_plan(desired, live, prune=True)
     assert delete_guard(plan, live) == [
-        "would delete 3 of 4 o2kit-managed dashboards (75%, more than the 30% allowed)"]
+        "would delete 3 of 4 o2kit-managed dashboards (75%, more than the 30% allowed)"
+    ]
     assert delete_guard(plan, live, max_fraction=0.8) == []

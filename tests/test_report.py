@@ -45,7 +45,8 @@ def check_golden(name: str, text: str) -> None:
     assert path.exists(), f"{path} missing: run the tests once with O2KIT_UPDATE_GOLDEN=1"
     assert text == path.read_text(encoding="utf-8"), (
         f"{name} differs from the golden file; if the change is intended, regenerate with "
-        "O2KIT_UPDATE_GOLDEN=1 and review the diff")
+        "O2KIT_UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
 def scenario() -> Plan:
@@ -54,19 +55,22 @@ def scenario() -> Plan:
     dash = desired[4].body
     panels = dash["tabs"][0]["panels"]
     panels[1]["queries"][0]["query"] = panels[1]["queries"][0]["query"].replace(
-        "WHERE panel = 'errors'", "WHERE panel = 'errors' AND level = 'error'")
+        "WHERE panel = 'errors'", "WHERE panel = 'errors' AND level = 'error'"
+    )
     tokens = json.loads(json.dumps(panels[0]))
     tokens.update({"id": "tokens", "title": "Tokens"})
     panels.insert(1, tokens)
     desired[5].body["trigger_condition"]["threshold"] = 3
     throttles = desired_alert()
     throttles.update({"name": "bedrock_throttles", "stream_name": "bedrock_metrics"})
-    desired.append(res("alert", ("Bedrock", "bedrock_throttles"), throttles,
-                       source="alerts/bedrock.yaml"))
+    desired.append(
+        res("alert", ("Bedrock", "bedrock_throttles"), throttles, source="alerts/bedrock.yaml")
+    )
     cost = desired_dashboard()
     cost["title"] = "Bedrock cost"
-    desired.append(res("dashboard", ("Bedrock", "Bedrock cost"), cost,
-                       source="dashboards/cost.yaml"))
+    desired.append(
+        res("dashboard", ("Bedrock", "Bedrock cost"), cost, source="dashboards/cost.yaml")
+    )
 
     live = live_set()
     live[3].body["url"] = OLD_URL
@@ -76,19 +80,26 @@ def scenario() -> Plan:
     live.append(res("alert", ("Bedrock", "bedrock_throttles"), old_throttles, server_id="A2"))
     old = live_dashboard()
     old["title"] = "Old overview"
-    live.append(res("dashboard", ("Bedrock", "Old overview"), old, server_id="7400000000000000009",
-                    meta={"hash": "42"}))
+    live.append(
+        res(
+            "dashboard",
+            ("Bedrock", "Old overview"),
+            old,
+            server_id="7400000000000000009",
+            meta={"hash": "42"},
+        )
+    )
     theirs = live_dashboard()
     theirs["description"] = "made by hand"
     live.append(res("dashboard", ("Team", "Theirs"), theirs, server_id="7400000000000000010"))
-    return build_plan(desired, live, prune=True, org="default", env="prod",
-                      existing_streams={("logs", "bedrock")})
+    return build_plan(
+        desired, live, prune=True, org="default", env="prod", existing_streams={("logs", "bedrock")}
+    )
 
 
 def test_scenario_has_every_action() -> None:
     plan = scenario()
-    assert report.counts(plan) == {"create": 1, "update": 3, "replace": 1, "delete": 1,
-                                   "noop": 4}
+    assert report.counts(plan) == {"create": 1, "update": 3, "replace": 1, "delete": 1, "noop": 4}
 
 
 def test_text_golden() -> None:
@@ -107,11 +118,29 @@ def test_json_golden_and_schema() -> None:
     doc = report.render_json(scenario())
     check_golden("plan.json", json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     assert doc["format_version"] == 1
-    assert set(doc) == {"format_version", "org", "env", "checksum", "has_changes", "summary",
-                        "noop_reasons", "warnings", "changes"}
+    assert set(doc) == {
+        "format_version",
+        "org",
+        "env",
+        "checksum",
+        "has_changes",
+        "summary",
+        "noop_reasons",
+        "warnings",
+        "changes",
+    }
     for change in doc["changes"]:
-        assert set(change) == {"action", "kind", "key", "address", "server_id", "source",
-                               "reason", "missing_stream", "fields"}
+        assert set(change) == {
+            "action",
+            "kind",
+            "key",
+            "address",
+            "server_id",
+            "source",
+            "reason",
+            "missing_stream",
+            "fields",
+        }
         for f in change["fields"]:
             assert {"path", "sensitive"} <= set(f) <= {"path", "sensitive", "old", "new"}
 
@@ -125,8 +154,9 @@ def test_plain_text_has_no_escape_codes_and_color_only_adds_them() -> None:
     assert ANSI.sub("", colored) == plain
 
 
-@pytest.mark.parametrize("secret", [SECRET_URL, SECRET_TOKEN, OLD_URL, OLD_TOKEN, "s3cr3t",
-                                    "0ld-w3bh00k", "tok_old"])
+@pytest.mark.parametrize(
+    "secret", [SECRET_URL, SECRET_TOKEN, OLD_URL, OLD_TOKEN, "s3cr3t", "0ld-w3bh00k", "tok_old"]
+)
 def test_secrets_never_appear_in_any_output(secret: str) -> None:
     plan = scenario()
     outputs: list[str] = [

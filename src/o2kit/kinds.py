@@ -569,6 +569,13 @@ def _dashboard_payload(desired: Resource, live: Resource | None) -> dict[str, An
     return out
 
 
+def _override_config_item(item: Any) -> Any:
+    # The unique_value_color variant defaults autoColor to false (v8 Config::UniqueValueColor).
+    if isinstance(item, dict) and item.get("type") == "unique_value_color":
+        item.setdefault("autoColor", False)
+    return item
+
+
 _PANELS = "tabs[].panels[]"
 _QUERIES = f"{_PANELS}.queries[]"
 _CONFIG = f"{_PANELS}.config"
@@ -622,7 +629,15 @@ DASHBOARD = KindSpec(
         Default(f"{_VARS}.options[].label", "", _V8 + " CustomFieldsOption"),
         Default(f"{_VARS}.options[].value", "", _V8 + " CustomFieldsOption"),
     ),
-    rewrites=(Rewrite("title", _trim, "title trimmed", "src/core/src/dashboards/mod.rs put"),),
+    rewrites=(
+        Rewrite("title", _trim, "title trimmed", "src/core/src/dashboards/mod.rs put"),
+        Rewrite(
+            f"{_CONFIG}.override_config[].config[]",
+            _override_config_item,
+            "unique_value_color autoColor defaults to false",
+            _V8 + " Config",
+        ),
+    ),
     order_insensitive=(),
     secret_paths=(),
     marker=f"description line {MARKER_TEXT!r}",

@@ -52,8 +52,9 @@ BUILTIN = "built-in; OpenObserve creates it on first use"
 
 ADOPT_MARK = "adopt: add o2kit's ownership marker"
 ADOPT_UPDATE = "adopt: take over and update"
-REPLACE_STREAM = "the stream cannot change in place (OpenObserve fixes it at creation): " \
-    "delete, then create"
+REPLACE_STREAM = (
+    "the stream cannot change in place (OpenObserve fixes it at creation): delete, then create"
+)
 STREAM_MISSING_PREFIX = "stream-missing: "
 
 CHECKSUM_FORMAT = 1
@@ -256,8 +257,10 @@ def build_plan(
                 "--create-streams."
             )
             warnings.append(f"{change.address}: {message}")
-            reason = (f"{STREAM_MISSING_PREFIX}stream {stream[0]}/{stream[1]} does not exist yet; "
-                      "apply skips this alert unless run with --create-streams")
+            reason = (
+                f"{STREAM_MISSING_PREFIX}stream {stream[0]}/{stream[1]} does not exist yet; "
+                "apply skips this alert unless run with --create-streams"
+            )
             if change.reason:
                 reason += f"; {change.reason}"
             changes[i] = replace(change, reason=reason, missing_stream=stream)
