@@ -1,0 +1,200 @@
+"""The columns each configured stream is documented to have, so ``o2kit validate`` can catch a
+misspelt column before OpenObserve answers "No field named …" at query time.
+
+A stream plays one *role* (see ``o2kit.yaml`` ``streams:``):
+
+- ``invocation_logs`` – Bedrock model-invocation logs arriving as CloudWatch Logs envelopes through
+  Firehose (reference bedrock-telemetry.md §3.2 envelope columns and §3.3 ``message_*`` columns,
+  plus the ``message_requestmetadata_<key>`` family for caller tags);
+- ``metrics`` – the CloudWatch metric stream ``AWS/Bedrock`` in JSON output, which OpenObserve
+  special-cases rather than flattening (reference §4.2);
+- ``application_logs`` – the user's own structured logs; we only know the two fields the
+  configuration names (latency and model) and ``_timestamp``. Deliberately conservative: any
+  other column is reported, because we cannot know it exists.
+
+Every OpenObserve stream has ``_timestamp``. Column names are stored lower-case with
+``[^a-z0-9_]`` replaced by ``_`` (reference §5), so a documented column never needs quoting
+except the metric columns that collide with SQL function names (``"sum"``, ``"count"``…).
+
+Pure: built from the configuration only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from o2kit.config import Config
+
+TIMESTAMP = "_timestamp"
+
+ROLE_METRICS = "metrics"
+ROLE_INVOCATION_LOGS = "invocation_logs"
+ROLE_APPLICATION_LOGS = "application_logs"
+ROLES: tuple[str, ...] = (ROLE_METRICS, ROLE_INVOCATION_LOGS, ROLE_APPLICATION_LOGS)
+ROLE_LABELS: Mapping[str, str] = {
+    ROLE_METRICS: "Bedrock metric stream",
+    ROLE_INVOCATION_LOGS: "Bedrock invocation logs",
+    ROLE_APPLICATION_LOGS: "application logs",
+}
+
+# OpenObserve stream type of every role: both Firehose streams and application logs are *logs*
+# streams (bedrock-telemetry.md §1: "Both are OpenObserve logs streams").
+STREAM_TYPE_OF_ROLE: Mapping[str, str] = {
+    ROLE_METRICS: "logs",
+    ROLE_INVOCATION_LOGS: "logs",
+    ROLE_APPLICATION_LOGS: "logs",
+}
+
+# bedrock-telemetry.md §3.2: the row built from the CloudWatch Logs envelope and event.
+_ENVELOPE_COLUMNS = (
+    TIMESTAMP,
+    "timestamp",
+    "id",
+    "requestid",
+    "messagetype",
+    "owner",
+    "loggroup",
+    "logstream",
+    "subscriptionfilters",
+    "message",  # only for events whose text is not a JSON object (CONTROL messages)
+)
+
+# bedrock-telemetry.md §3.3: the Bedrock record, flattened under ``message_`` (flatten level 3).
+_BEDROCK_RECORD_COLUMNS = (
+    "message_schematype",
+    "message_schemaversion",
+    "message_timestamp",
+    "message_accountid",
+    "message_identity_arn",
+    "message_region",
+    "message_inferenceregion",
+    "message_requestid",
+    "message_operation",
+    "message_modelid",
+    "message_errorcode",
+    "message_input_inputtokencount",
+    "message_input_cachereadinputtokencount",
+    "message_input_cachewriteinputtokencount",
+    "message_input_inputcontenttype",
+    "message_input_inputbodyjson",
+    "message_output_outputtokencount",
+    "message_output_outputcontenttype",
+    "message_output_outputbodyjson",
+    "message_input_inputbodys3path",
+    "message_output_outputbodys3path",
+    "message_performanceconfig_latency",
+)
+
+INVOCATION_LOG_COLUMNS: frozenset[str] = frozenset(_ENVELOPE_COLUMNS + _BEDROCK_RECORD_COLUMNS)
+
+# ``requestMetadata.<key>`` → ``message_requestmetadata_<key>`` with the key normalised
+# (bedrock-telemetry.md §3.3 and §5), so any normalised key is a documented column.
+REQUEST_METADATA_PREFIX = "message_requestmetadata_"
+_NORMALISED_KEY = re.compile(r"[a-z0-9_]+")
+
+# bedrock-telemetry.md §4.2: the metric-stream row (no ``value_`` prefix, no ``dimensions_*``).
+# The OpenTelemetry-only percentile columns (``p99_0`` …) are left out on purpose: the reference
+# recommends JSON output, where they do not exist.
+METRIC_STREAM_COLUMNS: frozenset[str] = frozenset(
+    {
+        TIMESTAMP,
+        "metric_stream_name",
+        "account_id",
+        "region",
+        "namespace",
+        "metric_name",
+        "unit",
+        "count",
+        "sum",
+        "max",
+        "min",
+        "metric_dimensions",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StreamColumns:
+    """What we know about one configured stream."""
+
+    stream: str
+    roles: tuple[str, ...]
+    columns: frozenset[str]
+    prefixes: tuple[str, ...] = field(default=())
+
+    @property
+    def stream_type(self) -> str:
+        return STREAM_TYPE_OF_ROLE[self.roles[0]]
+
+    def documents(self, column: str) -> bool:
+        """True if ``column`` (exact, case-sensitive as stored) is documented for this stream."""
+        if column in self.columns:
+            return True
+        for prefix in self.prefixes:
+            rest = column[len(prefix) :] if column.startswith(prefix) else ""
+            if rest and _NORMALISED_KEY.fullmatch(rest):
+                return True
+        return False
+
+    def suggest(self, column: str) -> str | None:
+        """The closest documented column, for "did you mean" messages."""
+        candidates = sorted(self.columns) + [f"{p}<key>" for p in self.prefixes]
+        lowered = column.lower()
+        if lowered != column and self.documents(lowered):
+            return lowered
+        matches = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.6)
+        return matches[0] if matches else None
+
+    def describe(self) -> str:
+        return " and ".join(ROLE_LABELS[r] for r in self.roles)
+
+
+def _columns_of_role(role: str, config: Config) -> tuple[frozenset[str], tuple[str, ...]]:
+    if role == ROLE_METRICS:
+        return METRIC_STREAM_COLUMNS, ()
+    if role == ROLE_INVOCATION_LOGS:
+        return INVOCATION_LOG_COLUMNS, (REQUEST_METADATA_PREFIX,)
+    app = config.streams.application_logs
+    assert app is not None
+    return frozenset({TIMESTAMP, app.latency_field, app.model_field}), ()
+
+
+def _role_pairs(config: Config) -> list[tuple[str, str]]:
+    pairs = [
+        (config.streams.metrics, ROLE_METRICS),
+        (config.streams.invocation_logs, ROLE_INVOCATION_LOGS),
+    ]
+    if config.streams.application_logs is not None:
+        pairs.append((config.streams.application_logs.stream, ROLE_APPLICATION_LOGS))
+    return pairs
+
+
+def catalogue(config: Config) -> dict[str, StreamColumns]:
+    """Every configured stream (by name) with its documented columns.
+
+    Two roles configured on one stream name (unusual, but not refused by the configuration)
+    merge their columns: a column documented for either role is accepted.
+    """
+    merged: dict[str, StreamColumns] = {}
+    for stream, role in _role_pairs(config):
+        columns, prefixes = _columns_of_role(role, config)
+        known = merged.get(stream)
+        if known is None:
+            merged[stream] = StreamColumns(stream, (role,), columns, prefixes)
+        else:
+            merged[stream] = StreamColumns(
+                stream,
+                known.roles + (role,),
+                known.columns | columns,
+                known.prefixes + tuple(p for p in prefixes if p not in known.prefixes),
+            )
+    return merged
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to ``name`` (difflib), or None."""
+    matches = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
