@@ -428,3 +428,14 @@ def test_dashboard_tagged_variant_default() -> None:
             "override_config"
         ][0]["config"][0]
     )
+
+
+def test_key_parts_fill_a_body_that_left_them_out() -> None:
+    desired = res("dashboard", ("Bedrock", "Overview"), {"tabs": []})
+    assert SPECS["dashboard"].complete(desired)["title"] == "Overview"
+    assert SPECS["dashboard"].payload(desired, None)["title"] == "Overview"
+    folder = res("folder", ("alerts", "Bedrock"), {"description": ""})
+    assert SPECS["folder"].complete(folder) == {"description": "", "name": "Bedrock"}
+    alert = res("alert", ("Bedrock", "a1"), {"name": "kept"})
+    assert SPECS["alert"].complete(alert)["name"] == "kept"
+    assert desired.body == {"tabs": []}  # the resource is left as it was

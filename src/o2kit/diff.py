@@ -82,17 +82,19 @@ def parse_path(path: str) -> list[PathToken]:
 
 def same(a: Any, b: Any) -> bool:
     """Deep equality for JSON values: numbers numerically, booleans apart from numbers."""
+    # Python's == (in C) is looser than ours (True == 1), so its "unequal" is final; its "equal"
+    # is confirmed by one strict pass.
+    return bool(a == b) and _strictly_same(a, b)
+
+
+def _strictly_same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if type(a) is not type(b):
-        return False
-    return bool(a == b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and all(_strictly_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and all(_strictly_same(x, y) for x, y in zip(a, b, strict=True))
+    return True  # already == (numbers compare numerically, as intended)
 
 
 def diff(old: Any, new: Any) -> list[FieldChange]:

@@ -49,8 +49,10 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
+import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +88,8 @@ SYSTEM_TEMPLATE_NAMES: frozenset[str] = frozenset(
     }
     | {"o2_default_content"}
 )
+# Key parts that are also body fields (the others, folder type and folder name, are not).
+BODY_KEY_FIELDS = frozenset({"name", "title"})
 DEFAULT_FOLDER_ID = "default"  # src/config/src/meta/folder.rs DEFAULT_FOLDER
 
 
@@ -107,6 +111,7 @@ DROP: Any = _Drop()
 # Paths in tables: ``a.b`` keys, ``[]`` any list element, ``*`` any object key.
 
 
+@functools.cache
 def _steps(pattern: str) -> tuple[str, ...]:
     if not pattern:
         return ()
@@ -121,21 +126,27 @@ def _steps(pattern: str) -> tuple[str, ...]:
     return tuple(steps)
 
 
-def _walk(obj: Any, steps: Sequence[str]) -> Iterator[Any]:
-    if not steps:
-        yield obj
-        return
-    step, rest = steps[0], steps[1:]
-    if step == "[]":
-        if isinstance(obj, list):
-            for item in obj:
-                yield from _walk(item, rest)
-    elif step == "*":
-        if isinstance(obj, dict):
-            for value in list(obj.values()):
-                yield from _walk(value, rest)
-    elif isinstance(obj, dict) and step in obj:
-        yield from _walk(obj[step], rest)
+def _walk(obj: Any, steps: Sequence[str]) -> list[Any]:
+    """Every value reached by following ``steps`` from ``obj`` (breadth first, no recursion)."""
+    level = [obj]
+    for step in steps:
+        found: list[Any] = []
+        if step == "[]":
+            for value in level:
+                if type(value) is list:
+                    found.extend(value)
+        elif step == "*":
+            for value in level:
+                if type(value) is dict:
+                    found.extend(value.values())
+        else:
+            for value in level:
+                if type(value) is dict and step in value:
+                    found.append(value[step])
+        if not found:
+            return found
+        level = found
+    return level
 
 
 def _transform_at(obj: Any, pattern: str, fn: Callable[[Any], Any]) -> Any:
@@ -144,7 +155,7 @@ def _transform_at(obj: Any, pattern: str, fn: Callable[[Any], Any]) -> Any:
     if not steps:
         return fn(obj)
     *head, last = steps
-    for container in list(_walk(obj, head)):
+    for container in _walk(obj, head):
         if last == "[]":
             if isinstance(container, list):
                 kept = [v for v in (fn(x) for x in container) if v is not DROP]
@@ -162,7 +173,7 @@ def _transform_at(obj: Any, pattern: str, fn: Callable[[Any], Any]) -> Any:
 
 def _fill_default(obj: Any, pattern: str, default: Any) -> None:
     *head, last = _steps(pattern)
-    for container in list(_walk(obj, head)):
+    for container in _walk(obj, head):
         if isinstance(container, dict) and last not in container:
             container[last] = copy.deepcopy(default)
 
@@ -186,11 +197,11 @@ def path_matches(tokens: Sequence[str | int], pattern: str) -> bool:
 
 def canonical(value: Any) -> Any:
     """Drop ``null`` object members, make integral floats ints, recursively (a copy)."""
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # any Mapping subclass becomes a plain dict (``_walk`` needs it)
         return {str(k): canonical(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
+    if type(value) is float and value.is_integer():
         return int(value)
     return value
 
@@ -289,9 +300,18 @@ class KindSpec:
                 _transform_at(out, rw.path, rw.fn)
         for path in self.order_insensitive:
             _transform_at(out, path, _sorted_list)
-        result = canonical(out)
-        assert isinstance(result, dict)
-        return result
+        # Rewrites and defaults produce canonical values (no nulls, no integral floats), so the
+        # result needs no second ``canonical`` pass; test_kinds checks idempotence.
+        return out
+
+    def complete(self, desired: Resource) -> dict[str, Any]:
+        """The desired body with the parts of its key that live in the body (``name``, dashboard
+        ``title``) filled in when the file left them out."""
+        body = dict(desired.body)
+        for field_name, value in zip(self.key_fields, desired.key, strict=False):
+            if field_name in BODY_KEY_FIELDS and not body.get(field_name):
+                body[field_name] = value
+        return body
 
     def is_managed(self, live_body: dict[str, Any]) -> bool:
         """True when the live object carries o2kit's ownership marker."""
@@ -303,7 +323,7 @@ class KindSpec:
 
     def payload(self, desired: Resource, live: Resource | None) -> dict[str, Any]:
         """The JSON to POST (``live`` None) or PUT: desired body + marker + server identity."""
-        return self._payload(desired, live)
+        return self._payload(dataclasses.replace(desired, body=self.complete(desired)), live)
 
     def references(self, key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
         """Objects this one uses, as (kind, key): folder, destinations, template."""

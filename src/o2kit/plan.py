@@ -189,7 +189,7 @@ def build_plan(
             reason = NOT_MANAGED if spec.can_mark(have.body) else NOT_MANAGED_UNMARKABLE
             changes.append(Change("noop", kind, key, desired=want, live=have, reason=reason))
             continue
-        new_body = spec.normalize(want.body)
+        new_body = spec.normalize(spec.complete(want))
         old_body = spec.normalize(have.body)
         fields = _mark_secrets(kind, diff(old_body, new_body))
         if kind == "alert" and any(
@@ -341,7 +341,7 @@ def plan_checksum(plan: Plan) -> str:
                 "body": _digest(spec.normalize(c.live.body)),
             }
         if c.desired is not None:
-            entry["desired"] = _digest(spec.normalize(c.desired.body))
+            entry["desired"] = _digest(spec.normalize(spec.complete(c.desired)))
         entry["fields"] = [
             [f.path, _checksum_value(f.old, f.secret), _checksum_value(f.new, f.secret)]
             for f in c.fields
