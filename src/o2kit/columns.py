@@ -8,8 +8,9 @@ A stream plays one *role* (see ``o2kit.yaml`` ``streams:``):
   plus the ``message_requestmetadata_<key>`` family for caller tags);
 - ``metrics`` – the CloudWatch metric stream ``AWS/Bedrock`` in JSON output, which OpenObserve
   special-cases rather than flattening (reference §4.2);
-- ``application_logs`` – the user's own structured logs; we only know the two fields the
-  configuration names (latency and model) and ``_timestamp``. Deliberately conservative: any
+- ``application_logs`` – the user's own structured logs; we only know the fields the
+  configuration names (``latency_field``, ``model_field``, any other ``*_field``) and
+  ``_timestamp``. Deliberately conservative: any
   other column is reported, because we cannot know it exists.
 
 Every OpenObserve stream has ``_timestamp``. Column names are stored lower-case with
@@ -159,7 +160,13 @@ def _columns_of_role(role: str, config: Config) -> tuple[frozenset[str], tuple[s
         return INVOCATION_LOG_COLUMNS, (REQUEST_METADATA_PREFIX,)
     app = config.streams.application_logs
     assert app is not None
-    return frozenset({TIMESTAMP, app.latency_field, app.model_field}), ()
+    # Every ``*_field`` setting names a column (latency_field, model_field, and any added later).
+    named = {
+        value
+        for key, value in app.model_dump().items()
+        if key.endswith("_field") and isinstance(value, str) and value
+    }
+    return frozenset({TIMESTAMP} | named), ()
 
 
 def _role_pairs(config: Config) -> list[tuple[str, str]]:

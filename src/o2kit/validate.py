@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from o2kit import sqlcheck
 from o2kit.columns import StreamColumns, catalogue
 from o2kit.config import Config
+from o2kit.envrefs import malformed_env_refs
 from o2kit.errors import Problem
 from o2kit.model import Resource
 from o2kit.schemas import SHAPES, check, format_path
@@ -56,8 +57,6 @@ MAX_TAG_LEN = 200
 MAX_TAGS = 64
 _TAG_PUNCTUATION = frozenset("_-./:")
 
-# ``${env:NAME}`` placeholders are filled from the environment when o2kit sends a destination.
-_ENV_PLACEHOLDER = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 
 # Panels whose content is not a query.
 _CONTENT_PANELS = {"html": "htmlContent", "markdown": "markdownContent"}
@@ -158,6 +157,12 @@ def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
     for path, message in check(body, shape):
         report.add(path, message)
     _check_key_matches_body(resource, body, report)
+    for where, text in malformed_env_refs(body):
+        report.add(
+            where,
+            f'"{text}" looks like an environment reference but is not one; '
+            "write ${env:NAME} (letters, digits and _)",
+        )
     rules = {
         "folder": _check_folder,
         "template": _check_template,
@@ -366,9 +371,10 @@ def _check_destination_url(url: str, report: _Report) -> None:
     if not url.strip():
         report.add(("url",), "an http destination needs a url")
         return
-    if _ENV_PLACEHOLDER.search(url):
-        # Filled in from the environment at apply time; check what we can of the rest.
-        if not _ENV_PLACEHOLDER.match(url) and not url.startswith(("http://", "https://")):
+    if "${" in url:
+        # Filled in from the environment at apply time (a malformed reference is reported on
+        # its own); check what we can of the rest.
+        if not url.startswith(("${", "http://", "https://")):
             report.add(("url",), "the url must start with http:// or https://")
         return
     parts = urlsplit(url)
@@ -946,7 +952,13 @@ def _cron_problem(cron: str) -> str | None:
 
 
 def _check_alert_references(body: dict[str, Any], ctx: _Context, report: _Report) -> None:
-    destinations = body.get("destinations", [])
+    if "alert_destinations" in body:
+        report.add(
+            ("alert_destinations",),
+            'write "destinations": OpenObserve accepts this old name but returns "destinations" '
+            "(every plan would show a change)",
+        )
+    destinations = body.get("destinations", body.get("alert_destinations", []))
     if isinstance(destinations, list):
         if not destinations:
             report.add(("destinations",), "an alert needs at least one destination")

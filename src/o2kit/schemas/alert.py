@@ -229,6 +229,7 @@ ALERT = Obj(
         "query_condition": dflt(QUERY_CONDITION),
         "trigger_condition": dflt(TRIGGER_CONDITION),
         "destinations": dflt(ListOf(_S)),
+        "alert_destinations": dflt(ListOf(_S)),  # serde alias of destinations
         "template": opt(_S),
         "context_attributes": opt(MapOf(_S)),
         "row_template": dflt(_S),
