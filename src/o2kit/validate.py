@@ -186,6 +186,8 @@ _NAME_IN_KEY = {
 def _check_key_matches_body(resource: Resource, body: dict[str, Any], report: _Report) -> None:
     index, name_key = _NAME_IN_KEY[resource.kind]
     value = body.get(name_key)
+    if not value:
+        return  # filled from the key when sent
     if isinstance(value, str) and len(resource.key) > index and value != resource.key[index]:
         report.add(
             (name_key,),
@@ -256,8 +258,18 @@ def _object_name_problem(name: str, what: str) -> str | None:
     return None
 
 
-def _check_name(body: dict[str, Any], what: str, report: _Report) -> str | None:
-    name = body.get("name", "")
+def _effective(resource: Resource, body: dict[str, Any], field_name: str) -> Any:
+    """What o2kit sends for a key field: a missing or empty ``name``/``title`` is filled from
+    the resource key (``kinds.Spec.complete``)."""
+    value = body.get(field_name)
+    if value is None or value == "":
+        index = _NAME_IN_KEY[resource.kind][0]
+        return resource.key[index] if len(resource.key) > index else ""
+    return value
+
+
+def _check_name(resource: Resource, body: dict[str, Any], what: str, report: _Report) -> str | None:
+    name = _effective(resource, body, "name")
     if not isinstance(name, str):
         return None
     problem = _object_name_problem(name, what)
@@ -273,7 +285,7 @@ def _check_name(body: dict[str, Any], what: str, report: _Report) -> str | None:
 def _check_folder(resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report) -> None:
     if resource.key and resource.key[0] not in FOLDER_TYPES:
         report.add("", f'folder type "{resource.key[0]}" is not one of: {", ".join(FOLDER_TYPES)}')
-    name = _str(body.get("name"))
+    name = _str(_effective(resource, body, "name"))
     if name is None:
         return
     if not name.strip():
@@ -285,7 +297,7 @@ def _check_folder(resource: Resource, body: dict[str, Any], ctx: _Context, repor
 def _check_template(
     resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report
 ) -> None:
-    name = _check_name(body, "template", report)
+    name = _check_name(resource, body, "template", report)
     if name in SYSTEM_TEMPLATES:
         report.add(
             ("name",),
@@ -337,7 +349,7 @@ def _blocked_host(host: str) -> str | None:
 def _check_destination(
     resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report
 ) -> None:
-    _check_name(body, "destination", report)
+    _check_name(resource, body, "destination", report)
     dtype = body.get("type", "http")
     if dtype == "http":
         url = body.get("url", "")
@@ -489,13 +501,11 @@ class _PlacedPanel:
 def _check_dashboard(
     resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report
 ) -> None:
-    if "version" not in body:
-        report.add(
-            ("version",), 'required key is missing: o2kit manages v8 dashboards ("version": 8)'
-        )
-    elif _int(body.get("version")) is not None and body["version"] != 8:
+    # A missing version is read as the latest, 8 (models/dashboards.rs
+    # ``LATEST_DASHBOARD_VERSION``); any other version is another schema.
+    if _int(body.get("version")) is not None and body["version"] != 8:
         report.add(("version",), f"must be 8 (o2kit manages v8 dashboards), got {body['version']}")
-    title = _str(body.get("title", ""))
+    title = _str(_effective(resource, body, "title"))
     if title is not None:
         if not title.strip():
             report.add(("title",), "the dashboard title cannot be empty (OpenObserve answers 500)")
@@ -777,7 +787,7 @@ def _check_field_aliases(
 
 
 def _check_alert(resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report) -> None:
-    _check_name(body, "alert", report)
+    _check_name(resource, body, "alert", report)
     stream = _str(body.get("stream_name", ""))
     if stream is not None:
         if not stream:

@@ -82,5 +82,7 @@ TEMPLATE = Obj(
     }
 )
 
-# ``POST /api/v2/{org}/folders/{type}``: both keys are required (reference §2).
-FOLDER = Obj({"name": req(_S), "description": req(_S), "folderId": dflt(_S)})
+# ``POST /api/v2/{org}/folders/{type}`` requires both keys (reference §2), but o2kit always sends
+# them: ``name`` comes from the resource key when absent and ``description`` carries the
+# ownership marker (``kinds``), so the desired body may leave them out.
+FOLDER = Obj({"name": dflt(_S), "description": dflt(_S), "folderId": dflt(_S)})
