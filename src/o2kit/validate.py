@@ -865,17 +865,14 @@ def _condition_columns(condition: dict[str, Any]) -> Iterator[tuple[Path, str]]:
         yield ("aggregation", "having", "column"), having["column"]
 
 
-def _decode_vrl(text: str) -> bytes | None:
-    # OpenObserve's URL-safe variant pads with '.'; standard base64 is accepted too.
-    for candidate, decoder in (
-        (text.replace(".", "="), base64.urlsafe_b64decode),
-        (text, base64.b64decode),
-    ):
-        try:
-            return decoder(candidate.encode())
-        except (binascii.Error, ValueError):
-            continue
-    return None
+def _decode_vrl(text: str) -> str | None:
+    """The server's ``base64::decode_url`` (``src/config/src/utils/base64.rs``): map the URL-safe
+    alphabet (``-`` ``_`` and ``.`` for padding) to the standard one, decode strictly, UTF-8."""
+    standard = text.replace("-", "+").replace("_", "/").replace(".", "=")
+    try:
+        return base64.b64decode(standard, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def _check_trigger_condition(trigger: dict[str, Any], report: _Report) -> None:
