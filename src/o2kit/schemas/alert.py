@@ -21,6 +21,7 @@ from o2kit.schemas.shapes import (
     Shape,
     Str,
     dflt,
+    json_type,
     lazy,
     opt,
     req,
@@ -129,7 +130,7 @@ _V2_GROUP = Obj(
 
 def _v2_item(value: Any) -> Shape | str:
     if not isinstance(value, dict):
-        return "expected an object"
+        return f"expected an object, got {json_type(value)}"
     kind = value.get("filterType")
     if kind == "group":
         return _V2_GROUP

@@ -20,6 +20,7 @@ from o2kit.schemas.shapes import (
     Shape,
     Str,
     dflt,
+    json_type,
     lazy,
     opt,
     req,
@@ -153,7 +154,7 @@ _FILTER_GROUP = Obj(
 
 def _panel_filter(value: Any) -> Shape | str:
     if not isinstance(value, dict):
-        return f"expected an object, got {type(value).__name__}"
+        return f"expected an object, got {json_type(value)}"
     kind = value.get("filterType")
     if kind == "group" or (kind is None and "conditions" in value):
         return _FILTER_GROUP
