@@ -97,7 +97,9 @@ def _root(
     out.no_color = not _state.color
     err.no_color = not _state.color
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def _fail(exc: O2kitError) -> NoReturn:
@@ -207,11 +209,24 @@ AdoptOpt = Annotated[
 ]
 
 
-def _settings(url: str | None, org: str | None, ca: str | None, insecure: bool, timeout: float,
-              concurrency: int, config_org: str) -> ServerSettings:
+def _settings(
+    url: str | None,
+    org: str | None,
+    ca: str | None,
+    insecure: bool,
+    timeout: float,
+    concurrency: int,
+    config_org: str,
+) -> ServerSettings:
     return server_settings(
-        env=os.environ, config_org=config_org, url=url, org=org, ca_bundle=ca, insecure=insecure,
-        timeout=timeout, concurrency=concurrency,
+        env=os.environ,
+        config_org=config_org,
+        url=url,
+        org=org,
+        ca_bundle=ca,
+        insecure=insecure,
+        timeout=timeout,
+        concurrency=concurrency,
     )
 
 
@@ -223,8 +238,9 @@ class _Planned:
     checksum: str
 
 
-def _make_plan(settings_args: dict[str, Any], *, prune: bool, adopt: bool,
-               transport: Any = None) -> _Planned:
+def _make_plan(
+    settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
+) -> _Planned:
     from o2kit import envrefs
     from o2kit.client import OpenObserveClient
     from o2kit.model import Resource
@@ -234,16 +250,27 @@ def _make_plan(settings_args: dict[str, Any], *, prune: bool, adopt: bool,
     project = _load_validated()
     config = project.config.config
     desired = [
-        Resource(kind=r.kind, key=r.key, body=envrefs.resolve_env_refs(r.body, os.environ),
-                 source=r.source)
+        Resource(
+            kind=r.kind,
+            key=r.key,
+            body=envrefs.resolve_env_refs(r.body, os.environ),
+            source=r.source,
+        )
         for r in project.resources
     ]
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
     live = fetch_live(client, desired=desired, stream_types=stream_types)
-    plan = build_plan(desired, live.resources, prune=prune, adopt=adopt,
-                      existing_streams=live.existing_streams, org=settings.org, env=_state.env)
+    plan = build_plan(
+        desired,
+        live.resources,
+        prune=prune,
+        adopt=adopt,
+        existing_streams=live.existing_streams,
+        org=settings.org,
+        env=_state.env,
+    )
     return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))
 
 
@@ -277,9 +304,16 @@ def plan(
 
     def body() -> int:
         planned = _make_plan(
-            dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
-                 concurrency=concurrency),
-            prune=prune, adopt=adopt,
+            dict(
+                url=url,
+                org=org,
+                ca=ca_bundle,
+                insecure=insecure,
+                timeout=timeout,
+                concurrency=concurrency,
+            ),
+            prune=prune,
+            adopt=adopt,
         )
         p = planned.plan
         if as_json:
@@ -290,8 +324,11 @@ def plan(
             typer.echo(report.render_markdown(p))
         else:
             text = report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0)
-            out.print(text, markup=False, highlight=False) if not _state.color else \
-                sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+            out.print(
+                text, markup=False, highlight=False
+            ) if not _state.color else sys.stdout.write(
+                text + ("" if text.endswith("\n") else "\n")
+            )
         if _state.verbose:
             _say(f"{planned.live.requests} requests to read live state")
         planned.client.close()
@@ -323,8 +360,10 @@ def apply(
         typer.Option("--force", help="Overwrite server-side edits; allow mass deletes."),
     ] = False,
     max_delete_fraction: Annotated[
-        float, typer.Option("--max-delete-fraction",
-                            help="Deleting more than this share of a kind needs --force.")
+        float,
+        typer.Option(
+            "--max-delete-fraction", help="Deleting more than this share of a kind needs --force."
+        ),
     ] = 0.3,
 ) -> None:
     """Make the server match the code: plan again, then create/update/delete in dependency order.
@@ -338,9 +377,16 @@ def apply(
 
     def body() -> int:
         planned = _make_plan(
-            dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
-                 concurrency=concurrency),
-            prune=prune, adopt=adopt,
+            dict(
+                url=url,
+                org=org,
+                ca=ca_bundle,
+                insecure=insecure,
+                timeout=timeout,
+                concurrency=concurrency,
+            ),
+            prune=prune,
+            adopt=adopt,
         )
         p = planned.plan
         if checksum is not None and checksum != planned.checksum:
@@ -360,8 +406,10 @@ def apply(
             raise PlanError("; ".join(guard), remedy="review the deletes and pass --force")
         if not auto_approve:
             if not sys.stdin.isatty():
-                raise PlanError("apply needs confirmation but there is no terminal",
-                                remedy="pass --auto-approve (in CI, with --checksum)")
+                raise PlanError(
+                    "apply needs confirmation but there is no terminal",
+                    remedy="pass --auto-approve (in CI, with --checksum)",
+                )
             if not typer.confirm("Apply these changes?", default=False):
                 _say("Nothing applied.")
                 return 1
@@ -383,11 +431,13 @@ def _apply_with_progress(planned: _Planned, force: bool) -> Any:
     show = _state.color and not _state.quiet and total > 5
     if not show:
         return apply_plan(planned.client, planned.plan, force=force)
-    with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
         task = progress.add_task("apply", total=total)
-        return apply_plan(planned.client, planned.plan, force=force,
-                          progress=lambda _o: progress.advance(task))
+        return apply_plan(
+            planned.client, planned.plan, force=force, progress=lambda _o: progress.advance(task)
+        )
 
 
 def _print_apply_summary(result: Any) -> None:
@@ -395,19 +445,21 @@ def _print_apply_summary(result: Any) -> None:
     failed = [o for o in result.outcomes if o.status == "failed"]
     skipped = [o for o in result.outcomes if o.status == "skipped"]
     for o in failed:
-        err.print(f"✗ {o.change.action} {o.change.address}: {o.message}", style="red",
-                  markup=False)
+        err.print(f"✗ {o.change.action} {o.change.address}: {o.message}", style="red", markup=False)
     for o in skipped:
         err.print(f"- skipped {o.change.address}: {o.message}", style="yellow", markup=False)
     if _state.verbose:
         for o in done:
             err.print(f"✓ {o.change.action} {o.change.address}", style="green", markup=False)
-    line = (f"Apply: {len(done)} succeeded, {len(failed)} failed, {len(skipped)} skipped "
-            f"({result.writes} writes, {result.requests} requests).")
+    line = (
+        f"Apply: {len(done)} succeeded, {len(failed)} failed, {len(skipped)} skipped "
+        f"({result.writes} writes, {result.requests} requests)."
+    )
     (err if result.failed else out).print(line, markup=False)
     if result.failed:
-        err.print("  → fix the errors above and run `o2kit apply` again; it converges",
-                  markup=False)
+        err.print(
+            "  → fix the errors above and run `o2kit apply` again; it converges", markup=False
+        )
 
 
 def main() -> None:

@@ -411,13 +411,22 @@ class OpenObserveClient:
 
     # -- alerts v2 (reference §5; src/api/management/src/request/alerts/mod.rs) ----------------
     def list_alerts(
-        self, folder_id: str | None = None, *, resource: str = ""
+        self,
+        folder_id: str | None = None,
+        *,
+        include_dependencies: bool = False,
+        resource: str = "",
     ) -> list[dict[str, Any]]:
         """Alerts of one folder, or of all folders when ``folder_id`` is None (not paginated
-        unless ``page_size`` is sent, which we never do)."""
+        unless ``page_size`` is sent, which we never do). ``include_dependencies`` adds each
+        item's ``destinations`` and ``template`` (reference openobserve-api.md §5.3)."""
         path = self._v2("alerts")
-        params = {"folder": folder_id} if folder_id is not None else None
-        data = self._get_json(path, params=params, resource=resource)
+        params: dict[str, str] = {}
+        if folder_id is not None:
+            params["folder"] = folder_id
+        if include_dependencies:
+            params["include_dependencies"] = "true"
+        data = self._get_json(path, params=params or None, resource=resource)
         return self._items(data, "list", path, resource)
 
     def get_alert(self, alert_id: str, *, resource: str = "") -> dict[str, Any]:

@@ -91,19 +91,27 @@ def fetch_live(
 
     templates = client.list_templates(resource="alert templates")
     for body in templates:
-        if kinds.is_system("template", body):
+        if kinds.is_system("template", body, org=client.settings.org):
             continue
         resources.append(
-            Resource(kind="template", key=(str(body.get("name", "")),), body=body,
-                     server_id=str(body.get("name", "")))
+            Resource(
+                kind="template",
+                key=(str(body.get("name", "")),),
+                body=body,
+                server_id=str(body.get("name", "")),
+            )
         )
 
     for body in client.list_destinations(resource="alert destinations"):
-        if kinds.is_system("destination", body):
+        if kinds.is_system("destination", body, org=client.settings.org):
             continue
         resources.append(
-            Resource(kind="destination", key=(str(body.get("name", "")),), body=body,
-                     server_id=str(body.get("name", "")))
+            Resource(
+                kind="destination",
+                key=(str(body.get("name", "")),),
+                body=body,
+                server_id=str(body.get("name", "")),
+            )
         )
 
     dashboard_folders = folders["dashboards"]
@@ -121,7 +129,7 @@ def fetch_live(
             resources.append(_live_dashboard(item, folder_name, str(folder["folderId"])))
 
     desired_alert_keys = {r.key for r in desired if r.kind == "alert"}
-    alert_items = client.list_alerts(resource="alerts")
+    alert_items = client.list_alerts(include_dependencies=True, resource="alerts")
     wanted: list[dict[str, Any]] = []
     for item in alert_items:
         key = (str(item.get("folder_name", "")), str(item.get("name", "")))
@@ -131,9 +139,13 @@ def fetch_live(
             # Unmanaged and unrelated to the code: kept as a list item only, so prune can never
             # reach it, and never fetched in full.
             resources.append(
-                Resource(kind="alert", key=key, body=_alert_item_as_body(item),
-                         server_id=str(item.get("alert_id", "")),
-                         meta={"folder_id": item.get("folder_id"), "partial": True})
+                Resource(
+                    kind="alert",
+                    key=key,
+                    body=_alert_item_as_body(item),
+                    server_id=str(item.get("alert_id", "")),
+                    meta={"folder_id": item.get("folder_id"), "partial": True},
+                )
             )
     bodies = _raise_first_error(
         client.map(
@@ -181,7 +193,13 @@ def _live_dashboard(item: dict[str, Any], folder_name: str, folder_id: str) -> R
 
 
 def _alert_item_as_body(item: dict[str, Any]) -> dict[str, Any]:
-    return {"name": item.get("name"), "tags": item.get("tags") or []}
+    """What a list item tells of an alert we do not read in full: enough for ownership (tags) and
+    for the templates/destinations it uses (which must never be taken as o2kit's alone)."""
+    body: dict[str, Any] = {"name": item.get("name"), "tags": item.get("tags") or []}
+    for key in ("destinations", "template"):
+        if item.get(key) is not None:
+            body[key] = item[key]
+    return body
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,6 +277,10 @@ class _Applier:
         return None
 
     def _folder_id(self, folder_type: str, name: str) -> str:
+        if name == "default":
+            # The server creates folder "default" lazily on first use of the id "default"
+            # (src/db/src/folders.rs); a new org may not list it yet.
+            return "default"
         try:
             return self.folder_ids[(folder_type, name)]
         except KeyError:
@@ -274,8 +296,12 @@ class _Applier:
         blocked = self._blocked_by(change)
         if blocked:
             return self._done(Outcome(change, "skipped", f"not attempted: {blocked}"))
-        if change.reason.startswith("stream-missing"):
-            return self._done(Outcome(change, "skipped", change.reason.split(":", 1)[-1].strip()))
+        if change.missing_stream is not None:
+            stream_type, stream = change.missing_stream
+            return self._done(Outcome(
+                change, "skipped",
+                f"{stream_type} stream {stream!r} does not exist yet; OpenObserve would refuse "
+                "the alert (ingest data first, then apply again)"))
         try:
             if change.action == "create":
                 self._create(change)
@@ -301,8 +327,9 @@ class _Applier:
             if attempt > 1:
                 found = self._find_created(change)
                 if found is not None:
-                    log.info("%s: found after an ambiguous failure; not creating again",
-                             change.address)
+                    log.info(
+                        "%s: found after an ambiguous failure; not creating again", change.address
+                    )
                     self._remember(change, found)
                     return
             try:
@@ -313,8 +340,9 @@ class _Applier:
                 if not _is_ambiguous(exc):
                     raise
                 last = exc
-                log.warning("%s: create outcome unknown (%s); looking again", change.address,
-                            exc.message)
+                log.warning(
+                    "%s: create outcome unknown (%s); looking again", change.address, exc.message
+                )
         found = self._find_created(change)
         if found is not None:
             self._remember(change, found)
@@ -334,8 +362,9 @@ class _Applier:
             c.create_destination(payload, resource=res)
             return key[0]
         if change.kind == "dashboard":
-            envelope = c.create_dashboard(self._folder_id("dashboards", key[0]), payload,
-                                          resource=res)
+            envelope = c.create_dashboard(
+                self._folder_id("dashboards", key[0]), payload, resource=res
+            )
             inner = envelope.get(f"v{envelope.get('version', 8)}") or {}
             return str(inner.get("dashboardId", ""))
         if change.kind == "alert":
@@ -355,8 +384,11 @@ class _Applier:
                     return str(item["folderId"])
             return None
         if change.kind in ("template", "destination"):
-            items = c.list_templates(resource=res) if change.kind == "template" else \
-                c.list_destinations(resource=res)
+            items = (
+                c.list_templates(resource=res)
+                if change.kind == "template"
+                else c.list_destinations(resource=res)
+            )
             return key[0] if any(i.get("name") == key[0] for i in items) else None
         if change.kind == "dashboard":
             for item in c.list_dashboards(self._folder_id("dashboards", key[0]), resource=res):
@@ -366,8 +398,10 @@ class _Applier:
             return None
         if change.kind == "alert":
             for item in c.list_alerts(resource=res):
-                if (item.get("folder_name"), item.get("name")) == key and \
-                        kinds.is_managed_alert_item(item):
+                if (
+                    item.get("folder_name"),
+                    item.get("name"),
+                ) == key and kinds.is_managed_alert_item(item):
                     return str(item.get("alert_id"))
             return None
         raise AssertionError(change.kind)
@@ -393,8 +427,9 @@ class _Applier:
         c, live, res = self.client, change.live, change.address
         folder_id = str(live.meta.get("folder_id"))
         try:
-            c.update_dashboard(str(live.server_id), folder_id, str(live.meta.get("hash")), payload,
-                               resource=res)
+            c.update_dashboard(
+                str(live.server_id), folder_id, str(live.meta.get("hash")), payload, resource=res
+            )
             return
         except Conflict as exc:
             # A 409 after a retried PUT may be our own first attempt having landed: if the server
@@ -411,11 +446,20 @@ class _Applier:
                     remedy="run `o2kit plan` again to see the change, or apply with --force "
                     "to overwrite it",
                 ) from exc
-            fresh = Resource(kind=live.kind, key=live.key, body=inner, server_id=live.server_id,
-                             meta={**live.meta, "hash": str(current.get("hash"))})
-            c.update_dashboard(str(live.server_id), folder_id, str(current.get("hash")),
-                               kinds.SPECS["dashboard"].payload(change.desired, fresh),
-                               resource=res)
+            fresh = Resource(
+                kind=live.kind,
+                key=live.key,
+                body=inner,
+                server_id=live.server_id,
+                meta={**live.meta, "hash": str(current.get("hash"))},
+            )
+            c.update_dashboard(
+                str(live.server_id),
+                folder_id,
+                str(current.get("hash")),
+                kinds.SPECS["dashboard"].payload(change.desired, fresh),
+                resource=res,
+            )
 
     def _delete(self, change: Change) -> None:
         live = change.live
@@ -442,8 +486,11 @@ def _phases(plan: Plan) -> list[list[Change]]:
     order = {kind: i for i, kind in enumerate(kinds.APPLY_ORDER)}
     phases: list[list[Change]] = []
     for kind in kinds.APPLY_ORDER:
-        batch = [c for c in plan.changes if c.kind == kind and c.action in
-                 ("create", "update", "replace")]
+        batch = [
+            c
+            for c in plan.changes
+            if c.kind == kind and c.action in ("create", "update", "replace")
+        ]
         if batch:
             phases.append(batch)
     for kind in sorted(order, key=lambda k: -order[k]):

@@ -98,6 +98,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineIndex]:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        # "expected ']' but got <stream end>" is found at the end of the file; the construct left
+        # open (the context) is where the reader has to look.
+        if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
+            mark = exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         msg = exc.problem or str(exc)
         if exc.context and exc.problem:
