@@ -223,6 +223,8 @@ def test_placeholders_do_not_break_parsing() -> None:
         ("DELETE FROM t", "the SQL must be a SELECT query, found DELETE"),
         ("SELECT 1; SELECT 2", "the SQL must be one SELECT query, found 2 statements"),
         ("SELECT 'abc FROM t", "SQL syntax error"),
+        ("SELECT a,\n  FROM t", 'SQL syntax error at line 1, column 9 near ",": trailing comma'),
+        ("SELECT a FROM t WHERE b IN (1, 2,)", "SQL syntax error at line 1, column 33"),
     ],
 )
 def test_parse_errors(sql: str, message: str) -> None:

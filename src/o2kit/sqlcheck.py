@@ -20,6 +20,12 @@ written inside quotes, ``'$model'``). Before parsing we do the same with a harml
 *same length* — underscores inside a string literal, a quoted string of underscores outside one —
 so the line and column of a syntax error still point into the text the user wrote.
 
+Limits (sqlglot is not DataFusion's parser): unknown function names parse as calls, so a
+misspelt function is only reported by OpenObserve at query time; a few constructs sqlglot accepts
+and DataFusion refuses are caught explicitly (a trailing comma before ``FROM`` or ``)``); columns
+that an outer query reads from a subquery which does not return them are not reported; the
+output name of an un-aliased expression is only an approximation of DataFusion's.
+
 Pure: no I/O. Parsed trees are cached per SQL text; callers must not mutate them.
 """
 
@@ -34,6 +40,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.tokens import TokenType
 
 DIALECT = "postgres"
 
@@ -191,6 +198,21 @@ def _clean_description(description: str) -> str:
     return description
 
 
+def _trailing_comma(text: str) -> SqlParseError | None:
+    """sqlglot accepts ``SELECT a, FROM t`` and ``IN (1,)``; DataFusion's parser (sqlparser with
+    default options) does not."""
+    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    for before, after in zip(tokens, tokens[1:], strict=False):
+        if before.token_type == TokenType.COMMA and after.token_type in (
+            TokenType.FROM,
+            TokenType.R_PAREN,
+        ):
+            return SqlParseError(
+                f'trailing comma before "{after.text}"', before.line, before.col, ","
+            )
+    return None
+
+
 @lru_cache(maxsize=1024)
 def _parse_cached(sql: str) -> exp.Query:
     text = substitute_placeholders(sql)
@@ -218,6 +240,9 @@ def _parse_cached(sql: str) -> exp.Query:
         raise SqlParseError(
             f"the SQL must be one SELECT query, found {len(statements)} statements", syntax=False
         )
+    trailing = _trailing_comma(text)
+    if trailing is not None:
+        raise trailing
     tree = statements[0]
     if not isinstance(tree, exp.Query):
         raise SqlParseError(

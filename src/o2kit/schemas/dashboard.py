@@ -2,7 +2,10 @@
 in the OpenObserve source (commit fbab9b80) key by key, with the UI's enums where the server takes
 free text but the web UI breaks on anything else (reference openobserve-api.md §4, §9).
 
-Where the Rust model and reference §4 differ, the model wins; see ``SOURCE_NOTES``.
+Where the Rust model and reference §4 differ, the model wins. Notably each ``layout`` key is
+optional for the server (``Layout`` is ``#[serde(default)]``: a missing ``w`` becomes 0); o2kit
+requires all five, like the UI's import validation. ``PanelFilter`` is an untagged serde enum
+(tried as a condition, then as a group); o2kit dispatches on ``filterType`` as the UI writes it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,6 @@ from o2kit.schemas.shapes import (
     opt,
     req,
     tagged,
-)
-
-SOURCE_NOTES = (
-    "PanelFilter is an untagged serde enum tried as a condition first, then as a group: a filter "
-    "object is accepted on its keys alone; o2kit additionally requires filterType to be "
-    '"condition" or "group" as the UI writes it.',
 )
 
 # OpenObserve stream types (``src/config/src/meta/stream.rs`` ``StreamType``, lower-case serde).
