@@ -37,10 +37,11 @@ from functools import lru_cache
 from typing import Any
 
 import sqlglot
+from sqlglot import TokenType
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
-from sqlglot.tokens import TokenType
+
 
 DIALECT = "postgres"
 
