@@ -37,11 +37,9 @@ from functools import lru_cache
 from typing import Any
 
 import sqlglot
-from sqlglot import TokenType
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
-
 
 DIALECT = "postgres"
 
