@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from . import alerts, dashboard_api, folders, notify, streams
-from .dashboards import dashboard_hash
 from .faults import WRITE_METHODS, Decision, FaultDice, Faults, Outcome
 from .http import HttpError, Request, Response, Router, dump, empty, json_response, message, plain
 from .state import DEFAULT_ORG, Store, Stream, User
@@ -121,8 +120,7 @@ class FakeOpenObserve:
         """Stored dashboards: id, folder, version, current hash, updatedAt and the object."""
         with self._lock:
             return [{"dashboard_id": d.dashboard_id, "folder_id": d.folder_id,
-                     "version": d.version, "hash": dashboard_hash(d.version, d.inner,
-                                                                  d.updated_at),
+                     "version": d.version, "hash": d.hash,
                      "updated_at": d.updated_at, "data": copy.deepcopy(d.inner)}
                     for d in self._store.dashboards.values() if d.org == org]
 

@@ -96,17 +96,17 @@ def create_dashboard(store: Store, req: Request) -> Response:
     dashboard_id = store.snowflake()  # any client-sent dashboardId is discarded
     title = _title(inner)
     _store_shape(version, inner, dashboard_id, title)
-    store.dashboards[dashboard_id] = Dashboard(
-        dashboard_id, org, folder_id, version, inner, updated_at, store.next_seq()
-    )
-    return json_response(envelope(version, inner, updated_at))
+    dash = Dashboard(dashboard_id, org, folder_id, version, inner, updated_at, store.next_seq(),
+                     dashboard_hash(version, inner, updated_at))
+    store.dashboards[dashboard_id] = dash
+    return json_response(envelope(version, inner, updated_at, dash.hash))
 
 
 def get_dashboard(store: Store, req: Request) -> Response:
     dash = _in_org(store, req.params["org"], req.params["dashboard_id"])
     if dash is None:
         raise error(404, NOT_FOUND)
-    return json_response(envelope(dash.version, dash.inner, dash.updated_at))
+    return json_response(envelope(dash.version, dash.inner, dash.updated_at, dash.hash))
 
 
 def update_dashboard(store: Store, req: Request) -> Response:
@@ -123,14 +123,15 @@ def update_dashboard(store: Store, req: Request) -> Response:
     parsed = _parse_u64(sent) if sent is not None else None
     if parsed is None:
         raise error(500, HASH_MISSING)
-    if str(parsed) != dashboard_hash(dash.version, dash.inner, dash.updated_at):
+    if str(parsed) != dash.hash:
         raise error(409, HASH_STALE)
     title = _title(inner)
     _store_shape(version, inner, dashboard_id, title)
     # A full replace: nothing of the old object survives; `created` was defaulted to now and
     # `updatedAt` is whatever the body said (0 when absent) — no server-side stamp.
     dash.version, dash.inner, dash.updated_at = version, inner, updated_at
-    return json_response(envelope(version, inner, updated_at))
+    dash.hash = dashboard_hash(version, inner, updated_at)
+    return json_response(envelope(version, inner, updated_at, dash.hash))
 
 
 def _parse_u64(text: str) -> int | None:
@@ -240,7 +241,7 @@ def _list_item(dash: Dashboard, folder: Any) -> dict[str, Any]:
     item.update(
         {
             "version": dash.version,
-            "hash": dashboard_hash(dash.version, inner, dash.updated_at),
+            "hash": dash.hash,
             "folder_id": dash.folder_id,
             "folder_name": folder.name if folder else "",
             "dashboard_id": dash.dashboard_id,

@@ -562,12 +562,13 @@ def dashboard_hash(version: int, inner: dict[str, Any], updated_at: int) -> str:
     return str(int.from_bytes(digest, "big"))
 
 
-def envelope(version: int, inner: dict[str, Any], updated_at: int) -> dict[str, Any]:
+def envelope(version: int, inner: dict[str, Any], updated_at: int,
+             hash_: str | None = None) -> dict[str, Any]:
     """The response body of POST/PUT/GET (``config::meta::dashboards::Dashboard``)."""
     body: dict[str, Any] = {f"v{n}": None for n in range(1, LATEST_VERSION + 1)}
     body[f"v{version}"] = inner
     body["version"] = version
-    body["hash"] = dashboard_hash(version, inner, updated_at)
+    body["hash"] = hash_ or dashboard_hash(version, inner, updated_at)
     body["updatedAt"] = updated_at
     return body
 

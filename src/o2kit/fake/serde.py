@@ -492,9 +492,13 @@ class Struct(Kind):
         self.default_all = default_all
         self.expecting = f"struct {name}"
         self._by_key: dict[str, Field] = {}
-        for field in self.fields:
+        self._index: dict[str, int] = {}
+        for index, field in enumerate(self.fields):
+            self._index[field.key] = index
             for key in (field.key, *field.aliases):
                 self._by_key.setdefault(key, field)
+        self._plan: list[tuple[str, str, Any, str | None]] | None = None
+        self._always: list[int] = []
 
     def de(self, value: Any) -> Any:
         if isinstance(value, MapNumber):
@@ -512,26 +516,68 @@ class Struct(Kind):
                 found[field.key] = field.kind.de(raw)
             except SerdeError as err:
                 raise err.at(field.key) from None
+        if self._plan is None:
+            self._plan, self._always = self._make_plan()
         out: dict[str, Any] = {}
-        for field in self.fields:
-            if field.key in found:
-                result = found[field.key]
-            elif field.default is not MISSING:
-                result = _fresh(field.default)
-            elif self.default_all:
-                result = field.kind.default()
-            elif isinstance(field.kind, Opt):
-                result = None
+        # Visit, in declaration order, the present fields and those an absence still writes
+        # (a missing Option that is skipped when None need not be looked at: it stays out).
+        for index in sorted({*self._always, *(self._index[k] for k in found)}):
+            key, how, payload, omit = self._plan[index]
+            if key in found:
+                result = found[key]
+            elif how == "value":
+                result = payload
+            elif how == "empty":
+                result = type(payload)()
+            elif how == "copy":
+                result = copy.deepcopy(payload)
+            elif how == "call":
+                result = payload()
             else:
-                raise SerdeError(f"missing field `{field.key}`")
-            if not _omitted(field.omit, result):
-                out[field.key] = result
+                raise SerdeError(f"missing field `{key}`")
+            if omit is None or not _omitted(omit, result):
+                out[key] = result
         return out
+
+    def _make_plan(self) -> tuple[list[tuple[str, str, Any, str | None]], list[int]]:
+        """How each field is filled when absent: a value, a copy, a call or an error."""
+        plan: list[tuple[str, str, Any, str | None]] = []
+        always: list[int] = []
+        for index, field in enumerate(self.fields):
+            if field.default is not MISSING:
+                value = field.default
+            elif self.default_all and _has_default(field.kind):
+                value = field.kind.default()
+            elif isinstance(field.kind, Opt):
+                value = None
+            else:
+                plan.append((field.key, "required", None, field.omit))
+                always.append(index)
+                continue
+            if callable(value):
+                plan.append((field.key, "call", value, field.omit))
+            else:
+                how = "value"
+                if isinstance(value, (list, dict)):
+                    how = "copy" if value else "empty"
+                plan.append((field.key, how, value, field.omit))
+                if _omitted(field.omit, value):
+                    continue  # absent means omitted: nothing to write
+            always.append(index)
+        return plan, always
 
     def default(self) -> Any:
         if not self.default_all:
             raise TypeError(f"struct {self.name} has no Default")
         return self.de({})
+
+
+def _has_default(kind: Kind) -> bool:
+    try:
+        kind.default()
+    except TypeError:
+        return False
+    return True
 
 
 def _omitted(rule: str | None, value: Any) -> bool:

@@ -36,6 +36,9 @@ class _Server6(_Server):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus delayed ACK stall
+    # each keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _serve(self) -> None:

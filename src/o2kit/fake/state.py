@@ -46,6 +46,8 @@ class Dashboard:
     inner: dict[str, Any]
     updated_at: int
     seq: int  # creation order, the last tie-break of the list order
+    hash: str = ""  # dashboard_hash of the content; the server recomputes it on every read,
+    # which gives the same value as long as the content is unchanged — so it is kept here.
 
 
 @dataclass
