@@ -41,14 +41,32 @@ def _stream_name(value: str) -> str:
     return value
 
 
+# Column names after OpenObserve's flattening: lower-case, every other character becomes "_"
+# (reference bedrock-telemetry.md §5). A name outside this set can never match a column.
+_COLUMN_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def _column_name(value: str | None) -> str | None:
+    if value is not None and not _COLUMN_NAME.fullmatch(value):
+        normalised = re.sub(r"[^a-z0-9_]", "_", value.lower())
+        raise ValueError(
+            f"OpenObserve stores field {value!r} as {normalised!r}; write {normalised!r}"
+        )
+    return value
+
+
 class ApplicationLogs(_Strict):
     """A structured application-log stream: one line per Bedrock call with its latency."""
 
     stream: str
-    latency_field: str = "latency_ms"
-    model_field: str = "model_id"
+    latency_field: str = "latency_ms"  # the call's latency in milliseconds
+    model_field: str = "model_id"  # the Bedrock model id the call used
+    # The AWS region of the call, if the log line has one; lets the dashboard's region variable
+    # filter this stream too (without it, application-log panels ignore the region variable).
+    region_field: str | None = None
 
     _check_stream = field_validator("stream")(_stream_name)
+    _check_fields = field_validator("latency_field", "model_field", "region_field")(_column_name)
 
 
 class Streams(_Strict):

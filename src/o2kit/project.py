@@ -1,0 +1,847 @@
+"""The project on disk → the desired OpenObserve resources.
+
+Reads ``o2kit.yaml`` (+ ``envs/<env>.yaml``), the price table, every ``dashboards/*.yaml`` and
+``alerts/*.yaml``; renders their templates (``o2kit.render``); assembles folder, alert template,
+destination, dashboard and alert resources (keys as in ``o2kit.model``). Every problem in every
+file is collected and raised at once as ``ValidationFailed`` — it never stops at the first file.
+
+``${env:NAME}`` secrets stay as placeholders in the bodies (see ``o2kit.envrefs``).
+
+File formats (one example each; the pydantic models below are the reference)::
+
+    # dashboards/bedrock.yaml — one dashboard
+    template: bedrock/dashboard.yaml.j2      # under templates/
+    title: Bedrock overview
+    folder: Bedrock                          # optional; default o2kit.yaml folders.dashboards
+    description: ""                          # optional; else the template's
+    params: {interval: 5 minute}             # typed by the template's manifest
+
+    # alerts/bedrock.yaml — notification objects and alerts; names are the mapping keys
+    folder: Bedrock                          # optional; default o2kit.yaml folders.alerts
+    templates:
+      bedrock_slack: {type: http, body: {text: "{alert_name}: {rows}"}}
+    destinations:
+      bedrock_slack: {type: http, url: "${env:SLACK_WEBHOOK_URL}", template: bedrock_slack}
+    alerts:
+      bedrock_throttling:
+        template: bedrock/throttling.yaml.j2
+        destinations: [bedrock_slack]
+        params: {threshold: 10}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, TypeVar
+
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+
+from o2kit.config import LoadedConfig, load_config
+from o2kit.envrefs import find_env_ref_paths, find_env_refs, malformed_env_refs
+from o2kit.errors import Problem, UserError, ValidationFailed
+from o2kit.model import KINDS, Resource, SourceRef
+from o2kit.prices import PriceTable, TemplatePrices, parse_prices
+from o2kit.render import (
+    LoadedTemplate,
+    RenderError,
+    finish_dashboard,
+    load_template,
+    make_environment,
+    mark_params,
+    render_document,
+    resolve_params,
+)
+from o2kit.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+DASHBOARDS_DIR = "dashboards"
+ALERTS_DIR = "alerts"
+TEMPLATES_DIR = "templates"
+RENDER_MANIFEST = ".o2kit-rendered"
+
+# Server-assigned or server-owned keys a template must not write (reference §3, §5.1, §10).
+_DASHBOARD_SERVER_KEYS = ("dashboardId", "owner", "created", "hash", "role", "updatedAt")
+_ALERT_FILE_KEYS = ("name", "destinations", "enabled")  # set from the YAML file
+_ALERT_SERVER_KEYS: tuple[str, ...] = ("id", "owner", "folder", "folder_id", "org_id")
+_ALERT_SERVER_KEYS += ("last_edited_by", "updated_at", "last_triggered_at", "last_satisfied_at")
+
+# System alert templates every org can see (reference §7); destinations may name them.
+_SYSTEM_TEMPLATES = frozenset({"o2_default_content"})
+_PREBUILT_KINDS: tuple[str, ...] = ("slack", "msteams", "pagerduty", "discord", "webhook")
+_PREBUILT_KINDS += ("opsgenie",)
+_PREBUILT_KINDS += ("servicenow", "email")
+
+
+# --------------------------------------------------------------------------------------------
+# File formats.
+# --------------------------------------------------------------------------------------------
+
+
+def _object_name(value: str) -> str:
+    # OpenObserve's rules for alert, destination and template names (reference §5.2, §6, §7).
+    if not value:
+        raise ValueError("name cannot be empty")
+    bad = sorted({ch for ch in value if ch.isspace() or ch in ":#?&%'\"/"})
+    if bad:
+        shown = " ".join("space" if ch == " " else repr(ch) for ch in bad)
+        raise ValueError(
+            f"name {value!r} contains {shown}; OpenObserve names cannot contain spaces, '/' "
+            "or : # ? & % ' \""
+        )
+    return value
+
+
+def _folder_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("folder name cannot be empty")
+    if value != value.strip():
+        raise ValueError("folder name has leading or trailing spaces (OpenObserve trims them)")
+    return value
+
+
+def _title(value: str) -> str:
+    if not value.strip():
+        raise ValueError("title cannot be empty")
+    return value
+
+
+_TEMPLATE_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+
+
+def _template_name(value: str) -> str:
+    if not re.fullmatch(rf"{_TEMPLATE_SEGMENT}(/{_TEMPLATE_SEGMENT})*\.j2", value):
+        raise ValueError(
+            f"{value!r} is not a template path under {TEMPLATES_DIR}/ (like bedrock/x.yaml.j2; "
+            "no leading '/', no '..')"
+        )
+    return value
+
+
+ObjectName = Annotated[str, AfterValidator(_object_name)]
+FolderName = Annotated[str, AfterValidator(_folder_name)]
+TemplateName = Annotated[str, AfterValidator(_template_name)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DashboardFile(_Strict):
+    """``dashboards/*.yaml``: one dashboard rendered from one template."""
+
+    template: TemplateName
+    title: Annotated[str, AfterValidator(_title)]
+    folder: FolderName | None = None
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlertSpec(_Strict):
+    """One alert in ``alerts/*.yaml`` (its name is the mapping key)."""
+
+    template: TemplateName
+    destinations: list[ObjectName]
+    description: str = ""
+    enabled: StrictBool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("destinations")
+    @classmethod
+    def _destinations(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("an alert needs at least one destination")
+        if len(set(value)) != len(value):
+            raise ValueError("a destination is listed twice")
+        return value
+
+
+class DestinationSpec(_Strict):
+    """An alert destination (reference §6). Secrets as ``${env:NAME}``."""
+
+    type: Literal["http", "email", "sns"] = "http"
+    url: str | None = None
+    method: Literal["post", "put", "get"] = "post"
+    skip_tls_verify: StrictBool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+    # The alert template used to format messages. OpenObserve treats a destination without a
+    # template as a pipeline destination that alerts cannot use
+    # (src/api/management/src/models/destinations.rs), unless a prebuilt kind is named.
+    template: ObjectName | None = None
+    destination_type_name: (
+        Literal[
+            "slack",
+            "msteams",
+            "pagerduty",
+            "discord",
+            "webhook",
+            "opsgenie",
+            "servicenow",
+            "email",
+            "custom",
+        ]
+        | None
+    ) = None
+    emails: list[str] = Field(default_factory=list)
+    sns_topic_arn: str | None = None
+    aws_region: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _per_type(self) -> DestinationSpec:
+        if self.type == "http" and not self.url:
+            raise ValueError("url: an http destination needs a url")
+        if self.type == "email" and not self.emails:
+            raise ValueError("emails: an email destination needs at least one address")
+        if self.type == "sns" and not (self.sns_topic_arn and self.aws_region):
+            raise ValueError("an sns destination needs sns_topic_arn and aws_region")
+        if self.type != "http" and self.url:
+            raise ValueError(f"url: a {self.type} destination has no url")
+        prebuilt = self.destination_type_name in _PREBUILT_KINDS
+        if self.template is None and not prebuilt:
+            raise ValueError(
+                "template: name the alert template that formats messages (alerts cannot use a "
+                "destination without one)"
+            )
+        return self
+
+
+class AlertTemplateSpec(_Strict):
+    """An alert template (reference §7): the message body, with OpenObserve placeholders such as
+    ``{alert_name}`` and ``{rows}``. A mapping or list body is written as JSON for you."""
+
+    type: Literal["http", "email", "sns"] = "http"
+    title: str = ""
+    body: str | dict[str, Any] | list[Any]
+
+    @model_validator(mode="after")
+    def _checks(self) -> AlertTemplateSpec:
+        if isinstance(self.body, str) and not self.body.strip():
+            raise ValueError("body: the template body cannot be empty")
+        if self.type == "email" and not self.title.strip():
+            raise ValueError("title: an email template needs a title")
+        return self
+
+    def body_text(self) -> str:
+        if isinstance(self.body, str):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False, indent=2)
+
+
+class AlertsFile(_Strict):
+    """``alerts/*.yaml``: alerts, and the destinations and alert templates they notify. Each
+    entry is checked on its own (``TemplateEntry`` …) so one bad entry hides no other problem."""
+
+    folder: FolderName | None = None
+    templates: dict[str, Any] = Field(default_factory=dict)
+    destinations: dict[str, Any] = Field(default_factory=dict)
+    alerts: dict[str, Any] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# The project.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    config: LoadedConfig
+    resources: list[Resource]
+    prices: PriceTable | None = None
+
+    def of(self, kind: str) -> list[Resource]:
+        return [r for r in self.resources if r.kind == kind]
+
+
+_HEADER_SECRET = re.compile(r"auth|token|key|secret|password|signature|cookie", re.IGNORECASE)
+_URL_SECRET_HOSTS = re.compile(
+    r"hooks\.slack\.com/|discord(app)?\.com/api/webhooks/|\.webhook\.office\.com/|"
+    r"outlook\.office\.com/webhook/|api\.opsgenie\.com/.*apiKey=",
+    re.IGNORECASE,
+)
+
+
+def _literal_secrets(spec: DestinationSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """Values that look like secrets written in the clear (they must come from ${env:…})."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    url = spec.url or ""
+    if url and not find_env_refs(url):
+        if _URL_SECRET_HOSTS.search(url):
+            found.append((("url",), "this webhook URL is a secret; write it as ${env:NAME}"))
+        elif re.match(r"^[a-z][a-z0-9+.-]*://[^/@]+:[^/@]*@", url, re.IGNORECASE):
+            found.append((("url",), "the URL holds a password; write it as ${env:NAME}"))
+    for name, value in spec.headers.items():
+        if _HEADER_SECRET.search(name) and not find_env_refs(value):
+            found.append(
+                (
+                    ("headers", name),
+                    f"header {name!r} looks secret; write its value as ${{env:NAME}}",
+                )
+            )
+    return found
+
+
+class _Collector:
+    """Problems from every file, plus the bookkeeping for cross-file checks."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def extend(self, problems: list[Problem]) -> None:
+        self.problems.extend(problems)
+
+
+@dataclass
+class _Loader:
+    root: Path
+    loaded: LoadedConfig
+    prices: PriceTable
+    env: SandboxedEnvironment
+    out: _Collector
+    defaults_problem: Callable[[str, str], Problem]
+    templates: dict[str, LoadedTemplate | RenderError] = field(default_factory=dict)
+    resources: list[Resource] = field(default_factory=list)
+    folders: dict[tuple[str, str], SourceRef] = field(default_factory=dict)
+    seen: dict[tuple[str, tuple[str, ...]], SourceRef] = field(default_factory=dict)
+    # (file, index, alert name, position, destination name): checked once every file is read.
+    alert_destinations: list[tuple[str, LineIndex, str, int, str]] = field(default_factory=list)
+
+    # ---- shared ----
+
+    def template(self, name: str) -> LoadedTemplate | RenderError:
+        if name not in self.templates:
+            try:
+                self.templates[name] = load_template(self.env, name)
+            except RenderError as exc:
+                self.templates[name] = exc
+        return self.templates[name]
+
+    def base_context(self) -> dict[str, Any]:
+        config = self.loaded.config
+        app = config.streams.application_logs
+        streams = {
+            "metrics": config.streams.metrics,
+            "invocation_logs": config.streams.invocation_logs,
+            "application_logs": app.model_dump() if app is not None else None,
+        }
+        return {
+            "org": mark_params(config.org),
+            "streams": mark_params(streams),
+            "regions": mark_params(list(config.regions)),
+            "prices": TemplatePrices(self.prices),
+        }
+
+    def add_resource(self, resource: Resource) -> None:
+        assert resource.source is not None
+        ident = (resource.kind, resource.key)
+        first = self.seen.get(ident)
+        if first is not None:
+            self.out.add(
+                Problem(
+                    resource.source.file,
+                    resource.source.line,
+                    "",
+                    f"{resource.address} is already defined at {first}",
+                )
+            )
+            return
+        self.seen[ident] = resource.source
+        self.resources.append(resource)
+
+    def use_folder(self, folder_type: str, name: str, source: SourceRef) -> None:
+        self.folders.setdefault((folder_type, name), source)
+
+    def render(
+        self,
+        *,
+        kind: str,
+        file: str,
+        index: LineIndex,
+        base: tuple[str | int, ...],
+        template_name: str,
+        params: Mapping[str, Any],
+        context: dict[str, Any],
+    ) -> Any | None:
+        """Resolve parameters and render; on failure record problems and return None."""
+        template_line = index.line((*base, "template"))
+        loaded = self.template(template_name)
+        if isinstance(loaded, RenderError):
+            self.out.add(_render_problem(file, template_line, base, loaded))
+            return None
+        if loaded.manifest.kind != kind:
+            other = loaded.manifest.kind
+            self.out.add(
+                index.problem(
+                    (*base, "template"),
+                    f"{loaded.file} is {'an' if other == 'alert' else 'a'} {other} template; "
+                    f"a file in {kind}s/ needs {'an' if kind == 'alert' else 'a'} {kind} template",
+                )
+            )
+            return None
+        refs = find_env_ref_paths(dict(params))
+        for path, var in refs:
+            self.out.add(
+                index.problem(
+                    (*base, "params", *path),
+                    f"${{env:{var}}}: secrets are only resolved in destinations and alert "
+                    "templates, not in template parameters",
+                )
+            )
+        if refs:
+            return None
+        values, problems = resolve_params(
+            loaded,
+            params,
+            index,
+            (*base, "params"),
+            self.loaded.config.defaults,
+            self.defaults_problem,
+        )
+        if problems:
+            self.out.extend(problems)
+            return None
+        try:
+            return render_document(self.env, loaded, {**context, **mark_params(values)})
+        except RenderError as exc:
+            self.out.add(_render_problem(file, template_line, base, exc))
+            return None
+
+    def check_no_env_refs(self, body: Any, source: SourceRef, what: str) -> None:
+        for path, var in find_env_refs(body):
+            self.out.add(
+                Problem(
+                    source.file,
+                    source.line,
+                    path,
+                    f"${{env:{var}}} in a {what}: secrets are only resolved in destinations and "
+                    "alert templates",
+                )
+            )
+
+    # ---- dashboards ----
+
+    def dashboard_file(self, file: str, data: Any, index: LineIndex) -> None:
+        if data is None:
+            self.out.add(index.problem((), "file is empty; expected template, title and params"))
+            return
+        try:
+            spec = parse_as(DashboardFile, data, index)
+        except ModelErrors as exc:
+            self.out.extend(exc.problems)
+            return
+        folder = spec.folder or self.loaded.config.folders.dashboards
+        source = SourceRef(file, index.line(("title",)))
+        context = {
+            **self.base_context(),
+            "title": mark_params(spec.title),
+            "description": mark_params(spec.description),
+            "folder": mark_params(folder),
+        }
+        rendered = self.render(
+            kind="dashboard",
+            file=file,
+            index=index,
+            base=(),
+            template_name=spec.template,
+            params=spec.params,
+            context=context,
+        )
+        if rendered is None:
+            return
+        if not isinstance(rendered, dict):
+            self.out.add(index.problem(("template",), "the template must render a mapping"))
+            return
+        body = dict(rendered)
+        for key in _DASHBOARD_SERVER_KEYS:
+            if key in body:
+                self.out.add(
+                    index.problem(
+                        ("template",), f"the template sets {key!r}, which the server owns"
+                    )
+                )
+        if "title" in body and body["title"] != spec.title:
+            self.out.add(
+                index.problem(
+                    ("title",),
+                    f"the template renders title {body['title']!r}; the title comes from this file",
+                )
+            )
+        body["title"] = spec.title
+        body["description"] = spec.description or str(body.get("description") or "")
+        for message in finish_dashboard(body):
+            self.out.add(index.problem(("template",), f"rendered dashboard: {message}"))
+        if body.get("version") != 8:
+            self.out.add(index.problem(("template",), "the template must render version 8"))
+        self.check_no_env_refs(body, source, "dashboard")
+        self.use_folder("dashboards", folder, source)
+        self.add_resource(Resource("dashboard", (folder, spec.title), body, source))
+
+    # ---- alerts ----
+
+    def alerts_file(self, file: str, data: Any, index: LineIndex) -> None:
+        if data is None:
+            self.out.add(
+                index.problem((), "file is empty; expected alerts, destinations, templates")
+            )
+            return
+        try:
+            spec = parse_as(AlertsFile, data, index)
+        except ModelErrors as exc:
+            self.out.extend(exc.problems)
+            return
+        for name, tpl in self.entries(spec.templates, "templates", AlertTemplateSpec, index):
+            source = SourceRef(file, index.line(("templates", name)))
+            body = {
+                "name": name,
+                "type": tpl.type,
+                "title": tpl.title,
+                "body": tpl.body_text(),
+                "kind": "custom",
+            }
+            for path, text in malformed_env_refs(body):
+                self.out.add(index.problem(("templates", name, *path.split(".")), _malformed(text)))
+            self.add_resource(Resource("template", (name,), body, source))
+        for name, dest in self.entries(spec.destinations, "destinations", DestinationSpec, index):
+            source = SourceRef(file, index.line(("destinations", name)))
+            for path_parts, message in _literal_secrets(dest):
+                self.out.add(index.problem(("destinations", name, *path_parts), message))
+            body = _destination_body(name, dest)
+            for path, text in malformed_env_refs(body):
+                self.out.add(
+                    index.problem(("destinations", name, *path.split(".")), _malformed(text))
+                )
+            self.add_resource(Resource("destination", (name,), body, source))
+        folder = spec.folder or self.loaded.config.folders.alerts
+        for name, alert in self.entries(spec.alerts, "alerts", AlertSpec, index):
+            for i, dest_name in enumerate(alert.destinations):
+                self.alert_destinations.append((file, index, name, i, dest_name))
+            self.alert(file, index, folder, name, alert)
+
+    def entries(
+        self, section: Mapping[str, Any], key: str, model: type[M], index: LineIndex
+    ) -> list[tuple[str, M]]:
+        """Valid ``(name, entry)`` pairs of one section; problems for the others."""
+        valid = []
+        for name, data in section.items():
+            try:
+                _object_name(name)
+            except ValueError as exc:
+                self.out.add(index.problem((key, name), str(exc)))
+                continue
+            try:
+                valid.append((name, parse_as(model, data, index, (key, name))))
+            except ModelErrors as exc:
+                self.out.extend(exc.problems)
+        return valid
+
+    def alert(self, file: str, index: LineIndex, folder: str, name: str, spec: AlertSpec) -> None:
+        base: tuple[str | int, ...] = ("alerts", name)
+        source = SourceRef(file, index.line(base))
+        context = {
+            **self.base_context(),
+            "name": mark_params(name),
+            "description": mark_params(spec.description),
+            "folder": mark_params(folder),
+        }
+        rendered = self.render(
+            kind="alert",
+            file=file,
+            index=index,
+            base=base,
+            template_name=spec.template,
+            params=spec.params,
+            context=context,
+        )
+        if rendered is None:
+            return
+        if not isinstance(rendered, dict):
+            self.out.add(index.problem((*base, "template"), "the template must render a mapping"))
+            return
+        for key in (*_ALERT_FILE_KEYS, *_ALERT_SERVER_KEYS):
+            if key in rendered:
+                owner = "this file" if key in _ALERT_FILE_KEYS else "the server"
+                self.out.add(
+                    index.problem(
+                        (*base, "template"),
+                        f"the template sets {key!r}, which comes from {owner}",
+                    )
+                )
+        body = {
+            "name": name,
+            **rendered,
+            "destinations": list(spec.destinations),
+            "enabled": spec.enabled,
+        }
+        body["description"] = spec.description or str(rendered.get("description") or "")
+        self.check_no_env_refs(body, source, "alert")
+        self.use_folder("alerts", folder, source)
+        self.add_resource(Resource("alert", (folder, name), body, source))
+
+    # ---- across files ----
+
+    def cross_checks(self) -> None:
+        destinations = {r.key[0]: r for r in self.resources if r.kind == "destination"}
+        templates = {r.key[0] for r in self.resources if r.kind == "template"}
+        for _file, index, alert, i, dest in self.alert_destinations:
+            if dest not in destinations:
+                known = ", ".join(sorted(destinations)) or "none"
+                self.out.add(
+                    index.problem(
+                        ("alerts", alert, "destinations", i),
+                        f"destination {dest!r} is not defined in {ALERTS_DIR}/*.yaml "
+                        f"(defined: {known})",
+                    )
+                )
+        for resource in destinations.values():
+            name = resource.body.get("template")
+            if name is None or name in templates:
+                continue
+            if name in _SYSTEM_TEMPLATES or str(name).startswith("prebuilt_"):
+                continue
+            assert resource.source is not None
+            known = ", ".join(sorted(templates)) or "none"
+            self.out.add(
+                Problem(
+                    resource.source.file,
+                    resource.source.line,
+                    f"destinations.{resource.key[0]}.template",
+                    f"alert template {name!r} is not defined in {ALERTS_DIR}/*.yaml "
+                    f"(defined: {known})",
+                )
+            )
+
+
+def _malformed(text: str) -> str:
+    return f"{text!r} is not a valid reference; write ${{env:NAME}} (NAME: letters, digits, _)"
+
+
+def _destination_body(name: str, spec: DestinationSpec) -> dict[str, Any]:
+    # The shape GET returns (reference §6): name, url, method, skip_tls_verify, emails, type,
+    # metadata always; the rest only when set.
+    body: dict[str, Any] = {
+        "name": name,
+        "type": spec.type,
+        "url": spec.url or "",
+        "method": spec.method,
+        "skip_tls_verify": spec.skip_tls_verify,
+        "emails": list(spec.emails),
+        "metadata": dict(spec.metadata),
+    }
+    if spec.headers:
+        body["headers"] = dict(spec.headers)
+    if spec.template is not None:
+        body["template"] = spec.template
+    if spec.destination_type_name is not None:
+        body["destination_type_name"] = spec.destination_type_name
+    if spec.sns_topic_arn is not None:
+        body["sns_topic_arn"] = spec.sns_topic_arn
+    if spec.aws_region is not None:
+        body["aws_region"] = spec.aws_region
+    return body
+
+
+def _render_problem(file: str, line: int, base: tuple[str | int, ...], exc: RenderError) -> Problem:
+    where = exc.where()
+    message = f"{where}: {exc.message}" if where else exc.message
+    field_path = ".".join(str(p) for p in (*base, "template"))
+    return Problem(file, line, field_path, message)
+
+
+def _project_files(root: Path, folder: str, out: _Collector) -> list[tuple[str, Path]]:
+    directory = root / folder
+    if not directory.is_dir():
+        return []
+    files = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        rel = f"{folder}/{path.name}"
+        if path.suffix == ".yml":
+            out.add(Problem(rel, 1, "", "use the .yaml extension (this file is not read)"))
+        elif path.suffix == ".yaml":
+            files.append((rel, path))
+    return files
+
+
+def _defaults_locator(root: Path, loaded: LoadedConfig) -> Callable[[str, str], Problem]:
+    """Problems about ``defaults.<key>``, located in the overlay if it sets the key."""
+    indexes: list[LineIndex] = []
+    for name in reversed(loaded.files):  # overlay first
+        try:
+            indexes.append(load_yaml_file(root / name, name)[1])
+        except YamlError:  # already reported by load_config
+            continue
+
+    def locate(key: str, message: str) -> Problem:
+        for index in indexes:
+            if ("defaults", key) in index.lines:
+                return index.problem(("defaults", key), message)
+        first = loaded.files[0]
+        return Problem(first, 1, f"defaults.{key}", message)
+
+    return locate
+
+
+def _load_prices(root: Path, loaded: LoadedConfig, out: _Collector) -> PriceTable | None:
+    name = loaded.config.prices
+    path = root / name
+    if not path.is_file():
+        out.add(Problem(loaded.files[0], 1, "prices", f"price table {name!r} not found"))
+        return None
+    try:
+        data, index = load_yaml_file(path, name)
+        return parse_prices(data if data is not None else {}, index)
+    except YamlError as exc:
+        out.add(exc.problem)
+    except ModelErrors as exc:
+        out.extend(exc.problems)
+    return None
+
+
+_EMPTY_PRICES = PriceTable.model_validate(
+    {"currency": "USD", "effective_date": "1970-01-01", "checked_on": "1970-01-01", "source": "-"}
+)
+
+
+def load_project(root: Path, env: str | None = None) -> Project:
+    """Load, render and assemble the whole project; every problem at once (``ValidationFailed``).
+
+    Configuration errors that make the rest meaningless (no o2kit.yaml, unknown --env, an invalid
+    o2kit.yaml) are raised by ``load_config`` before anything else is read.
+    """
+    loaded = load_config(root, env)
+    out = _Collector()
+    prices = _load_prices(root, loaded, out)
+    loader = _Loader(
+        root=root,
+        loaded=loaded,
+        prices=prices or _EMPTY_PRICES,  # keep rendering to find the other problems
+        env=make_environment(root / TEMPLATES_DIR),
+        out=out,
+        defaults_problem=_defaults_locator(root, loaded),
+    )
+    for rel, path in _project_files(root, DASHBOARDS_DIR, out):
+        try:
+            data, index = load_yaml_file(path, rel)
+        except YamlError as exc:
+            out.add(exc.problem)
+            continue
+        loader.dashboard_file(rel, data, index)
+    for rel, path in _project_files(root, ALERTS_DIR, out):
+        try:
+            data, index = load_yaml_file(path, rel)
+        except YamlError as exc:
+            out.add(exc.problem)
+            continue
+        loader.alerts_file(rel, data, index)
+    loader.cross_checks()
+    for (folder_type, name), source in sorted(loader.folders.items()):
+        loader.resources.append(
+            Resource("folder", (folder_type, name), {"name": name, "description": ""}, source)
+        )
+    if out.problems:
+        raise ValidationFailed(out.problems)
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    resources = sorted(loader.resources, key=lambda r: (order[r.kind], r.key))
+    log.debug("loaded %d resources from %s", len(resources), root)
+    return Project(config=loaded, resources=resources, prices=prices)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing the rendered JSON.
+# --------------------------------------------------------------------------------------------
+
+
+def _file_slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.")
+    return re.sub(r"-{2,}", "-", slug) or "x"
+
+
+def rendered_path(resource: Resource) -> PurePosixPath:
+    """Where ``write_rendered`` puts a resource, relative to the output directory."""
+    key = [_file_slug(part) for part in resource.key]
+    if resource.kind == "folder":
+        return PurePosixPath("folders", key[0], f"{key[1]}.json")
+    if resource.kind in ("dashboard", "alert"):
+        return PurePosixPath(f"{resource.kind}s", key[0], f"{key[1]}.json")
+    if resource.kind in ("template", "destination"):
+        return PurePosixPath(f"{resource.kind}s", f"{key[0]}.json")
+    raise ValueError(f"unknown kind {resource.kind!r}")
+
+
+def rendered_text(resource: Resource) -> str:
+    return json.dumps(resource.body, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_rendered(resources: list[Resource], out_dir: Path) -> list[Path]:
+    """Write one JSON file per resource under ``out_dir`` (stable, sorted keys) and remove the
+    files a previous run wrote there that are no longer produced. Returns the files written or
+    kept, sorted. Files o2kit did not write are never touched."""
+    out_dir = Path(out_dir)
+    if (out_dir / "o2kit.yaml").exists():
+        raise UserError(
+            f"refusing to render into {out_dir}: it is a project directory",
+            remedy="pass an output directory such as rendered/",
+        )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir} exists and is not a directory")
+    planned: dict[PurePosixPath, Resource] = {}
+    taken: dict[str, PurePosixPath] = {}
+    for resource in sorted(resources, key=lambda r: (r.kind, r.key)):
+        path = rendered_path(resource)
+        if str(path).lower() in taken:  # two keys with the same slug: disambiguate by key hash
+            digest = hashlib.sha1(json.dumps([resource.kind, *resource.key]).encode()).hexdigest()[
+                :8
+            ]
+            path = path.with_name(f"{path.stem}-{digest}.json")
+        taken[str(path).lower()] = path
+        planned[path] = resource
+    manifest = out_dir / RENDER_MANIFEST
+    previous: set[str] = set()
+    if manifest.is_file():
+        previous = {line for line in manifest.read_text(encoding="utf-8").splitlines() if line}
+    written: list[Path] = []
+    for rel, resource in planned.items():
+        target = out_dir / rel
+        text = rendered_text(resource)
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        written.append(target)
+    current = {str(rel) for rel in planned}
+    for stale in sorted(previous - current):
+        stale_path = out_dir / stale
+        if stale.endswith(".json") and ".." not in PurePosixPath(stale).parts:
+            stale_path.unlink(missing_ok=True)
+            _remove_empty_parents(stale_path.parent, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest.write_text("".join(f"{p}\n" for p in sorted(current)), encoding="utf-8")
+    return sorted(written)
+
+
+def _remove_empty_parents(directory: Path, stop: Path) -> None:
+    while directory != stop and directory.is_relative_to(stop):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
