@@ -180,9 +180,10 @@ class DestinationSpec(_Strict):
     method: Literal["post", "put", "get"] = "post"
     skip_tls_verify: StrictBool = False
     headers: dict[str, str] = Field(default_factory=dict)
-    # The alert template used to format messages. OpenObserve treats a destination without a
-    # template as a pipeline destination that alerts cannot use
-    # (src/api/management/src/models/destinations.rs), unless a prebuilt kind is named.
+    # The alert template used to format messages. OpenObserve also accepts an alert destination
+    # without one when each alert names a template (src/api/management/src/models/destinations.rs
+    # `Destination::into`); o2kit sets templates on destinations only, so it requires one here
+    # unless a prebuilt kind (whose template the server attaches) is named.
     template: ObjectName | None = None
     destination_type_name: (
         Literal[
@@ -216,8 +217,7 @@ class DestinationSpec(_Strict):
         prebuilt = self.destination_type_name in _PREBUILT_KINDS
         if self.template is None and not prebuilt:
             raise ValueError(
-                "template: name the alert template that formats messages (alerts cannot use a "
-                "destination without one)"
+                "template: name the alert template that formats this destination's messages"
             )
         return self
 
