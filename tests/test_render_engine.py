@@ -1,0 +1,267 @@
+"""Run the shipped dashboard and alerts on known Bedrock rows with the local OpenObserve query
+engine (DataFusion + OpenObserve's functions, o2kit.engine): every query executes, and the numbers
+that matter — cost, unpriced tokens, sample counts, rates, what an alert returns — are right."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("datafusion")
+
+from test_render_golden import applogs_project, shipped_project  # noqa: E402
+
+from o2kit.engine import QueryEngine  # noqa: E402
+from o2kit.model import Resource  # noqa: E402
+from o2kit.project import load_project  # noqa: E402
+
+MINUTE = 60_000_000
+START = 1_780_000_000_000_000  # µs
+END = START + 60 * MINUTE
+HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+UNPRICED = "ai21.jamba-1-5-large-v1:0"
+ALL = {"model": ["_o2_all_"], "region": ["_o2_all_"]}
+
+
+def log_row(
+    minute: int,
+    model: str,
+    *,
+    op: str = "Converse",
+    latency: int | None = 1000,
+    tokens: tuple[int, int, int, int] = (1000, 100, 0, 0),
+    error: str | None = None,
+    region: str = "us-east-1",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"stopReason": "end_turn"}
+    if latency is not None:
+        body["metrics"] = {"latencyMs": latency}
+    row: dict[str, Any] = {
+        "_timestamp": START + minute * MINUTE,
+        "messagetype": "DATA_MESSAGE",
+        "message_schematype": "ModelInvocationLog",
+        "message_modelid": model,
+        "message_region": region,
+        "message_operation": op,
+        "message_input_inputtokencount": tokens[0],
+        "message_output_outputtokencount": tokens[1],
+        "message_input_cachereadinputtokencount": tokens[2],
+        "message_input_cachewriteinputtokencount": tokens[3],
+        "message_output_outputbodyjson": json.dumps(body),
+    }
+    if error:
+        row["message_errorcode"] = error
+    return row
+
+
+def metric_row(
+    minute: int,
+    model: str,
+    name: str,
+    total: float,
+    count: float | None = None,
+    high: float | None = None,
+    region: str = "us-east-1",
+) -> dict[str, Any]:
+    count = total if count is None else count
+    return {
+        "_timestamp": START + minute * MINUTE,
+        "metric_stream_name": "bedrock-ms",
+        "account_id": "111122223333",
+        "region": region,
+        "namespace": "AWS/Bedrock",
+        "metric_name": name,
+        "metric_dimensions": f'ModelId=["{model}"]',
+        "unit": "Count",
+        "count": float(count),
+        "sum": float(total),
+        "max": float(high if high is not None else total),
+        "min": 0.0,
+    }
+
+
+LOGS = [
+    *(log_row(m, HAIKU, latency=100 * (m + 1)) for m in range(10)),  # 10 Converse calls
+    log_row(3, HAIKU, op="InvokeModel", latency=None),  # no latency in the log
+    log_row(5, SONNET, tokens=(2000, 500, 1000, 100), latency=3000),
+    log_row(6, SONNET, tokens=(0, 0, 0, 0), latency=None, error="ThrottlingException"),
+    log_row(7, UNPRICED, tokens=(400, 50, 0, 0), latency=None, op="InvokeModel"),
+    log_row(8, HAIKU, region="eu-west-1", latency=None, op="InvokeModel"),
+    # a CloudWatch health-check envelope: must never be counted
+    {"_timestamp": START + 9 * MINUTE, "messagetype": "CONTROL_MESSAGE", "message": "CWL CONTROL"},
+]
+METRICS = [
+    metric_row(1, HAIKU, "Invocations", 40),
+    metric_row(2, HAIKU, "Invocations", 60),
+    metric_row(2, HAIKU, "InvocationClientErrors", 4),
+    metric_row(3, HAIKU, "InvocationServerErrors", 6),
+    metric_row(3, HAIKU, "InvocationThrottles", 25),
+    metric_row(1, HAIKU, "InvocationLatency", 40 * 500, count=40, high=4000),
+    metric_row(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000),
+    metric_row(2, SONNET, "Invocations", 30),
+    metric_row(2, SONNET, "InvocationServerErrors", 3),
+    metric_row(4, SONNET, "InvocationThrottles", 5),
+    metric_row(4, SONNET, "InvocationLatency", 30 * 2000, count=30, high=5000),
+    metric_row(5, HAIKU, "Invocations", 10, region="eu-west-1"),
+    metric_row(4, SONNET, "TimeToFirstToken", 30 * 400, count=30, high=900),
+    # a dimensionless aggregate series must not be double counted
+    {**metric_row(2, HAIKU, "Invocations", 1000), "metric_dimensions": ""},
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> QueryEngine:
+    eng = QueryEngine()
+    eng.register_rows("bedrock_logs", LOGS)
+    eng.register_rows("bedrock_metrics", METRICS)
+    eng.register_rows(
+        "bedrock_app",
+        [
+            {
+                "_timestamp": START + m * MINUTE,
+                "model_id": HAIKU,
+                "latency_ms": 10 * (m + 1),
+                "aws_region": "us-east-1",
+            }
+            for m in range(20)
+        ],
+    )
+    return eng
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> list[Resource]:
+    return load_project(shipped_project(tmp_path_factory.mktemp("s") / "p")).resources
+
+
+def panels(resources: list[Resource]) -> dict[str, dict[str, Any]]:
+    body = next(r.body for r in resources if r.kind == "dashboard")
+    return {p["title"]: p for t in body["tabs"] for p in t["panels"] if p["queries"]}
+
+
+def run(
+    engine: QueryEngine, sql: str, variables: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    return engine.query(sql, start_time=START, end_time=END, variables=variables or ALL)
+
+
+def by_model(hits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {h["model_id"]: h for h in hits}
+
+
+def test_every_shipped_query_runs(engine: QueryEngine, tmp_path: Path) -> None:
+    for name, build in (("shipped", shipped_project), ("applogs", applogs_project)):
+        resources = load_project(build(tmp_path / name)).resources
+        for title, panel in panels(resources).items():
+            query = panel["queries"][0]
+            fields = query["fields"]
+            aliases = {a["alias"] for k in ("x", "breakdown", "y") for a in fields[k]}
+            hits = run(engine, query["query"])
+            assert hits, f"{name}: {title} returned nothing"
+            for hit in hits:
+                assert set(hit) <= aliases, title  # NULL columns are left out of a hit
+        for r in resources:
+            if r.kind == "alert":
+                run(engine, r.body["query_condition"]["sql"], {})
+
+
+def test_invocations_errors_and_throttles(engine: QueryEngine, shipped: list[Resource]) -> None:
+    p = panels(shipped)
+    assert run(engine, p["Invocations"]["queries"][0]["query"]) == [{"invocations": 140.0}]
+    table = by_model(run(engine, p["Invocations per model (total)"]["queries"][0]["query"]))
+    assert table[HAIKU]["invocations"] == 110.0 and table[HAIKU]["throttles"] == 25.0
+    assert table[HAIKU]["error_rate_pct"] == pytest.approx(100 * 10 / 110)
+    assert table[SONNET]["error_rate_pct"] == pytest.approx(10.0)
+    only_haiku = run(
+        engine, p["Invocations"]["queries"][0]["query"], {"model": [HAIKU], "region": ["_o2_all_"]}
+    )
+    assert only_haiku == [{"invocations": 110.0}]
+    only_eu = run(
+        engine,
+        p["Invocations"]["queries"][0]["query"],
+        {"model": ["_o2_all_"], "region": ["eu-west-1"]},
+    )
+    assert only_eu == [{"invocations": 10.0}]
+
+
+def test_latency_percentiles_and_samples(engine: QueryEngine, shipped: list[Resource]) -> None:
+    p = panels(shipped)
+    title = "Latency p50 / p90 / p99 per model — per-request (Converse only)"
+    rows = by_model(run(engine, p[title]["queries"][0]["query"]))
+    assert rows[HAIKU]["samples"] == 10  # InvokeModel calls carry no latency
+    assert 400 <= rows[HAIKU]["p50_ms"] <= 700 and rows[HAIKU]["p99_ms"] >= 900
+    assert rows[SONNET]["samples"] == 1 and UNPRICED not in rows
+    title = (
+        "Latency from the metric stream — mean and max exact, p50 / p99 approx. from 1-min means"
+    )
+    rows = by_model(run(engine, p[title]["queries"][0]["query"]))
+    assert rows[HAIKU]["mean_ms"] == pytest.approx((20000 + 60000) / 100)
+    assert rows[HAIKU]["max_ms"] == 9000.0 and rows[HAIKU]["requests"] == 100.0
+
+
+def test_cost_marks_unpriced_models_and_matches_the_price_table(
+    engine: QueryEngine, shipped: list[Resource], tmp_path: Path
+) -> None:
+    from o2kit.prices import parse_prices
+    from o2kit.yamlsrc import load_yaml
+
+    root = Path(__file__).resolve().parents[1]
+    table = parse_prices(*load_yaml((root / "prices.yaml").read_text(), "prices.yaml"))
+    p = panels(shipped)
+    rows = by_model(run(engine, p["Token cost per model (USD)"]["queries"][0]["query"]))
+    assert rows[UNPRICED]["price_match"] == "unpriced" and "cost" not in rows[UNPRICED]
+    assert rows[UNPRICED]["input_tokens"] == 400
+    for model, tokens in ((HAIKU, (12000, 1200, 0, 0)), (SONNET, (2000, 500, 1000, 100))):
+        price = table.price_for(model)
+        assert price is not None and rows[model]["price_match"] == price.match
+        assert Decimal(str(rows[model]["cost"])) == pytest.approx(price.cost(*tokens))
+    unpriced = run(engine, p["Tokens without a price"]["queries"][0]["query"])
+    assert unpriced == [{"unpriced_tokens": 450}]
+    total = run(engine, p["Total token cost (priced models)"]["queries"][0]["query"])[0][
+        "total_cost"
+    ]
+    assert total == pytest.approx(rows[HAIKU]["cost"] + rows[SONNET]["cost"])
+
+
+def _alerts(tmp_path: Path, params: dict[str, dict[str, Any]]) -> dict[str, str]:
+    root = shipped_project(tmp_path / "p")
+    doc = yaml.safe_load((root / "alerts/bedrock.yaml").read_text())
+    for name, values in params.items():
+        doc["alerts"][name]["params"] = values
+    (root / "alerts/bedrock.yaml").write_text(yaml.safe_dump(doc))
+    return {
+        r.key[1]: r.body["query_condition"]["sql"]
+        for r in load_project(root).resources
+        if r.kind == "alert"
+    }
+
+
+def test_alerts_return_rows_only_when_breached(engine: QueryEngine, tmp_path: Path) -> None:
+    low = _alerts(
+        tmp_path / "low",
+        {
+            "bedrock_token_budget": {"budget": 0.01},
+            "bedrock_throttling": {"threshold": 10, "per_model": {SONNET: 1}},
+            "bedrock_server_errors": {"threshold_pct": 5, "min_invocations": 20},
+        },
+    )
+    high = _alerts(
+        tmp_path / "high",
+        {
+            "bedrock_token_budget": {"budget": 1000},
+            "bedrock_throttling": {"threshold": 100},
+            "bedrock_server_errors": {"threshold_pct": 50},
+        },
+    )
+    spend = run(engine, low["bedrock_token_budget"], {})
+    assert len(spend) == 1 and spend[0]["unpriced_tokens"] == 450 and spend[0]["spend"] > 0.01
+    assert by_model(run(engine, low["bedrock_throttling"], {})).keys() == {HAIKU, SONNET}
+    assert by_model(run(engine, low["bedrock_server_errors"], {})).keys() == {HAIKU, SONNET}
+    for sql in high.values():
+        assert run(engine, sql, {}) == []
