@@ -657,13 +657,14 @@ class QueryEngine:
             bucket = histogram_interval * 1_000_000
             scan_start = start_time - start_time % bucket
         self._window(scan_start, end_time)
+        engine_udfs.clear_memos()
         try:
             frame = self._ctx.sql(prepared)
             table = pa.Table.from_batches(frame.collect(), schema=frame.schema())
-        except QueryError:
-            raise
         except Exception as error:  # DataFusion raises plain Exception subclasses
             raise _classify(error) from error
+        finally:
+            engine_udfs.clear_memos()
         return _hits(table)
 
     def _window(self, start_time: int, end_time: int) -> None:
