@@ -10,6 +10,7 @@ import random
 import pyarrow as pa
 import pytest
 
+from o2kit import engine_udfs
 from o2kit.engine import (
     ALL_PLACEHOLDER,
     QueryEngine,
@@ -266,6 +267,38 @@ def test_json_in_where_and_aggregates(json_engine: QueryEngine) -> None:
         "FROM \"logs\" WHERE json_get_int(body, 'metrics', 'latencyMs') IS NOT NULL",
         start_time=T0, end_time=T0 + 10)
     assert hits == [{"out": 95, "n": 1}]
+
+
+@pytest.mark.parametrize("irregular", [False, True])
+def test_json_numbers_fast_and_row_by_row_paths_agree(irregular: bool) -> None:
+    # Regular documents take Arrow's JSON reader; one odd document sends the whole batch through
+    # the row-by-row parser. Both must give what this plain-Python reading of the rules gives.
+    docs: list[str | None] = [json.dumps({"m": {"l": v}}) for v in (5, 0, 123456789, -4)]
+    docs += [json.dumps({"m": {}}), json.dumps({"x": 1}), None, json.dumps({"m": None})]
+    if irregular:
+        docs += [json.dumps({"m": {"l": 2.5}}), json.dumps({"m": [1]}), "oops", ""]
+    e = QueryEngine()
+    e.register_rows("d", [{"_timestamp": T0 + i, **({"b": d} if d is not None else {})}
+                          for i, d in enumerate(docs)])
+
+    def expected(doc: str | None, want_int: bool) -> float | None:
+        try:
+            value = json.loads(doc)["m"]["l"]  # type: ignore[arg-type]
+        except (TypeError, KeyError, ValueError):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            return None
+        if want_int:
+            return value if isinstance(value, int) else None
+        return float(value)
+
+    fast = engine_udfs._arrow_number(pa.array(docs, pa.string()), ["m", "l"], pa.int64())
+    assert (fast is None) == irregular  # the case really exercises the path it names
+
+    hits = e.query("SELECT json_get_int(b, 'm', 'l') AS i, json_get_float(b, 'm', 'l') AS f "
+                   'FROM "d" ORDER BY _timestamp', start_time=T0, end_time=T0 + 100)
+    assert [h.get("i") for h in hits] == [expected(d, True) for d in docs]
+    assert [h.get("f") for h in hits] == [expected(d, False) for d in docs]
 
 
 def test_spath_returns_text(json_engine: QueryEngine) -> None:

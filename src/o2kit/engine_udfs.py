@@ -16,14 +16,17 @@ variadic JSON function to an arity-suffixed name (``json_get_int__3``) registere
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 from datafusion import Accumulator, AggregateUDF, ScalarUDF, SessionContext, udaf, udf
 
 # Longest JSON path (number of keys after the JSON argument) we register a UDF for.
@@ -271,6 +274,10 @@ def _json_function(name: str) -> Callable[..., pa.Array]:
 
     def run(document: pa.Array, *path: pa.Array) -> pa.Array:
         keys = _constant_path(path, len(document))
+        if name in _ARROW_NUMBERS and keys and all(k is keys[0] for k in keys):
+            fast = _arrow_number(document, keys[0], _ARROW_NUMBERS[name])
+            if fast is not None:
+                return fast
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
         out = []
@@ -291,7 +298,43 @@ def _json_function(name: str) -> Callable[..., pa.Array]:
     return run
 
 
-def _constant_path(path: Sequence[pa.Array], rows: int) -> Iterable[Sequence[str | None]]:
+# The numeric getters have a fast path: Arrow's C++ JSON reader with an explicit schema for just
+# the asked path. It is taken only when its answer is certainly the same as the row-by-row one:
+# plain object keys, one document per line, and a reader that accepted every row (a float where
+# an int is asked, a string, an array, invalid JSON… make it fail, and we fall back).
+_ARROW_NUMBERS = {"json_get_int": pa.int64(), "json_get_float": pa.float64()}
+
+
+def _arrow_number(document: pa.Array, path: Sequence[str | None],
+                  kind: pa.DataType) -> pa.Array | None:
+    if not path or any(k is None or k.lstrip("-").isdigit() for k in path):
+        return None
+    filled = pc.fill_null(document, "{}")
+    if len(filled) == 0 or pc.any(pc.match_substring_regex(filled, r"[\r\n]")).as_py():
+        return None
+    field: pa.DataType = kind
+    for key in reversed(path[1:]):
+        field = pa.struct([pa.field(key, field)])
+    schema = pa.schema([pa.field(path[0], field)])
+    text = "\n".join(filled.to_pylist()).encode()
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(text),
+            parse_options=pa_json.ParseOptions(explicit_schema=schema,
+                                               unexpected_field_behavior="ignore"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(document):
+        return None
+    values = table.column(0).combine_chunks()
+    for key in path[1:]:
+        values = pc.struct_field(values, [key])
+    # The crate refuses a leading '-' (see above).
+    return pc.if_else(pc.less(values, 0), pa.scalar(None, kind), values)
+
+
+def _constant_path(path: Sequence[pa.Array], rows: int) -> list[Sequence[str | None]]:
     """Per-row key lists; computed once when every path element is the same on every row."""
     columns = [p.to_pylist() for p in path]
     if all(len(set(c)) <= 1 for c in columns):
