@@ -342,3 +342,15 @@ def test_6_1_with_model_variable_and_all(engine: QueryEngine, metric_rows: list)
     every = engine.query(sql, start_time=START, end_time=END, variables={"model": []})
     assert {h["model_id"] for h in one} == {MODELS[1]}
     assert every == _run(engine, SQL_6_1)
+
+
+@pytest.mark.parametrize(
+    "sql", [SQL_6_1, SQL_6_3_LOGS, SQL_6_3_METRICS, SQL_6_4_METRICS, SQL_6_4_LOGS, SQL_6_5],
+    ids=["6.1", "6.3-logs", "6.3-metrics", "6.4-metrics", "6.4-logs", "6.5"],
+)
+def test_all_placeholder_leaves_every_pattern_intact(engine: QueryEngine, sql: str) -> None:
+    # An "All" filter makes the engine re-write the SQL through sqlglot; the answer must not move.
+    with_all = sql.replace("WHERE ", "WHERE region IN ('_o2_all_') AND ", 1) if "bedrock_metrics" \
+        in sql else sql.replace("WHERE ", "WHERE str_match(message_modelid, '_o2_all_') AND ", 1)
+    assert with_all != sql
+    assert _run(engine, with_all) == _run(engine, sql)
