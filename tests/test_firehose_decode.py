@@ -16,6 +16,7 @@ import pytest
 from o2kit.fake.firehose import (
     FirehoseError,
     check_access_key,
+    decode_content_encoding,
     decode_firehose_body,
     f32_rounded,
     firehose_response,
@@ -364,3 +365,15 @@ def test_access_key() -> None:
     assert check_access_key(key("a@b.c:pa:ss"), {"a@b.c": "pa"})
     assert check_access_key(key("anyone:o2oi_tok"), {}, org_tokens={"o2oi_tok"})
     assert not check_access_key(key("anyone:o2oi_other"), {}, org_tokens={"o2oi_tok"})
+
+
+def test_content_encoding() -> None:
+    payload = body([envelope(["x"])])
+    assert decode_content_encoding(gzip.compress(payload), "gzip") == payload
+    assert decode_content_encoding(payload, None) == payload
+    with pytest.raises(FirehoseError) as info:
+        decode_content_encoding(payload, "gzip")
+    assert info.value.status == 400
+    with pytest.raises(FirehoseError) as info:
+        decode_content_encoding(payload, "compress")
+    assert info.value.status == 415

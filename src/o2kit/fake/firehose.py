@@ -416,6 +416,39 @@ class FirehoseRequest:
     records: tuple[str, ...]  # base64 text of each record
 
 
+def decode_content_encoding(body: bytes, content_encoding: str | None) -> bytes:
+    """The HTTP body after the route's decompression layers (``other_service_routes`` in
+    ``src/api/http/src/handler/http/router/mod.rs``; ``decompression.rs``).
+
+    tower-http's ``RequestDecompressionLayer`` inflates ``gzip`` and ``deflate`` (also ``br`` and
+    ``zstd`` on the server; the fake, stdlib-only, answers those with 415 and says so); any other
+    encoding is refused with 415. ``snappy`` is let through *undecoded* by
+    ``preprocess_encoding_middleware``, so the JSON extractor then fails with 400.
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", "snappy", ""):
+        return body
+    try:
+        if encoding == "gzip":
+            return gzip_member_or_error(body)
+        if encoding == "deflate":
+            return zlib.decompress(body)
+    except (zlib.error, EOFError) as exc:
+        raise FirehoseError(400, f"Failed to buffer the request body: {exc}") from None
+    if encoding in ("br", "zstd"):
+        raise FirehoseError(415, f"content encoding {encoding} is not supported by the fake "
+                                 f"(OpenObserve accepts it)", "")
+    raise FirehoseError(415, f"unsupported content encoding {encoding}", "")
+
+
+def gzip_member_or_error(raw: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(raw)
+    if not inflater.eof:
+        raise EOFError("unexpected end of gzip stream")
+    return out
+
+
 def parse_request(body: bytes) -> FirehoseRequest:
     """Read the body like axum's ``Json<KinesisFHRequest>`` extractor (unknown keys ignored)."""
     try:
