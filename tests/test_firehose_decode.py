@@ -296,6 +296,10 @@ def test_request_shape_errors() -> None:
     with pytest.raises(FirehoseError) as info:
         decode(b'{"requestId": "x", "timestamp": 1.5, "records": []}')
     assert info.value.status == 422
+    with pytest.raises(FirehoseError) as info:
+        decode(b'{"requestId": "x", "requestId": "y", "records": []}')
+    assert info.value.status == 422
+    assert decode(b'{"requestId": "x", "records": [], "extra": 1}') == []
 
 
 def test_response_shape() -> None:
@@ -365,6 +369,9 @@ def test_access_key() -> None:
     assert check_access_key(key("a@b.c:pa:ss"), {"a@b.c": "pa"})
     assert check_access_key(key("anyone:o2oi_tok"), {}, org_tokens={"o2oi_tok"})
     assert not check_access_key(key("anyone:o2oi_other"), {}, org_tokens={"o2oi_tok"})
+    both = {"u@x.io": ("passcode", "Login#pass1")}
+    assert check_access_key(key("u@x.io:Login#pass1"), both)
+    assert not check_access_key(key("u@x.io:"), {"u@x.io": ("",)})  # empty never valid
 
 
 def test_content_encoding() -> None:

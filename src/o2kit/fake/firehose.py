@@ -463,6 +463,9 @@ def parse_request(body: bytes) -> FirehoseRequest:
 
     if not isinstance(value, dict):
         raise shape_error("invalid type: expected struct KinesisFHRequest")
+    if isinstance(value, _JsonObject) and value.duplicates & {"records", "requestId",
+                                                               "timestamp"}:
+        raise shape_error(f"duplicate field `{sorted(value.duplicates)[0]}`")
     for field_name in ("records", "requestId"):
         if field_name not in value:
             raise shape_error(f"missing field `{field_name}`")
@@ -974,13 +977,15 @@ def _otlp_has_resource_metrics(payload: bytes) -> bool:
 # --- access key (src/api/common/src/auth/validator.rs validator_aws) --------------------------
 
 
-def check_access_key(header_value: str | None, users: Mapping[str, str], *,
+def check_access_key(header_value: str | None, users: Mapping[str, str | Collection[str]], *,
                      org_tokens: Collection[str] = ()) -> bool:
     """Whether ``X-Amz-Firehose-Access-Key`` authenticates the request.
 
     The header is strict base64 of UTF-8 ``"<user>:<secret>"``; only the text between the first
     and second ``:`` is the secret (so a secret containing ``:`` never matches). ``users`` maps
-    each user's email to the secret it may use (its ingestion passcode); ``org_tokens`` holds
+    each member's email (of the org in the path) to the secret(s) it may use: its ingestion
+    passcode (``user.token``) and, since ``validate_credentials`` falls through to the password
+    check, its login password too; ``org_tokens`` holds
     the org's enabled ``o2oi_`` ingestion tokens, which work with any user name.
     A header without ``:`` makes the server panic (``creds[1]``); here it is simply refused.
     Refusal is HTTP 401 with body :data:`UNAUTHORIZED_BODY` and :data:`UNAUTHORIZED_HEADERS`.
@@ -999,5 +1004,7 @@ def check_access_key(header_value: str | None, users: Mapping[str, str], *,
         return True
     if not secret:
         return False  # an empty password on an ingestion route is never valid
-    expected = users.get(user)
-    return expected is not None and secret == expected
+    accepted = users.get(user)
+    if accepted is None:
+        return False
+    return secret == accepted if isinstance(accepted, str) else secret in accepted
