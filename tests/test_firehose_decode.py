@@ -384,3 +384,24 @@ def test_content_encoding() -> None:
     with pytest.raises(FirehoseError) as info:
         decode_content_encoding(payload, "compress")
     assert info.value.status == 415
+
+
+def _len_delimited(field: int, payload: bytes) -> bytes:
+    assert len(payload) < 128
+    return bytes([(field << 3) | 2, len(payload)]) + payload
+
+
+def test_otlp_records() -> None:
+    # ExportMetricsServiceRequest{resource_metrics: [ResourceMetrics{schema_url: "x"}]},
+    # behind a one-byte varint length prefix as CloudWatch's OTel 1.0 output has.
+    no_resource = _len_delimited(1, _len_delimited(3, b"x"))
+    assert decode(body([bytes([len(no_resource)]) + no_resource])) == []  # skipped: no resource
+    resource = _len_delimited(1, _len_delimited(1, b""))
+    with pytest.raises(FirehoseError) as info:
+        decode(body([bytes([len(resource)]) + resource]))
+    assert info.value.status == 501  # a limit of the fake, not a server answer
+    # a known field with the wrong wire type is not protobuf: read as text → not UTF-8 → 400
+    wrong = bytes([2, 0x08 | 1]) + b"\xff" * 8
+    with pytest.raises(FirehoseError) as info:
+        decode(body([wrong]))
+    assert info.value.status == 400

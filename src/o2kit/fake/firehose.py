@@ -528,6 +528,8 @@ def decode_firehose_body(
         try:
             values.extend(decode_record(data, request.request_id,
                                         arbitrary_precision=arbitrary_precision))
+        except UnsupportedRecord as exc:
+            raise FirehoseError(501, str(exc)) from None
         except _RecordError as exc:
             # ingest() wraps the iterator error: Error::IngestionError(format!("Failed
             # processing: {e:?}")), displayed as "Error# ..."; the handler maps it to 400.
@@ -566,6 +568,10 @@ def finalize_row(value: Any, *, now_us: int, min_ts: int, max_ts: int,
 def _plain(value: Any) -> Any:
     # Columns hold plain Python values; JsonFloat only matters while text is re-serialised.
     return float(value) if isinstance(value, JsonFloat) else value
+
+
+class UnsupportedRecord(Exception):
+    """A record the real server would decode but this fake does not model (answered 501)."""
 
 
 class _RecordError(Exception):
@@ -614,8 +620,9 @@ def decode_record(data: str, request_id: str, *, arbitrary_precision: bool = Tru
         # The source would now build rows from the OTLP message. Plain JSON that happens to
         # be valid wire format carries no resource_metrics and so yields no rows; a genuine
         # OTLP record is beyond this fake.
-        if _otlp_has_resource_metrics(payload):
-            raise _RecordError("OpenTelemetry 1.0 metric records are not supported by the fake")
+        if _otlp_has_resources(payload):
+            raise UnsupportedRecord("OpenTelemetry 1.0 metric records with a resource are not "
+                                    "supported by the fake")
         return []
     try:
         text = payload.decode("utf-8")
@@ -893,12 +900,13 @@ def _skip(buf: bytes, pos: int, end: int, wire: int, field: int, depth: int) -> 
     return pos
 
 
-def _check_message(buf: bytes, pos: int, end: int, name: str, depth: int) -> list[int]:
-    """Validate one message; returns the start offsets of its field-1 submessages."""
+def _check_message(buf: bytes, pos: int, end: int, name: str,
+                   depth: int) -> list[tuple[int, int, int]]:
+    """Validate one message; returns ``(field, start, stop)`` of its direct submessages."""
     if depth > 100:
         raise _WireError("recursion limit reached")
     schema = _OTLP[name]
-    firsts: list[int] = []
+    subs: list[tuple[int, int, int]] = []
     while pos < end:
         key, pos = _varint(buf, pos, end)
         wire, field = key & 7, key >> 3
@@ -939,14 +947,13 @@ def _check_message(buf: bytes, pos: int, end: int, name: str, depth: int) -> lis
             elif kind == _MSG:
                 assert sub is not None
                 _check_message(buf, pos, stop, sub, depth + 1)
-                if field == 1:
-                    firsts.append(pos)
+                subs.append((field, pos, stop))
             pos = stop
         else:
             pos = _skip(buf, pos, end, wire, field, depth)
     if pos != end:
         raise _WireError("buffer underflow")
-    return firsts
+    return subs
 
 
 def _otlp_body(payload: bytes) -> bytes | None:
@@ -968,10 +975,16 @@ def _looks_like_otlp_metrics(payload: bytes) -> bool:
     return True
 
 
-def _otlp_has_resource_metrics(payload: bytes) -> bool:
+def _otlp_has_resources(payload: bytes) -> bool:
+    """Whether any ResourceMetrics carries a resource (the source skips those without one,
+    ``construct_values_from_open_telemetry_v1_metric``)."""
     body = _otlp_body(payload)
     assert body is not None
-    return bool(_check_message(body, 0, len(body), "Request", 0))
+    for field, start, stop in _check_message(body, 0, len(body), "Request", 0):
+        if field == 1 and any(f == 1 for f, _, _ in
+                              _check_message(body, start, stop, "ResourceMetrics", 1)):
+            return True
+    return False
 
 
 # --- access key (src/api/common/src/auth/validator.rs validator_aws) --------------------------
