@@ -317,3 +317,23 @@ def test_alert_on_missing_stream_is_announced_not_applied(
     assert result.exit_code == 1  # the alerts that need the stream were not applied
     assert fake.dashboards()  # everything else was
     assert "bedrock_metrics" in result.output
+
+
+def test_create_streams_lets_alerts_on_streams_without_data_apply(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeOpenObserve(seed=5)
+    fake.add_stream("default", "bedrock_logs")  # no metric data yet
+    o2 = O2(project, fake, monkeypatch)
+    result = o2("apply", "--auto-approve", "--create-streams")
+    assert result.exit_code == 0, result.output
+    with o2.http() as http:
+        schema = http.get("/api/default/streams/bedrock_metrics/schema",
+                          params={"type": "logs"}).json()
+    fields = {f["name"]: f["type"] for f in schema["schema"]}
+    # The columns the alerts read, typed as Firehose ingestion would type them.
+    assert fields["sum"] == "Float64" and fields["metric_name"] == "Utf8"
+    assert fields["_timestamp"] == "Int64"
+    alert_streams = {a["stream_name"] for a in fake.alerts()}
+    assert "bedrock_metrics" in alert_streams
+    assert o2("plan", "--detailed-exitcode").exit_code == 0

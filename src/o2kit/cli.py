@@ -359,6 +359,11 @@ def apply(
         bool,
         typer.Option("--force", help="Overwrite server-side edits; allow mass deletes."),
     ] = False,
+    create_streams: Annotated[
+        bool,
+        typer.Option("--create-streams",
+                     help="Create streams that alerts need but that have no data yet."),
+    ] = False,
     max_delete_fraction: Annotated[
         float,
         typer.Option(
@@ -413,7 +418,8 @@ def apply(
             if not typer.confirm("Apply these changes?", default=False):
                 _say("Nothing applied.")
                 return 1
-        result = _apply_with_progress(planned, force)
+        streams = _streams_to_create(p) if create_streams else None
+        result = _apply_with_progress(planned, force, streams)
         _print_apply_summary(result)
         planned.client.close()
         return 0 if result.ok else 1
@@ -422,7 +428,25 @@ def apply(
     raise typer.Exit(code)
 
 
-def _apply_with_progress(planned: _Planned, force: bool) -> Any:
+def _streams_to_create(plan: Any) -> dict[tuple[str, str], dict[str, str]]:
+    """Schema for each stream the plan found missing: the columns its alerts' SQL reads."""
+    from o2kit.columns import column_type
+    from o2kit.sqlcheck import referenced_columns
+
+    streams: dict[tuple[str, str], dict[str, str]] = {}
+    for change in plan.changes:
+        if change.missing_stream is None or change.desired is None:
+            continue
+        fields = streams.setdefault(change.missing_stream, {})
+        sql = (change.desired.body.get("query_condition") or {}).get("sql") or ""
+        for stream, columns in referenced_columns(sql).items() if sql else ():
+            if stream == change.missing_stream[1]:
+                fields.update({c: column_type(c) for c in columns})
+    return streams
+
+
+def _apply_with_progress(planned: _Planned, force: bool,
+                         streams: dict[tuple[str, str], dict[str, str]] | None = None) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from o2kit.remote import apply_plan, count_changes
@@ -430,13 +454,14 @@ def _apply_with_progress(planned: _Planned, force: bool) -> Any:
     total = count_changes(planned.plan)
     show = _state.color and not _state.quiet and total > 5
     if not show:
-        return apply_plan(planned.client, planned.plan, force=force)
+        return apply_plan(planned.client, planned.plan, force=force, create_streams=streams)
     with Progress(
         TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
     ) as progress:
         task = progress.add_task("apply", total=total)
         return apply_plan(
-            planned.client, planned.plan, force=force, progress=lambda _o: progress.advance(task)
+            planned.client, planned.plan, force=force, create_streams=streams,
+            progress=lambda _o: progress.advance(task),
         )
 
 

@@ -493,6 +493,22 @@ class OpenObserveClient:
         data = self._get_json(path, params={"type": stream_type}, resource=resource)
         return self._items(data, "list", path, resource)
 
+    def create_stream(
+        self,
+        stream: str,
+        fields: dict[str, str],
+        stream_type: str = "logs",
+        *,
+        resource: str = "",
+    ) -> None:
+        """Create an empty stream with a schema: ``POST /api/{org}/streams/{stream}?type=``
+        with ``{"fields": [{"name", "type"}], "settings": {}}`` (src/api/management/src/request/
+        stream/mod.rs ``create``; every settings key has a default). 400 if it already exists."""
+        path = self._v1("streams", stream)
+        body = {"fields": [{"name": n, "type": t} for n, t in sorted(fields.items())],
+                "settings": {}}
+        self._call("POST", path, params={"type": stream_type}, body=body, resource=resource)
+
     def stream_schema(
         self, stream: str, stream_type: str = "logs", *, resource: str = ""
     ) -> dict[str, Any] | None:

@@ -205,3 +205,20 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     """The closest of ``choices`` to ``name`` (difflib), or None."""
     matches = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+# Arrow types of the columns o2kit may have to declare when it creates a stream before data has
+# arrived (``apply --create-streams``), as ingestion would type them: metric-stream statistics are
+# Float64 (bedrock-telemetry.md §4.2), token counts and the event ``timestamp`` Int64 (§3.2, §3.3),
+# everything else text. A wrong guess would clash with the first ingested batch, so only these.
+_FLOAT_COLUMNS = frozenset({"count", "sum", "max", "min"})
+_INT_SUFFIXES = ("tokencount", "_timestamp")
+
+
+def column_type(name: str) -> str:
+    """The Arrow type OpenObserve's ingestion gives the documented column ``name``."""
+    if name in _FLOAT_COLUMNS:
+        return "Float64"
+    if name in ("timestamp", TIMESTAMP) or name.endswith(_INT_SUFFIXES):
+        return "Int64"
+    return "Utf8"

@@ -233,8 +233,10 @@ ProgressFn = Callable[[Outcome], None]
 
 class _Applier:
     def __init__(
-        self, client: OpenObserveClient, plan: Plan, *, force: bool, progress: ProgressFn | None
+        self, client: OpenObserveClient, plan: Plan, *, force: bool, progress: ProgressFn | None,
+        created_streams: set[tuple[str, str]] | None = None,
     ) -> None:
+        self.created_streams = created_streams or set()
         self.client = client
         self.plan = plan
         self.force = force
@@ -296,7 +298,7 @@ class _Applier:
         blocked = self._blocked_by(change)
         if blocked:
             return self._done(Outcome(change, "skipped", f"not attempted: {blocked}"))
-        if change.missing_stream is not None:
+        if change.missing_stream is not None and change.missing_stream not in self.created_streams:
             stream_type, stream = change.missing_stream
             return self._done(Outcome(
                 change, "skipped",
@@ -500,16 +502,47 @@ def _phases(plan: Plan) -> list[list[Change]]:
     return phases
 
 
+def create_missing_streams(
+    client: OpenObserveClient, streams: dict[tuple[str, str], dict[str, str]]
+) -> tuple[set[tuple[str, str]], list[str]]:
+    """Create each ``(stream_type, name)`` with the given ``{column: arrow type}`` schema.
+    Returns the streams that exist afterwards and one message per failure."""
+    created: set[tuple[str, str]] = set()
+    errors: list[str] = []
+    for (stream_type, name), fields in sorted(streams.items()):
+        resource = f'{stream_type} stream "{name}"'
+        try:
+            client.create_stream(name, fields, stream_type, resource=resource)
+            created.add((stream_type, name))
+        except O2kitError as exc:
+            # Created meanwhile by ingestion (or by our own lost first attempt): fine.
+            if client.stream_schema(name, stream_type, resource=resource) is not None:
+                created.add((stream_type, name))
+            else:
+                errors.append(exc.message)
+    return created, errors
+
+
 def apply_plan(
     client: OpenObserveClient,
     plan: Plan,
     *,
     force: bool = False,
     progress: ProgressFn | None = None,
+    create_streams: dict[tuple[str, str], dict[str, str]] | None = None,
 ) -> ApplyResult:
-    """Carry out ``plan``. One failed resource does not stop independent ones."""
+    """Carry out ``plan``. One failed resource does not stop independent ones.
+
+    ``create_streams`` maps each missing ``(stream_type, name)`` the plan announced to the schema
+    to create it with; its alerts are then applied instead of skipped.
+    """
     start_requests, start_writes = client.request_count, client.write_count
-    applier = _Applier(client, plan, force=force, progress=progress)
+    created: set[tuple[str, str]] = set()
+    if create_streams:
+        created, errors = create_missing_streams(client, create_streams)
+        for message in errors:
+            log.error("%s", message)
+    applier = _Applier(client, plan, force=force, progress=progress, created_streams=created)
     for batch in _phases(plan):
         results = client.map(applier.run, batch)
         for change, outcome in zip(batch, results, strict=True):

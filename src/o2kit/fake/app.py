@@ -357,4 +357,5 @@ def _routes(store: Store) -> Router:
     # streams (read-only)
     router.add("{org}/streams", GET=bind(streams.list_streams))
     router.add("{org}/streams/{stream}/schema", GET=bind(streams.stream_schema))
+    router.add("{org}/streams/{stream}", POST=bind(streams.create_stream))
     return router

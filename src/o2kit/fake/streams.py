@@ -1,4 +1,5 @@
-"""Streams, read-only: ``GET /api/{org}/streams`` and ``GET /api/{org}/streams/{name}/schema``.
+"""Streams: ``GET /api/{org}/streams``, ``GET /api/{org}/streams/{name}/schema`` and
+``POST /api/{org}/streams/{name}`` (create an empty stream with a schema).
 
 Shapes from ``/work/oo/src/api/management/src/request/stream/mod.rs`` (``list``, ``schema``),
 ``src/stream/src/lib.rs`` (``stream_res``), ``src/common/src/meta/stream.rs`` (``Stream``,
@@ -6,16 +7,27 @@ Shapes from ``/work/oo/src/api/management/src/request/stream/mod.rs`` (``list``,
 StreamSettings``). The ``type`` query parameter goes through ``StreamType::from``: lower-cased,
 unknown values mean ``logs``.
 
-Streams only exist here when a test adds them (``FakeOpenObserve.add_stream``): there is no
-ingestion. A stream without schema fields counts as missing, as on the server.
+Streams exist here when a test adds them (``FakeOpenObserve.add_stream``) or a client creates
+one; there is no ingestion yet. A stream without schema fields counts as missing, as on the server.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .http import Request, Response, error, json_response
+from .http import Request, Response, error, json_response, ok, read_json, shape_error
+from .serde import Field, SerdeError, Str, Struct, Value, Vec
 from .state import Store, Stream
+
+# ``StreamCreate {fields: Vec<StreamField>, settings: StreamSettings}`` (src/common/src/meta/
+# stream.rs): both keys required; every StreamSettings key has a serde default
+# (src/config/src/meta/stream.rs), so any object will do for ``settings``.
+_CREATE_BODY = Struct("StreamCreate", [
+    Field("fields", Vec(Struct("StreamField", [Field("name", Str()), Field("type", Str())]))),
+    Field("settings", Value()),
+])
+# Arrow type names ``DataType::from_str`` accepts that a stream schema uses.
+_ARROW_TYPES = {"Utf8", "LargeUtf8", "Int64", "Int32", "UInt64", "Float64", "Float32", "Boolean"}
 
 STREAM_TYPES = {"logs", "metrics", "traces", "service_graph", "enrichment_tables", "file_list",
                 "metadata", "index"}
@@ -105,3 +117,32 @@ def stream_schema(store: Store, req: Request) -> Response:
 
 def _int(raw: str | None) -> int:
     return int(raw) if raw is not None and raw.isdigit() else 0
+
+
+def create_stream(store: Store, req: Request) -> Response:
+    """``create_stream`` (src/stream/src/lib.rs): 400 when the stream already has fields, 400 for
+    an unknown data type, ``_timestamp`` Int64 added when absent, then ``stream created``."""
+    org, name = req.params["org"], req.params["stream"]
+    stream_type = stream_type_param(req.query_map().get("type")) or "logs"
+    if stream_type in ("enrichment_tables", "index"):
+        # src/api/management/src/request/stream/mod.rs `create`
+        raise error(400, f"Stream type '{stream_type}' not allowed")
+    try:
+        body = _CREATE_BODY.de(read_json(req))
+    except SerdeError as err:
+        raise shape_error(err) from None
+    existing = store.stream(org, stream_type, name)
+    if existing is not None and existing.fields:
+        raise error(400, "stream already exists")
+    fields: dict[str, str] = {}
+    for field in body["fields"]:
+        if field["type"] not in _ARROW_TYPES:
+            raise error(400, f"invalid data type: {field['type']}")
+        fields[field["name"]] = field["type"]
+    fields.setdefault("_timestamp", "Int64")
+    settings = default_settings()
+    if isinstance(body["settings"], dict):
+        settings.update({k: v for k, v in body["settings"].items() if k in settings})
+    store.streams[(org, stream_type, name)] = Stream(org, name, stream_type, fields, settings,
+                                                     store.now_micros())
+    return ok("stream created")
