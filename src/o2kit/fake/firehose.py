@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -136,6 +137,7 @@ def _reject_constant(token: str) -> Any:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_json_text(text: str) -> Any:
@@ -150,7 +152,8 @@ def parse_json_text(text: str) -> Any:
         raise _InvalidJson(f"{exc.msg.lower()} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise _InvalidJson("recursion limit exceeded") from None
-    if _has_surrogate(value):
+    # Decoded UTF-8 holds no surrogates; only a \\uD800-\\uDFFF escape can bring one in.
+    if _SURROGATE_ESCAPE.search(text) and _has_surrogate(value):
         raise _InvalidJson("lone leading surrogate in hex escape")
     return value
 
@@ -163,6 +166,9 @@ def _has_surrogate(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_surrogate(v) for v in value)
     return False
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def to_json_text(value: Any) -> str:
@@ -181,7 +187,7 @@ def to_json_text(value: Any) -> str:
     if isinstance(value, float):
         return ryu_text(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _quote(value)
     if isinstance(value, dict):
         return "{" + ",".join(f"{to_json_text(str(k))}:{to_json_text(v)}"
                               for k, v in value.items()) + "}"
@@ -275,10 +281,19 @@ def _is_numeric(c: str) -> bool:
     return unicodedata.category(c) in ("Nd", "Nl", "No")
 
 
+_ASCII_FORMATTED = re.compile(r"[a-z0-9_]*")
+_ASCII_OTHER = re.compile(r"[^a-z0-9_]")
+
+
+@functools.lru_cache(maxsize=8192)
 def format_key(key: str) -> str:
     """A column name as ``format_key`` makes it: ASCII letters lowercased, every other ASCII
     character outside ``[a-z0-9_]`` → ``_``; with non-ASCII characters, each character is kept
     when lowercase or numeric, lowercased when uppercase, else ``_``. No collapsing."""
+    if key.isascii():
+        if _ASCII_FORMATTED.fullmatch(key):
+            return key
+        return _ASCII_OTHER.sub("_", key.lower())
     if _key_is_formatted(key):
         return key
     out = []
