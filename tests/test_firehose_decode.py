@@ -22,6 +22,7 @@ from o2kit.fake.firehose import (
     firehose_response,
     flatten,
     format_key,
+    handle_request,
     rust_lines,
 )
 
@@ -405,3 +406,27 @@ def test_otlp_records() -> None:
     with pytest.raises(FirehoseError) as info:
         decode(body([wrong]))
     assert info.value.status == 400
+
+
+def test_handle_request_layers_in_server_order() -> None:
+    users = {"root@example.com": "passcode123"}
+    auth = {"X-Amz-Firehose-Access-Key": key("root@example.com:passcode123"),
+            "Content-Type": "application/json"}
+    payload = body([envelope(["hello"])], request_id="rq-9")
+    ok = handle_request(gzip.compress(payload), {**auth, "Content-Encoding": "gzip"},
+                        now_us=NOW_US, users=users)
+    assert ok.status == 200
+    assert ok.body == {"requestId": "rq-9", "timestamp": NOW_MS}
+    assert [r["message"] for r in ok.rows] == ["hello"]
+    no_ts = handle_request(body([envelope(["x"])], ts=None), auth, now_us=NOW_US, users=users)
+    assert no_ts.body == {"requestId": "fh-req-1", "timestamp": NOW_MS}
+    bad_auth = handle_request(b"junk", {"Content-Type": "application/json"}, now_us=NOW_US,
+                              users=users)
+    assert (bad_auth.status, bad_auth.body) == (401, "Unauthorized Access")
+    assert handle_request(payload, {**auth, "Content-Encoding": "compress"}, now_us=NOW_US,
+                          users=users).status == 415
+    assert handle_request(payload, {**auth, "Content-Type": "text/plain"}, now_us=NOW_US,
+                          users=users).status == 415
+    bad = handle_request(body([b"nope"]), auth, now_us=NOW_US, users=users)
+    assert bad.status == 400 and bad.rows == []
+    assert isinstance(bad.body, dict) and bad.body["requestId"] == "fh-req-1"

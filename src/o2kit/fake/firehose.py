@@ -1036,3 +1036,52 @@ def check_access_key(header_value: str | None, users: Mapping[str, str | Collect
     if accepted is None:
         return False
     return secret == accepted if isinstance(accepted, str) else secret in accepted
+
+
+# --- the whole route, for mounting -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirehoseResult:
+    status: int
+    body: dict[str, Any] | str  # dict → JSON response, str → text/plain
+    headers: dict[str, str]
+    rows: list[dict[str, Any]]  # what to write into the stream (empty unless 200)
+
+
+def handle_request(body: bytes, headers: Mapping[str, str], *, now_us: int,
+                   users: Mapping[str, str | Collection[str]],
+                   org_tokens: Collection[str] = (), **decode_options: Any) -> FirehoseResult:
+    """``POST /aws/{org}/{stream}/_kinesis_firehose`` end to end, in the order the server's layers
+    run (``other_service_routes``): Content-Encoding (415 for an unknown one), the access key
+    (401), reading and decompressing the body (400), the JSON content type (415), the body
+    (400/422), then :func:`decode_firehose_body`. ``users``/``org_tokens`` are those of the org
+    in the path; ``decode_options`` go to :func:`decode_firehose_body`.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    encoding = lowered.get("content-encoding")
+    if encoding is not None and encoding.strip().lower() not in (
+            "identity", "snappy", "", "gzip", "deflate", "br", "zstd"):
+        return FirehoseResult(415, "", {}, [])
+    if not check_access_key(lowered.get(ACCESS_KEY_HEADER.lower()), users,
+                            org_tokens=org_tokens):
+        return FirehoseResult(401, UNAUTHORIZED_BODY, dict(UNAUTHORIZED_HEADERS), [])
+    try:
+        plain = decode_content_encoding(body, encoding)
+        if not _is_json_content_type(lowered.get("content-type")):
+            raise FirehoseError(415, "Expected request with `Content-Type: application/json`")
+        rows = decode_firehose_body(plain, now_us=now_us, **decode_options)
+    except FirehoseError as exc:
+        return FirehoseResult(exc.status, exc.body, {}, [])
+    request = parse_request(plain)
+    answer_ts = request.timestamp if request.timestamp is not None else now_us // 1000
+    return FirehoseResult(200, firehose_response(request.request_id, answer_ts), {}, rows)
+
+
+def _is_json_content_type(value: str | None) -> bool:
+    """axum's ``json_content_type``: ``application/json`` or any ``application/*+json``."""
+    if value is None:
+        return False
+    mime = value.split(";", 1)[0].strip().lower()
+    kind, _, subtype = mime.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
