@@ -372,3 +372,12 @@ def test_register_arrow_replaces_stream() -> None:
     e = QueryEngine()
     e.register_arrow("s", pa.table({"_timestamp": [T0, T0 + 1, T0 + 2], "x": [1.5, 2.5, 4.0]}))
     assert e.query('SELECT sum(x) AS s FROM "s"', start_time=T0, end_time=T0 + 2) == [{"s": 4.0}]
+
+
+@pytest.mark.parametrize("stream", ["bedrock_logs", "MyStream", "k8s.logs", "app-logs"])
+def test_stream_names_are_taken_literally(stream: str) -> None:
+    e = QueryEngine()
+    e.register_rows(stream, [{"_timestamp": T0, "v": 1}])
+    e.register_rows(stream, [{"_timestamp": T0 + 5, "v": 2}])
+    assert e.query(f'SELECT sum(v) AS s FROM "{stream}"', start_time=T0,
+                   end_time=T0 + 10) == [{"s": 3}]

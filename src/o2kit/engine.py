@@ -621,7 +621,7 @@ class QueryEngine:
 
     def _install(self, stream: str, table: pa.Table) -> None:
         self._tables[stream] = table
-        base = _BASE_PREFIX + stream
+        base = self._base_name(stream)
         if self._ctx.table_exist(base):
             self._ctx.deregister_table(base)
         batches = table.combine_chunks().to_batches(
@@ -667,13 +667,19 @@ class QueryEngine:
             engine_udfs.clear_memos()
         return _hits(table)
 
+    def _base_name(self, stream: str) -> str:
+        # DataFusion parses registered names as SQL identifiers (lower-casing, splitting at
+        # dots), so the base table gets a plain name and the stream view a quoted one.
+        return f"{_BASE_PREFIX}{list(self._tables).index(stream)}"
+
     def _window(self, start_time: int, end_time: int) -> None:
         for stream in self._tables:
-            if self._ctx.table_exist(stream):
-                self._ctx.deregister_table(stream)
+            quoted = '"' + stream.replace('"', '""') + '"'
+            if self._ctx.table_exist(quoted):
+                self._ctx.deregister_table(quoted)
             view = self._ctx.sql(
-                f'SELECT * FROM "{_BASE_PREFIX}{stream}" '
+                f"SELECT * FROM {self._base_name(stream)} "
                 f"WHERE {TIMESTAMP_COLUMN} >= {int(start_time)} "
                 f"AND {TIMESTAMP_COLUMN} < {int(end_time)}"
             ).into_view()
-            self._ctx.register_table(stream, view)
+            self._ctx.register_table(quoted, view)
