@@ -136,9 +136,12 @@ def test_histogram_with_timezone_shifts_buckets(engine: QueryEngine, rows: list[
     assert {h["ts"]: h["c"] for h in hits} == expected
 
 
-def test_bare_number_interval_is_invalid_sql(engine: QueryEngine) -> None:
+@pytest.mark.parametrize("request_interval", [None, 60])
+def test_bare_number_interval_is_invalid_sql(engine: QueryEngine,
+                                             request_interval: int | None) -> None:
     with pytest.raises(QueryError) as info:
-        _q(engine, "SELECT histogram(_timestamp, '10') AS ts FROM \"app\" GROUP BY ts")
+        _q(engine, "SELECT histogram(_timestamp, '10') AS ts FROM \"app\" GROUP BY ts",
+           histogram_interval=request_interval)
     assert info.value.code == 20001
 
 

@@ -448,15 +448,16 @@ def query_histogram_seconds(sql: str, start_time: int, end_time: int,
     first = _first_histogram_interval(sql)
     if first is False:
         return None
-    if histogram_interval and histogram_interval > 0:
-        return adjust_interval(histogram_interval, start_time, end_time)
     if first is None:
         text = auto_histogram_interval(start_time, end_time)
     else:
         assert isinstance(first, str)
         text = first.strip("'\"")
+        # Checked before the request's interval is considered, as in the source.
         if text.strip().lstrip("-").isdigit():
             raise QueryError(f"Invalid histogram interval: {text}", SQL_NOT_VALID)
+    if histogram_interval and histogram_interval > 0:
+        return adjust_interval(histogram_interval, start_time, end_time)
     return adjust_interval(interval_seconds(text) or 0, start_time, end_time)
 
 
