@@ -32,6 +32,9 @@ What a request goes through:
 6. Each row is flattened, gets ``_timestamp`` in microseconds, and is dropped silently when it is
    older than ``allowed_upto_hours`` or more than ``allowed_in_future_hours`` ahead.
 
+:func:`handle_request` runs the whole route (encoding, access key, content type, body) and
+returns status, answer and rows; :func:`decode_firehose_body` is the body-to-rows part.
+
 ``arbitrary_precision``: OpenObserve builds serde_json with that feature (``/work/oo/Cargo.toml``).
 Parsing the untagged ``AWSRecordType`` buffers the line, and a buffered *non-integer* number
 becomes a map that no ``f32``/``i64`` field accepts — the same defect the source pins in
@@ -39,7 +42,10 @@ becomes a map that no ``f32``/``i64`` field accepts — the same defect the sour
 (``test_plain_option_f64_behind_flatten_still_cannot_read_a_float``). So a metric-stream line is
 only special-cased when ``count``/``sum``/``max``/``min`` and ``timestamp`` are integer literals;
 CloudWatch writes ``"sum":42.0``, which makes the line a *generic* row (``value_sum``,
-``dimensions_modelid``, ``timestamp`` columns, ``_timestamp`` = ingestion time). Pass
+``dimensions_modelid``, ``timestamp`` columns, ``_timestamp`` = ingestion time). The AWS
+sample in the source's own ``test_deserialize_from_str_metrics`` (``src/core/src/logs/
+ingest.rs``) has ``"sum":3.0``; that test only checks ``account_id``, which the generic row
+has too, so it passes either way. Pass
 ``arbitrary_precision=False`` to get the special case for float literals too (what the reference
 document describes).
 """
