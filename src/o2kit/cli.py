@@ -487,5 +487,20 @@ def _print_apply_summary(result: Any) -> None:
         )
 
 
+# Commands that live in their own modules (o2kit/cli_<name>.py, each with ``register(app)``), so
+# the command line can grow without one file becoming a bottleneck.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_command_modules() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"o2kit.{name}").register(app)
+
+
+_register_command_modules()
+
+
 def main() -> None:
     app()
