@@ -58,8 +58,12 @@ SERVER_ERROR_CODES = ("InternalServerException", "ServiceUnavailableException",
 THROTTLE_CODE = "ThrottlingException"
 METRIC_NAMES = ("Invocations", "InvocationLatency", "InvocationClientErrors",
                 "InvocationServerErrors", "InvocationThrottles", "InputTokenCount",
-                "OutputTokenCount")
-METRIC_UNITS = {"InvocationLatency": "Milliseconds"}
+                "OutputTokenCount", "TimeToFirstToken")
+METRIC_UNITS = {"InvocationLatency": "Milliseconds", "TimeToFirstToken": "Milliseconds"}
+STREAMING_OPERATIONS = ("ConverseStream", "InvokeModelWithResponseStream")
+# Time to first token as a share of the whole call's latency (bedrock-telemetry.md §4.3: the
+# metric exists for streaming APIs only). Deterministic, so seeds keep their traffic.
+FIRST_TOKEN_SHARE = 0.3
 CONTROL_TEXT = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
 MINUTE_MS = 60_000
 
@@ -456,6 +460,10 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
             samples["InvocationLatency"] = [float(c.latency_ms or 0) for c in ok]
             samples["InputTokenCount"] = [float(c.input_tokens) for c in ok]
             samples["OutputTokenCount"] = [float(c.output_tokens) for c in ok]
+            streamed = [c for c in ok if c.operation in STREAMING_OPERATIONS]
+            if streamed:
+                samples["TimeToFirstToken"] = [round((c.latency_ms or 0) * FIRST_TOKEN_SHARE)
+                                               for c in streamed]
         for name in METRIC_NAMES:
             if name not in samples:
                 continue
