@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from o2kit.errors import ConfigError, Problem, ValidationFailed
 from o2kit.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
@@ -91,6 +92,249 @@ class Folders(_Strict):
         return value
 
 
+# --- aws: the AWS side (`o2kit aws` writes one CloudFormation template per region) --------------
+
+# Region codes such as us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4.
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# CloudWatch Logs log-group names (AWS::Logs::LogGroup LogGroupName).
+_LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+# The retention values CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+# A Secrets Manager secret ARN; "{region}" may stand for the region of each template.
+_SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+|\{region\}):\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
+# S3 bucket names; "{region}" may stand for the region of each template.
+_BUCKET_NAME = re.compile(r"^[a-z0-9{][a-z0-9.{}-]{1,61}[a-z0-9}]$")
+_CFN_PARAMETER = re.compile(r"^[A-Za-z0-9]{1,255}$")
+_NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,29}$")
+
+# Firehose settings that make OpenObserve reject or misread the data, with the reason; they are
+# refused by name so the error says why instead of "extra inputs are not permitted".
+_BREAKING_FIREHOSE_SETTINGS = {
+    "message_extraction": "Firehose's CloudWatch Logs message extraction strips the envelope "
+    "OpenObserve needs to make one row per log event (bedrock-telemetry.md §3.5)",
+    "processing": "record processing (message extraction, decompression, Lambda) changes the "
+    "records OpenObserve expects (bedrock-telemetry.md §2, §3.5)",
+    "processing_configuration": "record processing changes the records OpenObserve expects",
+    "decompression": "Firehose decompression of CloudWatch Logs records goes with message "
+    "extraction, which breaks OpenObserve's envelope handling (bedrock-telemetry.md §3.5)",
+}
+
+
+def _optional_stream_name(value: str | None) -> str | None:
+    return value if value is None else _stream_name(value)
+
+
+def _log_group_name(value: str) -> str:
+    if not _LOG_GROUP_NAME.fullmatch(value):
+        raise ValueError("log group names use 1-512 of the characters A-Z a-z 0-9 . - _ / #")
+    return value
+
+
+class AwsAccessKey(_Strict):
+    """Where Firehose gets the OpenObserve access key — never the key itself.
+
+    The key is ``base64("<user email>:<ingestion passcode>")`` (or ``<name>:o2oi_<org token>``);
+    OpenObserve reads it from the ``X-Amz-Firehose-Access-Key`` header
+    (src/api/common/src/auth/validator.rs ``validator_aws``). Choose one:
+
+    - ``parameter``: a NoEcho CloudFormation parameter of that name, given at deploy time
+      (``--parameter-overrides NAME=...``). The default, as ``OpenObserveAccessKey``.
+    - ``secret_arn``: a Secrets Manager secret that Firehose reads itself; the secret's value must
+      be the JSON ``{"api_key": "<the base64 key>"}``. ``{region}`` in the ARN is replaced by each
+      template's region (for replicated secrets).
+    """
+
+    parameter: str | None = None
+    secret_arn: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_literal(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            raise ValueError(
+                "never write the access key into o2kit.yaml; set `parameter: NAME` (a NoEcho "
+                "template parameter) or `secret_arn: ARN` (Secrets Manager)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AwsAccessKey:
+        if self.parameter is not None and self.secret_arn is not None:
+            raise ValueError("set either `parameter` or `secret_arn`, not both")
+        return self
+
+    @field_validator("parameter")
+    @classmethod
+    def _parameter(cls, value: str | None) -> str | None:
+        if value is not None and not _CFN_PARAMETER.fullmatch(value):
+            raise ValueError("CloudFormation parameter names are letters and digits only")
+        return value
+
+    @field_validator("secret_arn")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_ARN.fullmatch(value):
+            raise ValueError(
+                "expected arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME "
+                "(REGION may be {region})"
+            )
+        return value
+
+    @property
+    def parameter_name(self) -> str | None:
+        """The NoEcho parameter to declare, or None when the key comes from Secrets Manager."""
+        if self.secret_arn is not None:
+            return None
+        return self.parameter or "OpenObserveAccessKey"
+
+
+class AwsFirehose(_Strict):
+    """Delivery settings shared by every Firehose stream the template creates.
+
+    Fixed, not offered: GZIP content encoding, failed-data-only S3 backup, no record processing
+    (message extraction would break ingestion; see ``_BREAKING_FIREHOSE_SETTINGS``).
+    """
+
+    buffer_size_mb: int = Field(default=1, ge=1, le=64)  # HTTP endpoint destinations: 1-64 MiB
+    buffer_interval_seconds: int = Field(default=60, ge=0, le=900)
+    retry_seconds: int = Field(default=300, ge=0, le=7200)  # then the batch goes to S3 backup
+    error_log_retention_days: int = 14  # Firehose's own delivery-error log group
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_breaking(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, why in _BREAKING_FIREHOSE_SETTINGS.items():
+                if key in data:
+                    raise ValueError(f"`{key}` is not offered: {why}")
+        return data
+
+    @field_validator("error_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _retention_days(value)
+
+
+def _retention_days(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+class AwsS3Backup(_Strict):
+    """Where Firehose puts batches OpenObserve did not accept after ``retry_seconds``."""
+
+    bucket: str | None = None  # an existing bucket ("{region}" allowed); None: the stack makes one
+    prefix: str = "o2kit-failed/"
+    expire_days: int = Field(default=30, ge=1)  # lifecycle of a bucket the stack makes
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET_NAME.fullmatch(value):
+            raise ValueError("S3 bucket names are 3-63 of a-z 0-9 . - (and {region})")
+        return value
+
+
+class AwsInvocationLogging(_Strict):
+    """Bedrock model invocation logging to CloudWatch Logs, and that log group."""
+
+    log_group: str = "/bedrock/model-invocations"
+    create_log_group: bool = True  # False: the group exists already
+    retention_days: int = 30
+    # Set this region's Bedrock model invocation logging (one setting per account and region) to
+    # the log group. False: it is configured elsewhere; only the subscription is made.
+    configure_bedrock: bool = True
+    # The data types Bedrock includes in the log records.
+    text: bool = True
+    image: bool = False
+    embedding: bool = False
+    video: bool = False
+
+    _check_group = field_validator("log_group")(_log_group_name)
+    _check_retention = field_validator("retention_days")(_retention_days)
+
+
+class AwsExtraLogGroup(_Strict):
+    """Another log group sent to OpenObserve, e.g. Bedrock Agents or Knowledge Bases logs."""
+
+    log_group: str
+    stream: str | None = None  # OpenObserve stream; default: streams.invocation_logs
+    filter_pattern: str = ""  # CloudWatch Logs filter pattern; "" sends every event
+    create: bool = False  # False: the group exists already (made by the service's log delivery)
+    retention_days: int = 30  # only when create is true
+
+    _check_group = field_validator("log_group")(_log_group_name)
+    _check_stream = field_validator("stream")(_optional_stream_name)
+    _check_retention = field_validator("retention_days")(_retention_days)
+
+
+class AwsSettings(_Strict):
+    """``aws:`` in ``o2kit.yaml``: what ``o2kit aws`` generates (CloudFormation, one per region)."""
+
+    # Regions to generate for when `o2kit aws` gets no --region; empty: the top-level `regions`.
+    regions: list[str] = Field(default_factory=list)
+    # Public HTTPS URL of OpenObserve as Firehose reaches it (with the ZO_BASE_URI path, if any).
+    # Not a secret. o2kit appends /aws/{org}/{stream}/_kinesis_firehose.
+    openobserve_url: str
+    name_prefix: str = "o2kit"  # prefix of the Firehose, metric-stream and filter names
+    access_key: AwsAccessKey = Field(default_factory=AwsAccessKey)
+    firehose: AwsFirehose = Field(default_factory=AwsFirehose)
+    s3_backup: AwsS3Backup = Field(default_factory=AwsS3Backup)
+    invocation_logging: AwsInvocationLogging = Field(default_factory=AwsInvocationLogging)
+    extra_log_groups: list[AwsExtraLogGroup] = Field(default_factory=list)
+    include_firehose_metrics: bool = True  # stream AWS/Firehose too, for delivery health
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        return check_aws_regions(value)
+
+    @field_validator("openobserve_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _firehose_base_url(value)
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _NAME_PREFIX.fullmatch(value):
+            raise ValueError("use 1-30 letters, digits and '-', starting with a letter or digit")
+        return value
+
+
+def check_aws_regions(value: list[str]) -> list[str]:
+    for region in value:
+        if not _AWS_REGION.fullmatch(region):
+            raise ValueError(f"{region!r} is not an AWS region code such as us-east-1")
+    if len(set(value)) != len(value):
+        raise ValueError("a region is listed twice")
+    return value
+
+
+def _firehose_base_url(value: str) -> str:
+    # Firehose HTTP endpoint destinations post to HTTPS on port 443 only (reference §1).
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("Firehose only delivers to https:// URLs")
+    if parts.port not in (None, 443):
+        raise ValueError("Firehose only delivers to port 443")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("give the plain server URL, without query, fragment or credentials")
+    path = parts.path.rstrip("/")
+    if path.endswith("/_kinesis_firehose") or "/aws/" in f"{path}/":
+        raise ValueError(
+            "give the server URL only (plus its ZO_BASE_URI path); o2kit appends "
+            "/aws/{org}/{stream}/_kinesis_firehose"
+        )
+    return f"https://{parts.netloc}{path}"
+
+
 class Config(_Strict):
     """``o2kit.yaml``: what the templates are rendered for."""
 
@@ -101,6 +345,8 @@ class Config(_Strict):
     regions: list[str] = Field(default_factory=list)
     # Threshold defaults that alert and dashboard files may override per file.
     defaults: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    # The AWS side (`o2kit aws`): Firehose, metric stream, log subscription, invocation logging.
+    aws: AwsSettings | None = None
 
     @field_validator("org")
     @classmethod
