@@ -522,6 +522,72 @@ class OpenObserveClient:
             raise self._unexpected("GET", path, resource, "a stream object", data)
         return data
 
+    # -- data: Firehose ingestion and search -----------------------------------------------------
+    def post_firehose(
+        self, stream: str, body: bytes, *, access_key: str, resource: str = ""
+    ) -> dict[str, Any]:
+        """Send one Kinesis Firehose HTTP-endpoint request body, as Firehose does:
+        ``POST /aws/{org}/{stream}/_kinesis_firehose`` with ``X-Amz-Firehose-Access-Key``
+        (``src/api/http/src/handler/http/router/mod.rs`` ``other_service_routes``; the key is
+        base64 of ``user:secret``). Returns ``{"requestId", "timestamp"}``.
+
+        Like any POST it is retried only when it surely was not processed (connect errors,
+        429): OpenObserve does not deduplicate Firehose batches, so a blind retry could write
+        the rows twice.
+        """
+        path = _segments("aws", self._org, stream, "_kinesis_firehose")
+        response = self._call(
+            "POST",
+            path,
+            raw=body,
+            extra_headers={"X-Amz-Firehose-Access-Key": access_key},
+            resource=resource or f'stream "{stream}"',
+        )
+        data = self._json_of(response, resource)
+        if not isinstance(data, dict):
+            raise self._unexpected("POST", path, resource, "a Firehose answer object", data)
+        return data
+
+    def search(
+        self,
+        sql: str,
+        start_time: int,
+        end_time: int,
+        *,
+        from_: int = 0,
+        size: int = 1000,
+        stream_type: str = "logs",
+        histogram_interval: int | None = None,
+        resource: str = "",
+    ) -> dict[str, Any]:
+        """Run SQL over ``start_time <= _timestamp < end_time`` (µs): ``POST
+        /api/{org}/_search?type=`` (reference §8; ``src/config/src/meta/search.rs``). ``size``
+        1000 is the server's default (``ZO_QUERY_DEFAULT_LIMIT``); a LIMIT in the SQL wins over
+        it. Returns the answer (``hits``, ``total``, ``took``...). A search is a read, but the
+        server only accepts POST, so it is retried like one (connect errors, 429).
+        """
+        query: dict[str, Any] = {
+            "sql": sql,
+            "start_time": start_time,
+            "end_time": end_time,
+            "from": from_,
+            "size": size,
+        }
+        if histogram_interval is not None:
+            query["histogram_interval"] = histogram_interval
+        path = self._v1("_search")
+        response = self._call(
+            "POST",
+            path,
+            params={"type": stream_type},
+            body={"query": query},
+            resource=resource or "search",
+        )
+        data = self._json_of(response, resource)
+        if not isinstance(data, dict) or not isinstance(data.get("hits"), list):
+            raise self._unexpected("POST", path, resource, 'a search answer with "hits"', data)
+        return data
+
     def healthz(self, *, resource: str = "") -> bool:
         """True when ``/healthz`` answers ``{"status": "ok"}``. One attempt, no retries.
 
@@ -566,13 +632,20 @@ class OpenObserveClient:
         body: Any = None,
         resource: str = "",
         retries: int | None = None,
+        raw: bytes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one logical request, retrying per the module docstring; return a 2xx response."""
+        """Send one logical request, retrying per the module docstring; return a 2xx response.
+
+        ``raw`` sends bytes as they are (a JSON body already encoded) instead of ``body``.
+        """
         max_retries = self.settings.retries if retries is None else retries
         is_write = method in WRITE_METHODS
         idempotent = method in IDEMPOTENT_METHODS
-        content = None
-        headers: dict[str, str] = {}
+        content = raw
+        headers: dict[str, str] = dict(extra_headers or {})
+        if raw is not None:
+            headers.setdefault("Content-Type", "application/json")
         if body is not None:
             content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
             headers["Content-Type"] = "application/json"

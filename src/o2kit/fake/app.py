@@ -9,6 +9,12 @@ or :meth:`dispatch` (faults applied). Authentication follows
 ``Organization not found``; the org is the first path segment after ``/api/``, or the second for
 ``/api/v2/{org}/alerts|folders|reports|synthetics|incidents``). ``GET /healthz`` and
 ``GET /config`` need no credentials (``src/api/management/src/request/status/mod.rs``).
+
+Data: ``POST /aws/{org}/{stream}/_kinesis_firehose`` (outside ``/api``, authenticated by the
+``X-Amz-Firehose-Access-Key`` header, not Basic — ``other_service_routes`` in the router)
+decodes the body with :mod:`o2kit.fake.firehose` and writes the rows with
+:mod:`o2kit.fake.ingest`; ``POST /api/{org}/_search`` runs SQL over them through the injected
+query engine (:mod:`o2kit.fake.search`).
 """
 
 from __future__ import annotations
@@ -25,9 +31,20 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from . import alerts, dashboard_api, folders, notify, streams
+from . import alerts, dashboard_api, firehose, folders, ingest, notify, streams
 from .faults import WRITE_METHODS, Decision, FaultDice, Faults, Outcome
-from .http import HttpError, Request, Response, Router, dump, empty, json_response, message, plain
+from .http import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    dump,
+    empty,
+    json_response,
+    message,
+    plain,
+)
+from .search import QueryEngineFactory, SearchService
 from .state import DEFAULT_ORG, Store, Stream, User
 
 logger = logging.getLogger(__name__)
@@ -70,14 +87,19 @@ class FakeOpenObserve:
     ``Complexpass#123``); org-scoped users come from :meth:`add_user`. ``orgs``: the
     organisations that exist. ``clock``: epoch seconds, used for ids, ``created`` and cron
     rewrites. ``seed``: makes ids and faults reproducible. ``base_uri``: OpenObserve's
-    ``ZO_BASE_URI`` path prefix.
+    ``ZO_BASE_URI`` path prefix. ``query_engine_factory``: makes the SQL engine ``_search``
+    uses (o2kit passes ``o2kit.engine.QueryEngine``); without one ``_search`` answers 501.
+    ``firehose_options``: keyword options of :func:`o2kit.fake.firehose.decode_firehose_body`
+    (``allowed_upto_hours``, ``flatten_level``, ``arbitrary_precision``...).
     """
 
     def __init__(self, *, users: Mapping[str, str] | None = None,
                  orgs: Iterable[str] = (DEFAULT_ORG,), clock: Callable[[], float] = time.time,
                  seed: int | None = 0, faults: Faults | None = None, base_uri: str = "",
                  smtp_enabled: bool = False, ssrf_allow_loopback: bool = False,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 query_engine_factory: QueryEngineFactory | None = None,
+                 firehose_options: Mapping[str, Any] | None = None) -> None:
         self._lock = threading.RLock()
         self._store = Store(clock=clock, rng=random.Random(seed), orgs=set(orgs),
                             smtp_enabled=smtp_enabled, ssrf_allow_loopback=ssrf_allow_loopback)
@@ -89,7 +111,9 @@ class FakeOpenObserve:
         self.faults = faults or Faults()
         self.base_uri = base_uri.rstrip("/")
         self.request_log: list[RequestRecord] = []
-        self._router = _routes(self._store)
+        self._search = SearchService(self._store, query_engine_factory)
+        self._firehose_options = dict(firehose_options or {})
+        self._router = _routes(self._store, self._search)
 
     # --- set-up and inspection (for tests) ----------------------------------------------------
     def add_org(self, org: str) -> None:
@@ -139,6 +163,12 @@ class FakeOpenObserve:
         with self._lock:
             return [notify._template_json(t) for (o, _), t in self._store.templates.items()
                     if o == org and (include_system or not notify.is_reserved_name(t.name))]
+
+    def rows(self, org: str, stream: str, stream_type: str = "logs") -> list[dict[str, Any]]:
+        """Copies of the rows ingested into a stream (empty when it does not exist)."""
+        with self._lock:
+            found = self._store.stream(org, stream_type, stream)
+            return [dict(r) for r in found.rows] if found is not None else []
 
     def write_count(self) -> int:
         """Writes that ran on the server (including those whose answer was lost)."""
@@ -228,6 +258,8 @@ class FakeOpenObserve:
             if method != "GET":
                 return empty(405)
             return json_response(_config())
+        if raw_path.startswith("/aws/"):
+            return self._aws(method, raw_path, headers, body)
         if not (raw_path == "/api" or raw_path.startswith("/api/")):
             return empty(404)  # the web UI and other routers are not modelled
 
@@ -246,6 +278,34 @@ class FakeOpenObserve:
             return handler(request)
         except HttpError as err:
             return err.response
+
+    def _aws(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        """``/aws/{org}/{stream}/_kinesis_firehose``: the one AWS route (router/mod.rs)."""
+        segments = [unquote(s) for s in raw_path[len("/aws/"):].split("/")]
+        if len(segments) != 3 or segments[2] != "_kinesis_firehose" or not all(segments[:2]):
+            return empty(404)
+        if method != "POST":
+            return empty(405)
+        org, stream = segments[0], segments[1]
+        result = firehose.handle_request(
+            body, headers, now_us=self._store.now_micros(), users=self._ingest_users(org),
+            **self._firehose_options)
+        if result.status == 200:
+            written = ingest.write_rows(self._store, org, stream, result.rows)
+            logger.debug("firehose %s/%s: %d rows written, %d failed", org, written.stream,
+                         written.written, written.failed)
+        if isinstance(result.body, dict):
+            response = json_response(result.body, result.status)
+        else:
+            response = plain(result.status, result.body) if result.body else empty(result.status)
+        response.headers.update({k.lower(): v for k, v in result.headers.items()})
+        return response
+
+    def _ingest_users(self, org: str) -> dict[str, str]:
+        """Who may ingest into ``org``: root users anywhere (validate_credentials looks them up
+        in the default org), others in their own orgs; the secret is the login password."""
+        return {u.email: u.password for u in self._store.users.values()
+                if u.orgs is None or org in u.orgs}
 
     def _authenticate(self, headers: Mapping[str, str],
                       segments: list[str]) -> tuple[str, Response | None]:
@@ -300,7 +360,7 @@ def _config() -> dict[str, Any]:
             "rbac_enabled": False, "sso_enabled": False, "dashboard_placeholder": "_o2_all_"}
 
 
-def _routes(store: Store) -> Router:
+def _routes(store: Store, search: SearchService) -> Router:
     """The route table (``src/api/http/src/handler/http/router/mod.rs``), relative to /api."""
     router = Router()
 
@@ -358,4 +418,6 @@ def _routes(store: Store) -> Router:
     router.add("{org}/streams", GET=bind(streams.list_streams))
     router.add("{org}/streams/{stream}/schema", GET=bind(streams.stream_schema))
     router.add("{org}/streams/{stream}", POST=bind(streams.create_stream))
+    # search (src/api/search/src/search/mod.rs)
+    router.add("{org}/_search", POST=search.search)
     return router

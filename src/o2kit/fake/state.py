@@ -84,6 +84,15 @@ class Stream:
     fields: dict[str, str]
     settings: dict[str, Any]
     created_at: int
+    # Ingested rows (flattened, ``_timestamp`` in µs), kept as written; ``generation`` grows on
+    # every write so readers can cache what they derive from the rows (see fake/ingest.py).
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    generation: int = 0
+    stored_bytes: int = 0  # JSON size of the rows as ingested (the stats' original size)
+    doc_time_min: int = 0  # µs; 0 while empty
+    doc_time_max: int = 0
+    chunks: list[Any] = field(default_factory=list)  # one Arrow table per write
+    table_cache: tuple[int, Any] | None = None  # (generation, Arrow table of every chunk)
 
 
 @dataclass

@@ -7,8 +7,12 @@ Shapes from ``/work/oo/src/api/management/src/request/stream/mod.rs`` (``list``,
 StreamSettings``). The ``type`` query parameter goes through ``StreamType::from``: lower-cased,
 unknown values mean ``logs``.
 
-Streams exist here when a test adds them (``FakeOpenObserve.add_stream``) or a client creates
-one; there is no ingestion yet. A stream without schema fields counts as missing, as on the server.
+Streams exist here when a test adds them (``FakeOpenObserve.add_stream``), a client creates one,
+or data is ingested (``fake/ingest.py``). A stream without schema fields counts as missing, as on
+the server. The stats are real counts of the ingested rows: ``doc_num``, ``doc_time_min``/``max``
+(µs) and ``storage_size`` (MB of the rows' JSON, the "original size"); the server fills them from
+its file list a little later, the fake at once, and leaves ``file_num`` and the compressed and
+index sizes at 0.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ _CREATE_BODY = Struct("StreamCreate", [
 ])
 # Arrow type names ``DataType::from_str`` accepts that a stream schema uses.
 _ARROW_TYPES = {"Utf8", "LargeUtf8", "Int64", "Int32", "UInt64", "Float64", "Float32", "Boolean"}
+
+_MB = 1024 * 1024  # stream_res divides the sizes by SIZE_IN_MB (src/stream/src/lib.rs)
 
 STREAM_TYPES = {"logs", "metrics", "traces", "service_graph", "enrichment_tables", "file_list",
                 "metadata", "index"}
@@ -60,9 +66,10 @@ def stream_json(stream: Stream, with_schema: bool) -> dict[str, Any]:
     schema = [{"name": k, "type": v} for k, v in stream.fields.items()] if with_schema else []
     body: dict[str, Any] = {
         "name": stream.name, "storage_type": "disk", "stream_type": stream.stream_type,
-        "stats": {"created_at": stream.created_at, "doc_time_min": 0, "doc_time_max": 0,
-                  "doc_num": 0, "file_num": 0, "storage_size": 0.0, "compressed_size": 0.0,
-                  "index_size": 0.0},
+        "stats": {"created_at": stream.created_at, "doc_time_min": stream.doc_time_min,
+                  "doc_time_max": stream.doc_time_max, "doc_num": len(stream.rows),
+                  "file_num": 0, "storage_size": stream.stored_bytes / _MB,
+                  "compressed_size": 0.0, "index_size": 0.0},
         "schema": schema, "settings": stream.settings,
     }
     if stream.stream_type == "metrics":
