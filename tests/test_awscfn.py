@@ -329,6 +329,24 @@ def test_existing_log_group_and_logging_configured_elsewhere() -> None:
 # --- IAM least privilege -----------------------------------------------------------------------
 
 
+# The confused-deputy conditions each service documents for its role's trust policy (and only
+# those: a condition on a key the service does not send would make the role unusable).
+_DOCUMENTED_TRUST_CONDITIONS: dict[str, Any] = {
+    "bedrock.amazonaws.com": {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": {
+            "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:*"
+        }},
+    },
+    "firehose.amazonaws.com": {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}},
+    "logs.amazonaws.com": {"StringLike": {"aws:SourceArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
+    }}},
+    "streams.metrics.cloudwatch.amazonaws.com": None,
+    "lambda.amazonaws.com": None,
+}
+
+
 @pytest.mark.parametrize("access_key", [
     {}, {"secret_arn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:o2"}
 ])
@@ -340,9 +358,10 @@ def test_iam_least_privilege(access_key: dict[str, str]) -> None:
     for name, role in roles.items():
         props = role["Properties"]
         assert "ManagedPolicyArns" not in props, name
-        for trust in props["AssumeRolePolicyDocument"]["Statement"]:
-            assert trust["Condition"], f"{name}: trust without a confused-deputy condition"
-            assert set(trust["Principal"]) == {"Service"}, name
+        (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+        assert set(trust["Principal"]) == {"Service"}, name
+        service = trust["Principal"]["Service"]
+        assert trust.get("Condition") == _DOCUMENTED_TRUST_CONDITIONS[service], name
         for statement in _statements(role):
             assert statement["Effect"] == "Allow"
             assert "NotAction" not in statement and "NotResource" not in statement

@@ -120,19 +120,20 @@ def _arn(logical_id: str) -> dict[str, list[str]]:
     return {"Fn::GetAtt": [logical_id, "Arn"]}
 
 
-def _service_trust(service: str, condition: dict[str, Any]) -> dict[str, Any]:
-    """A trust policy for one AWS service, with a confused-deputy condition."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": condition,
-            }
-        ],
+def _service_trust(service: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A trust policy for one AWS service.
+
+    A confused-deputy condition only where the service documents the key it sends: a condition
+    on a key the service does not send makes the role unusable and the deploy fails.
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
     }
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _policy(name: str, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -333,10 +334,9 @@ def build_template(config: Config, region: str) -> Template:
         "Type": "AWS::IAM::Role",
         "Properties": {
             "Description": "CloudWatch metric stream: put metric updates into Firehose",
-            "AssumeRolePolicyDocument": _service_trust(
-                "streams.metrics.cloudwatch.amazonaws.com",
-                {"StringEquals": {"aws:SourceAccount": _ref("AWS::AccountId")}},
-            ),
+            # CloudWatch documents no condition key for this principal
+            # (CloudWatch-metric-streams-trustpolicy); iam:PassRole guards who can attach it.
+            "AssumeRolePolicyDocument": _service_trust("streams.metrics.cloudwatch.amazonaws.com"),
             "Policies": _policy(
                 "put-into-firehose",
                 [_allow(FIREHOSE_PUT_ACTIONS, [_arn(metrics_dest.logical_id)])],
@@ -565,10 +565,8 @@ def _bedrock_logging_resources(aws: AwsSettings, log_group: Any) -> dict[str, An
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "Description": "Custom resource: set Bedrock model invocation logging",
-                "AssumeRolePolicyDocument": _service_trust(
-                    "lambda.amazonaws.com",
-                    {"StringEquals": {"aws:SourceAccount": _ref("AWS::AccountId")}},
-                ),
+                # An execution role: only who may iam:PassRole it can attach it to a function.
+                "AssumeRolePolicyDocument": _service_trust("lambda.amazonaws.com"),
                 "Policies": _policy("set-bedrock-invocation-logging", [
                     # These calls have no resource type in IAM: Resource must be "*"; the
                     # condition keeps them to this stack's region.
