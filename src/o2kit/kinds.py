@@ -56,6 +56,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from o2kit import upgrade
 from o2kit.model import KINDS, Resource
 
 APPLY_ORDER: tuple[str, ...] = KINDS
@@ -281,10 +282,14 @@ class KindSpec:
     _references: Callable[[tuple[str, ...], dict[str, Any]], list[Ref]] = field(
         default=lambda key, body: []
     )
+    # Brings an older schema of the object to the one o2kit writes, before anything else (a v5
+    # dashboard read from the server is compared as the v8 the UI would make of it). Must not
+    # modify its argument.
+    _prepare: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda body: body)
 
     def normalize(self, body: dict[str, Any]) -> dict[str, Any]:
         """The body as OpenObserve would return it, minus server-owned fields and the marker."""
-        out = canonical(body)
+        out = canonical(self._prepare(body))
         if not isinstance(out, dict):
             raise TypeError(f"{self.kind} body must be a JSON object, not {type(body).__name__}")
         for path in self.server_owned:
@@ -589,6 +594,23 @@ def _dashboard_payload(desired: Resource, live: Resource | None) -> dict[str, An
     return out
 
 
+def _dashboard_prepare(body: dict[str, Any]) -> dict[str, Any]:
+    # OpenObserve stores a dashboard at the version it was sent and never upgrades it (reference
+    # §3.5); the web UI upgrades v1..v7 to v8 on every load (web/src/utils/dashboard/
+    # convertDashboardSchemaVersion.ts) and o2kit writes v8. Compare an older live body as the v8
+    # the UI would make of it, so a dashboard exported (and upgraded) by ``o2kit export`` is in
+    # sync with the unchanged original. Only an explicit integer version 1..7 is upgraded: a
+    # missing version means v8 to the server (remote.py fills in the envelope's version for live
+    # v1 bodies, which have no version key).
+    version = body.get("version")
+    if type(version) is not int or not 1 <= version < upgrade.CURRENT_VERSION:
+        return body
+    try:
+        return upgrade.upgrade_dashboard(body)
+    except upgrade.UpgradeError:
+        return body  # the UI could not open it either; compare it as it is
+
+
 def _override_config_item(item: Any) -> Any:
     # The unique_value_color variant defaults autoColor to false (v8 Config::UniqueValueColor).
     if isinstance(item, dict) and item.get("type") == "unique_value_color":
@@ -665,6 +687,7 @@ DASHBOARD = KindSpec(
     _strip_marker=_dashboard_strip_marker,
     _payload=_dashboard_payload,
     _references=lambda key, body: [("folder", ("dashboards", key[0]))],
+    _prepare=_dashboard_prepare,
 )
 
 

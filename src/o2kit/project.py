@@ -27,6 +27,13 @@ File formats (one example each; the pydantic models below are the reference)::
         template: bedrock/throttling.yaml.j2
         destinations: [bedrock_slack]
         params: {threshold: 10}
+
+Raw OpenObserve JSON is a template too: ``template: exported/payments/stripe.json`` (a path under
+``templates/`` ending in ``.json``) uses that file's JSON object as the body, unrendered and
+without ``params`` — what ``o2kit export`` writes. A raw dashboard at an older schema version
+(1–7) is upgraded to v8 as the OpenObserve UI does (``o2kit.upgrade``); server-owned keys
+(``dashboardId``, ``owner``, alert ``id``…) in it are ignored, so a file exported from the UI works
+as it is.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from pydantic import (
     model_validator,
 )
 
+from o2kit import upgrade
 from o2kit.config import LoadedConfig, load_config
 from o2kit.envrefs import find_env_ref_paths, find_env_refs, malformed_env_refs
 from o2kit.errors import Problem, UserError, ValidationFailed
@@ -125,13 +133,21 @@ def _title(value: str) -> str:
 _TEMPLATE_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
 
+RAW_TEMPLATE_SUFFIX = ".json"
+
+
 def _template_name(value: str) -> str:
-    if not re.fullmatch(rf"{_TEMPLATE_SEGMENT}(/{_TEMPLATE_SEGMENT})*\.j2", value):
+    if not re.fullmatch(rf"{_TEMPLATE_SEGMENT}(/{_TEMPLATE_SEGMENT})*\.(j2|json)", value):
         raise ValueError(
-            f"{value!r} is not a template path under {TEMPLATES_DIR}/ (like bedrock/x.yaml.j2; "
-            "no leading '/', no '..')"
+            f"{value!r} is not a template path under {TEMPLATES_DIR}/ (like bedrock/x.yaml.j2, "
+            "or exported/x.json for raw OpenObserve JSON; no leading '/', no '..')"
         )
     return value
+
+
+def is_raw_template(name: str) -> bool:
+    """True for a raw OpenObserve JSON template (used as it is, not rendered)."""
+    return name.endswith(RAW_TEMPLATE_SUFFIX)
 
 
 ObjectName = Annotated[str, AfterValidator(_object_name)]
@@ -342,6 +358,8 @@ class _Loader:
             "metrics": config.streams.metrics,
             "invocation_logs": config.streams.invocation_logs,
             "application_logs": app.model_dump() if app is not None else None,
+            # Which metric-stream columns exist (templates/lib/bedrock.j2 picks them by this).
+            "metrics_layout": config.streams.metrics_layout,
         }
         return {
             "org": mark_params(config.org),
@@ -383,6 +401,8 @@ class _Loader:
     ) -> Any | None:
         """Resolve parameters and render; on failure record problems and return None."""
         template_line = index.line((*base, "template"))
+        if is_raw_template(template_name):
+            return self.raw_json(kind, file, index, base, template_name, params)
         loaded = self.template(template_name)
         if isinstance(loaded, RenderError):
             self.out.add(_render_problem(file, template_line, base, loaded))
@@ -424,6 +444,62 @@ class _Loader:
         except RenderError as exc:
             self.out.add(_render_problem(file, template_line, base, exc))
             return None
+
+    def raw_json(
+        self,
+        kind: str,
+        file: str,
+        index: LineIndex,
+        base: tuple[str | int, ...],
+        template_name: str,
+        params: Mapping[str, Any],
+    ) -> Any | None:
+        """A raw OpenObserve JSON template: the object in the file, server-owned keys removed
+        (a dashboard at version 1–7 upgraded to v8). None (problems recorded) when unusable."""
+        where = (*base, "template")
+        if params:
+            self.out.add(
+                index.problem(
+                    (*base, "params"),
+                    f"{template_name} is raw JSON, which takes no params (use a .j2 template)",
+                )
+            )
+            return None
+        templates_dir = (self.root / TEMPLATES_DIR).resolve()
+        path = (templates_dir / template_name).resolve()
+        shown = f"{TEMPLATES_DIR}/{template_name}"
+        if not path.is_relative_to(templates_dir):
+            self.out.add(index.problem(where, f"{shown} leads outside {TEMPLATES_DIR}/"))
+            return None
+        if not path.is_file():
+            self.out.add(index.problem(where, f"{shown} not found"))
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            self.out.add(Problem(shown, 1, "", "not UTF-8 text"))
+            return None
+        except json.JSONDecodeError as exc:
+            self.out.add(Problem(shown, exc.lineno, "", f"invalid JSON: {exc.msg}"))
+            return None
+        if kind == "dashboard" and isinstance(data, list) and len(data) == 1:
+            data = data[0]  # the UI's dashboard export is a list of dashboards
+        if not isinstance(data, dict):
+            self.out.add(Problem(shown, 1, "", f"expected one JSON object (a {kind})"))
+            return None
+        server_keys = _DASHBOARD_SERVER_KEYS if kind == "dashboard" else _ALERT_SERVER_KEYS
+        body = {k: v for k, v in data.items() if k not in server_keys}
+        if kind == "dashboard":
+            if "version" not in body:
+                body["version"] = 8  # what the server reads a missing version as
+            elif upgrade.needs_upgrade(body):
+                try:
+                    body = upgrade.upgrade_dashboard(body)
+                except upgrade.UpgradeError as exc:
+                    message = f"cannot upgrade to v8: {exc.message}"
+                    self.out.add(Problem(shown, 1, exc.path, message))
+                    return None
+        return body
 
     def check_no_env_refs(self, body: Any, source: SourceRef, what: str) -> None:
         for path, var in find_env_refs(body):
@@ -487,7 +563,9 @@ class _Loader:
             )
         body["title"] = spec.title
         body["description"] = spec.description or str(body.get("description") or "")
-        for message in finish_dashboard(body):
+        # Raw JSON is used as it is: finish_dashboard would renumber its layout.i.
+        problems = [] if is_raw_template(spec.template) else finish_dashboard(body)
+        for message in problems:
             self.out.add(index.problem(("template",), f"rendered dashboard: {message}"))
         if body.get("version") != 8:
             self.out.add(index.problem(("template",), "the template must render version 8"))

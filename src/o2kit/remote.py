@@ -183,6 +183,10 @@ def fetch_live(
 def _live_dashboard(item: dict[str, Any], folder_name: str, folder_id: str) -> Resource:
     version = item.get("version", 8)
     body = item.get(f"v{version}") or {}
+    if type(version) is int and version != 8 and "version" not in body:
+        # v1 bodies carry no version key; say which schema this is, so that kinds.normalize
+        # upgrades it like the UI would (kinds._dashboard_prepare).
+        body = {**body, "version": version}
     return Resource(
         kind="dashboard",
         key=(folder_name, str(body.get("title", item.get("title", "")))),
