@@ -166,6 +166,31 @@ def test_access_key_from_secrets_manager_per_region() -> None:
                       "Resource": [expected]}]
 
 
+def test_customer_managed_key_of_the_secret_is_usable_only_through_secrets_manager() -> None:
+    access = {"secret_arn": "arn:aws:secretsmanager:{region}:111122223333:secret:o2",
+              "secret_kms_key_arn": "arn:aws:kms:{region}:111122223333:key/mrk-1234abcd"}
+    template = awscfn.build_template(_config(access_key=access), "eu-west-1")
+    (decrypt,) = [s for s in _statements(template["Resources"]["FirehoseRole"])
+                  if s["Action"] == ["kms:Decrypt"]]
+    assert decrypt["Resource"] == ["arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": {
+        "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}}
+    plain = awscfn.build_template(_config(access_key={"secret_arn": access["secret_arn"]}),
+                                  "eu-west-1")
+    actions = [a for s in _statements(plain["Resources"]["FirehoseRole"]) for a in s["Action"]]
+    assert "kms:Decrypt" not in actions
+
+
+def test_too_long_firehose_names_are_refused_before_deploy() -> None:
+    config = Config.model_validate({
+        "streams": {"invocation_logs": "bedrock_invocation_logs_of_the_platform_team_in_prod"},
+        "aws": {"openobserve_url": "https://o2.example.com",
+                "name_prefix": "platform-observability"},
+    })
+    with pytest.raises(ConfigError, match="longer than 64"):
+        awscfn.build_template(config, "us-east-1")
+
+
 def test_a_literal_access_key_is_refused(tmp_path: Path) -> None:
     (tmp_path / "o2kit.yaml").write_text(
         "org: acme\naws:\n  openobserve_url: https://o2.example.com\n"

@@ -32,7 +32,9 @@ streams: {metrics: bedrock_metrics, invocation_logs: bedrock_logs}
 aws:
   regions: [us-east-1, eu-west-1]
   openobserve_url: https://o2.example.com/base
-  access_key: {secret_arn: "arn:aws:secretsmanager:{region}:111122223333:secret:o2-AbCdEf"}
+  access_key:
+    secret_arn: "arn:aws:secretsmanager:{region}:111122223333:secret:o2-AbCdEf"
+    secret_kms_key_arn: "arn:aws:kms:{region}:111122223333:key/mrk-0123456789abcdef"
   s3_backup: {bucket: "acme-firehose-failed-{region}"}
   firehose: {buffer_size_mb: 5, buffer_interval_seconds: 300, retry_seconds: 3600}
   invocation_logging: {log_group: /acme/bedrock, retention_days: 90, image: true}
@@ -51,7 +53,13 @@ def _problems(text: str, region: str) -> list[str]:
 def _run(project: Path, *args: str) -> list[Path]:
     result = CliRunner().invoke(cli.app, ["--project", str(project), "aws", *args])
     assert result.exit_code == 0, result.output
-    return sorted((project / "out").iterdir())
+    files = sorted((project / "out").iterdir())
+    for path in files:  # each file comes with the one command that deploys it
+        region = path.stem.removeprefix("o2kit-aws-")
+        assert (f"aws cloudformation deploy --region {region} --template-file {path} "
+                "--stack-name o2kit-bedrock-telemetry --capabilities CAPABILITY_NAMED_IAM"
+                ) in result.output
+    return files
 
 
 @pytest.mark.parametrize("fmt", ["yaml"])  # JSON: test_variants_lint_clean

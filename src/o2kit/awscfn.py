@@ -176,6 +176,7 @@ def _destinations(config: Config, aws: AwsSettings) -> dict[str, _Destination]:
     streams += [g.stream or config.streams.invocation_logs for g in aws.extra_log_groups]
     out: dict[str, _Destination] = {}
     used: set[str] = set()
+    firehose_name_limit = 64  # DeliveryStreamName
     for stream in streams:
         if stream in out:
             continue
@@ -183,7 +184,13 @@ def _destinations(config: Config, aws: AwsSettings) -> dict[str, _Destination]:
         if logical in used:  # e.g. a_b and a__b: keep logical ids unique and stable
             logical = _logical_id(stream, f"DeliveryStream{len(out)}")
         used.add(logical)
-        out[stream] = _Destination(stream, logical, _resource_name(aws.name_prefix, stream))
+        name = _resource_name(aws.name_prefix, stream)
+        if len(name) > firehose_name_limit:
+            raise ConfigError(
+                f"Firehose stream name {name!r} is longer than {firehose_name_limit} characters",
+                remedy="shorten aws.name_prefix or the OpenObserve stream name",
+            )
+        out[stream] = _Destination(stream, logical, name)
     return out
 
 
@@ -262,6 +269,14 @@ def build_template(config: Config, region: str) -> Template:
     ]
     if secret_arn is not None:
         firehose_statements.append(_allow(["secretsmanager:GetSecretValue"], [secret_arn]))
+    if access.secret_kms_key_arn is not None:
+        # Only to decrypt that secret, through Secrets Manager.
+        firehose_statements.append(_allow(
+            ["kms:Decrypt"], [access.secret_kms_key_arn.replace("{region}", region)],
+            Condition={"StringEquals": {"kms:ViaService": _sub(
+                "secretsmanager.${AWS::Region}.amazonaws.com"
+            )}},
+        ))
     resources["FirehoseRole"] = {
         "Type": "AWS::IAM::Role",
         "Properties": {

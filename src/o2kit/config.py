@@ -107,6 +107,10 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+|\{region\}):\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
 )
+# A KMS key ARN (a key id or a multi-Region key id); "{region}" as above.
+_KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:([a-z0-9-]+|\{region\}):\d{12}:key/[A-Za-z0-9-]+$"
+)
 # S3 bucket names; "{region}" may stand for the region of each template.
 _BUCKET_NAME = re.compile(r"^[a-z0-9{][a-z0-9.{}-]{1,61}[a-z0-9}]$")
 _CFN_PARAMETER = re.compile(r"^[A-Za-z0-9]{1,255}$")
@@ -151,6 +155,9 @@ class AwsAccessKey(_Strict):
 
     parameter: str | None = None
     secret_arn: str | None = None
+    # The customer-managed KMS key encrypting that secret, if any (Firehose then needs
+    # kms:Decrypt on it). Not needed with the default aws/secretsmanager key.
+    secret_kms_key_arn: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -166,7 +173,18 @@ class AwsAccessKey(_Strict):
     def _one_source(self) -> AwsAccessKey:
         if self.parameter is not None and self.secret_arn is not None:
             raise ValueError("set either `parameter` or `secret_arn`, not both")
+        if self.secret_kms_key_arn is not None and self.secret_arn is None:
+            raise ValueError("`secret_kms_key_arn` goes with `secret_arn`")
         return self
+
+    @field_validator("secret_kms_key_arn")
+    @classmethod
+    def _kms_key(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_KEY_ARN.fullmatch(value):
+            raise ValueError(
+                "expected arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (REGION may be {region})"
+            )
+        return value
 
     @field_validator("parameter")
     @classmethod
