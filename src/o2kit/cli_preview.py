@@ -1,0 +1,181 @@
+"""``o2kit preview``: draw every dashboard as PNG pictures a reviewer can look at in a pull request.
+
+Writes ``<out>/<folder>/<dashboard>-<tab>.png`` (or ``<dashboard>.png`` with ``--single``) and an
+``index.html`` showing them all, and removes the pictures an earlier run wrote that are no longer
+produced (listed in ``<out>/.o2kit-preview``; other files are never touched).
+
+Locally the data is synthetic Bedrock traffic ending at a fixed instant, so the same project draws
+the same bytes and a committed picture changes only when the dashboard does.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+# The end of the local synthetic traffic: fixed, so pictures are reproducible.
+LOCAL_END_MS = 1_767_268_800_000  # 2026-01-01T12:00:00Z
+MANIFEST = ".o2kit-preview"
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.")
+    return re.sub(r"-{2,}", "-", slug) or "x"
+
+
+def preview_command(
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Directory for the pictures [default: build/preview "
+                                         "under the project]."),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Draw from this server's search API instead of local data "
+                                   "[env OPENOBSERVE_URL with --remote]"),
+    ] = None,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="Use OPENOBSERVE_URL (or --url) instead of local data.")
+    ] = False,
+    org: Annotated[str | None, typer.Option("--org", help="Org on the server.")] = None,
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, help="Time window (and synthetic traffic, locally).")
+    ] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic traffic.")] = 1,
+    single: Annotated[
+        bool, typer.Option("--single", help="One tall picture per dashboard, tabs stacked, "
+                                             "instead of one per tab.")
+    ] = False,
+) -> None:
+    """Draw each dashboard as PNG pictures: panels on their grid, charts from query answers.
+
+    Locally (the default) the panels' queries run on the local engine over synthetic Bedrock
+    traffic ending at a fixed instant, so the same project gives the same pictures. With
+    --url/--remote they run through the server's search API over the last --minutes.
+    Prints the path of each picture; an index.html beside them shows them all.
+
+    Example: o2kit preview --out build/preview
+    """
+    from o2kit import check, preview
+    from o2kit import cli as base
+    from o2kit.project import rendered_path
+
+    def body() -> int:
+        project = base._load_validated()
+        config = project.config.config
+        dashboards = project.of("dashboard")
+        client: Any = None
+        if url or remote:
+            from o2kit.client import OpenObserveClient
+            from o2kit.engine import substitute_variables
+
+            settings = base._settings(url, org, None, False, 30.0, 4, config.org)
+            client = OpenObserveClient(settings, transport=base._TRANSPORT)
+            end_us = int(time.time() * 1_000_000)
+            start_us = end_us - minutes * check.MINUTE_US
+            subtitle = (f"data: {settings.url} org {settings.org}, last {minutes} minutes; "
+                        "variables set to All")
+
+            def runner(sql: str, start: int, end: int) -> list[dict[str, Any]]:
+                names = check._variable_names(sql)
+                text = substitute_variables(sql, {n: [] for n in names}) if names else sql
+                answer = client.search(text, start, end, resource="preview")
+                return list(answer.get("hits") or [])
+        else:
+            rows, traffic = check.synthetic_rows(config, now_ms=LOCAL_END_MS, minutes=minutes,
+                                                 seed=seed)
+            _stamp_metrics_on_arrival(rows.get(config.streams.metrics) or [], LOCAL_END_MS)
+            start_us, end_us = traffic.start_ms * 1000, LOCAL_END_MS * 1000 + 1
+            runner = check.local_runner(rows)
+            subtitle = (f"data: synthetic Bedrock traffic (seed {seed}, {minutes} minutes) on "
+                        "the local engine; variables set to All")
+        target = out_dir if out_dir is not None else Path("build/preview")
+        if not target.is_absolute():
+            target = base._state.project / target
+        written: list[Path] = []
+        pages: list[tuple[str, str]] = []  # (heading, relative picture path)
+        try:
+            for resource in dashboards:
+                results = preview.run_panels(resource.body, runner, start_us=start_us,
+                                             end_us=end_us)
+                pictures = preview.draw_dashboard(resource.body, results,
+                                                  split_tabs=not single, subtitle=subtitle,
+                                                  window_us=(start_us, end_us))
+                place = rendered_path(resource)  # dashboards/<folder>/<title>.json
+                folder, stem = place.parts[1], place.stem
+                tabs = {str(t.get("tabId")): str(t.get("name") or t.get("tabId"))
+                        for t in resource.body.get("tabs") or []}
+                for picture in pictures:
+                    name = stem if len(pictures) == 1 else f"{stem}-{_slug(picture.name)}"
+                    relative = Path(folder) / f"{name}.png"
+                    path = target / relative
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    if not path.exists() or path.read_bytes() != picture.png:
+                        path.write_bytes(picture.png)
+                    written.append(path)
+                    heading = "/".join(resource.key)
+                    if picture.name:
+                        heading += f" › {tabs.get(picture.name, picture.name)}"
+                    pages.append((heading, relative.as_posix()))
+        finally:
+            if client is not None:
+                client.close()
+        index = target / "index.html"
+        target.mkdir(parents=True, exist_ok=True)
+        index.write_text(_index_html(pages, subtitle), encoding="utf-8")
+        _forget_stale(target, written + [index])
+        for path in written:
+            typer.echo(str(path))
+        base._say(f"Drew {len(written)} picture{'s' if len(written) != 1 else ''} of "
+                  f"{len(dashboards)} dashboard{'s' if len(dashboards) != 1 else ''} in {target}")
+        return 0
+
+    raise typer.Exit(base._run(body))
+
+
+# Firehose delivers a metric stream's data one buffer interval (60 s at least) after the minute it
+# describes, and OpenObserve stamps each metric row with its arrival time (the datapoint's own
+# "timestamp" is an ordinary column). The synthetic bodies all arrive at one instant, which would
+# put every datapoint in the last time bucket; re-stamp each row as if its minute arrived on time.
+ARRIVAL_LAG_MS = 60_000
+
+
+def _stamp_metrics_on_arrival(rows: list[dict[str, Any]], now_ms: int) -> None:
+    for row in rows:
+        stamp = row.get("timestamp")
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            row["_timestamp"] = min(int(stamp) + ARRIVAL_LAG_MS, now_ms) * 1000
+
+
+def _index_html(pages: list[tuple[str, str]], subtitle: str) -> str:
+    parts = ["<!doctype html>", '<meta charset="utf-8">', "<title>o2kit preview</title>",
+             "<style>body{font-family:sans-serif;margin:16px;background:#f6f8fa}"
+             "img{max-width:100%;border:1px solid #ccc}h2{font-size:16px}</style>",
+             "<h1>o2kit preview</h1>", f"<p>{html.escape(subtitle)}</p>"]
+    for heading, src in pages:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.append(f'<img src="{html.escape(src)}" alt="{html.escape(heading)}">')
+    return "\n".join(parts) + "\n"
+
+
+def _forget_stale(target: Path, written: list[Path]) -> None:
+    """Remove pictures an earlier run listed in the manifest and this run did not write."""
+    manifest = target / MANIFEST
+    keep = {p.relative_to(target).as_posix() for p in written}
+    if manifest.exists():
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            old = line.strip()
+            if old and old not in keep and ".." not in Path(old).parts:
+                stale = target / old
+                if stale.is_file():
+                    stale.unlink()
+    manifest.write_text("".join(f"{p}\n" for p in sorted(keep)), encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="preview")(preview_command)
