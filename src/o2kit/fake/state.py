@@ -88,7 +88,7 @@ class Stream:
     # every write so readers can cache what they derive from the rows (see fake/ingest.py).
     rows: list[dict[str, Any]] = field(default_factory=list)
     generation: int = 0
-    stored_bytes: int = 0  # JSON size of the rows as ingested (the stats' original size)
+    stored_bytes: int = 0  # Arrow size of the rows (stands in for the stats' original size)
     doc_time_min: int = 0  # µs; 0 while empty
     doc_time_max: int = 0
     chunks: list[Any] = field(default_factory=list)  # one Arrow table per write

@@ -10,9 +10,9 @@ unknown values mean ``logs``.
 Streams exist here when a test adds them (``FakeOpenObserve.add_stream``), a client creates one,
 or data is ingested (``fake/ingest.py``). A stream without schema fields counts as missing, as on
 the server. The stats are real counts of the ingested rows: ``doc_num``, ``doc_time_min``/``max``
-(µs) and ``storage_size`` (MB of the rows' JSON, the "original size"); the server fills them from
-its file list a little later, the fake at once, and leaves ``file_num`` and the compressed and
-index sizes at 0.
+(µs) and ``storage_size`` (MB; the rows' Arrow size stands in for the original size). The server
+fills them from its file list a little later, the fake at once; ``file_num`` and the compressed
+and index sizes stay 0.
 """
 
 from __future__ import annotations
