@@ -178,9 +178,13 @@ def init_command(
     from o2kit import scaffold
 
     def body() -> int:
-        written = scaffold.init_project(directory, force=force)
-        for path in written:
+        result = scaffold.init_project(directory, force=force)
+        for path in result.written:
             typer.echo(f"wrote {path}")
+        for path in result.kept:
+            base._say(f"kept {path} (exists)")
+        for note in result.notes:
+            base._say(f"note: {note}")
         base._say(f"Next: cd {directory} && o2kit validate")
         return 0
 
