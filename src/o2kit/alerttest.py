@@ -265,12 +265,19 @@ class TestFileError(ValueError):
         self.problems = problems
 
 
-def _row_time_problems(data: Any, index: LineIndex) -> list[Problem]:
-    """Rows without exactly one usable time, found on the raw data so that they are reported
-    together with the model's problems."""
+def _raw_problems(data: Any, index: LineIndex) -> list[Problem]:
+    """Rows without exactly one usable time and repeated test names, found on the raw data so
+    that they are reported together with the model's problems."""
     problems = []
     tests = data.get("tests") if isinstance(data, dict) else None
+    names: set[str] = set()
     for i, case in enumerate(tests if isinstance(tests, list) else []):
+        name = case.get("name") if isinstance(case, dict) else None
+        if isinstance(name, str) and name in names:
+            problems.append(index.problem(("tests", i, "name"),
+                                          f"test name {name!r} is used twice"))
+        if isinstance(name, str):
+            names.add(name)
         streams = case.get("input") if isinstance(case, dict) else None
         for stream, rows in (streams.items() if isinstance(streams, dict) else ()):
             for j, row in enumerate(rows if isinstance(rows, list) else []):
@@ -285,15 +292,11 @@ def _row_time_problems(data: Any, index: LineIndex) -> list[Problem]:
 
 def parse_test_file(data: Any, index: LineIndex) -> TestFile:
     """Validate one test file's data (``TestFileError`` lists every problem with its line)."""
-    problems = _row_time_problems(data, index)
+    problems = _raw_problems(data, index)
     try:
         parsed = parse_as(TestFile, data, index)
     except ModelErrors as exc:
         raise TestFileError(sorted([*problems, *exc.problems])) from exc
-    for i, case in enumerate(parsed.tests):
-        if case.name in [c.name for c in parsed.tests[:i]]:
-            problems.append(index.problem(("tests", i, "name"),
-                                          f"test name {case.name!r} is used twice"))
     if problems:
         raise TestFileError(sorted(problems))
     return parsed

@@ -1,0 +1,138 @@
+"""`o2kit test` through the real command line: the shipped alert tests pass (in both metric
+layouts), a wrong expectation fails with a diff and exit 1, bad files are reported with
+file:line, and --env renders the alert the tests run against."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_render_golden import REPO, shipped_project, with_metrics_layout
+from typer.testing import CliRunner
+
+from o2kit import cli, cli_test
+
+if not any(c.name == "test" for c in cli.app.registered_commands):
+    cli_test.register(cli.app)
+
+SHIPPED_TESTS = ("bedrock_token_budget.yaml", "bedrock_throttling.yaml",
+                 "bedrock_server_errors.yaml")
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli.app, ["--no-color", *args])
+    return result.exit_code, result.output
+
+
+def project_with_tests(target: Path, layout: str | None = None) -> Path:
+    root = shipped_project(target)
+    shutil.copytree(REPO / "alert-tests", root / "alert-tests")
+    if layout:
+        with_metrics_layout(root, layout)
+    return root
+
+
+def test_the_shipped_alert_tests_pass() -> None:
+    code, output = run("-C", str(REPO), "test")
+    assert code == 0, output
+    for name in SHIPPED_TESTS:
+        assert f"PASS  alert-tests/{name}" in output
+    assert "FAIL" not in output and "ERROR" not in output
+    # each alert is tested firing and not firing
+    for alert in ("bedrock_token_budget", "bedrock_throttling", "bedrock_server_errors"):
+        assert any(alert in line and "fires" in line for line in output.splitlines())
+        assert any(alert in line and ("not fire" in line or "stay" in line or "left" in line)
+                   for line in output.splitlines())
+
+
+def test_the_shipped_metric_tests_pass_with_the_special_layout(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path / "p", "special")
+    code, output = run("-C", str(root), "test", str(root / "alert-tests/bedrock_throttling.yaml"),
+                       str(root / "alert-tests/bedrock_server_errors.yaml"))
+    assert code == 0, output
+    ran = [line for line in output.splitlines() if line.startswith("PASS")]
+    assert any("special:" in line for line in ran)
+    assert not any("flattened:" in line for line in ran)
+    assert "skipped" in output
+
+
+def test_a_wrong_expectation_fails_with_a_diff(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path / "p", "flattened")
+    (root / "alert-tests").joinpath("extra.yaml").write_text(textwrap.dedent("""\
+        alert: bedrock_throttling
+        tests:
+          - name: expects the wrong count
+            at: "2026-11-28T12:00:00Z"
+            input:
+              bedrock_metrics:
+                - {minutes_ago: 3, namespace: AWS/Bedrock, metric_name: InvocationThrottles, dimensions_modelid: m1, value_sum: 25.0}
+            expect:
+              fires: true
+              rows: [{model_id: m1, throttles: 24}]
+              messages: ["m1: 24 throttled requests"]
+        """), encoding="utf-8")  # noqa: E501
+    code, output = run("-C", str(root), "test", str(root / "alert-tests/extra.yaml"))
+    assert code == 1
+    assert "FAIL" in output and "expects the wrong count" in output
+    assert '-  - {model_id: "m1", throttles: 24}' in output
+    assert '+  - {model_id: "m1", throttles: 25.0}' in output
+    assert '+  - "m1: 25 throttled requests"' in output
+    assert "0 passed, 1 failed" in output
+
+
+def test_bad_files_are_reported_with_file_and_line(tmp_path: Path) -> None:
+    root = shipped_project(tmp_path / "p")
+    (root / "alert-tests").mkdir()
+    (root / "alert-tests").joinpath("bad.yaml").write_text(textwrap.dedent("""\
+        alert: bedrock_nope
+        tests:
+          - name: x
+            at: "2026-11-28T12:00:00Z"
+            input: {bedrock_metrics: [{minutes_ago: 1}]}
+            expect: {fires: false}
+        """), encoding="utf-8")  # noqa: E501
+    (root / "alert-tests").joinpath("worse.yaml").write_text("alert: x\ntests:\n  - nme: y\n",
+                                                             encoding="utf-8")
+    code, output = run("-C", str(root), "test")
+    assert code == 1
+    assert ("alert-tests/bad.yaml:1: alert: no alert 'bedrock_nope' in the project (alerts: "
+            "bedrock_server_errors, bedrock_throttling, bedrock_token_budget)") in output
+    assert "alert-tests/worse.yaml:3: tests[0].nme: unknown field (check the spelling)" in output
+
+
+def test_env_overlay_changes_the_alert_under_test(tmp_path: Path) -> None:
+    # envs/staging.yaml lowers the budget to 25: "200 USD does not fire" no longer holds there
+    root = shipped_project(tmp_path / "p")
+    budget = root / "budget.yaml"
+    budget.write_text(textwrap.dedent("""\
+        alert: bedrock_token_budget
+        tests:
+          - name: 200 USD does not fire
+            at: "2026-11-28T12:00:00Z"
+            input:
+              bedrock_logs:
+                - {minutes_ago: 30, message_schematype: ModelInvocationLog, message_modelid: "anthropic.claude-3-5-haiku-20241022-v1:0", message_input_inputtokencount: 0, message_output_outputtokencount: 50000000, message_input_cachereadinputtokencount: 0, message_input_cachewriteinputtokencount: 0}
+            expect: {fires: false}
+        """), encoding="utf-8")  # noqa: E501
+    code, output = run("-C", str(root), "test", str(budget))
+    assert code == 0, output
+    code, output = run("-C", str(root), "--env", "staging", "test", str(budget))
+    assert code == 1
+    failed = [line for line in output.splitlines() if line.startswith("FAIL")]
+    assert any("200 USD does not fire" in line for line in failed)
+
+
+def test_no_tests_is_an_error(tmp_path: Path) -> None:
+    root = shipped_project(tmp_path / "p")
+    code, output = run("-C", str(root), "test")
+    assert code == 1
+    assert "no alert tests" in output
+
+
+@pytest.mark.parametrize("name", SHIPPED_TESTS)
+def test_shipped_files_name_shipped_alerts(name: str) -> None:
+    text = (REPO / "alert-tests" / name).read_text(encoding="utf-8")
+    assert text.splitlines()[[i for i, line in enumerate(text.splitlines())
+                              if line.startswith("alert:")][0]] == f"alert: {name[:-5]}"
