@@ -336,3 +336,18 @@ def test_exported_v8_dashboard_is_the_server_body_minus_server_fields(o2: O2) ->
     # Written canonically: null members dropped, integral floats as ints (see export._json_text).
     assert written == kinds.canonical(expected)
     assert written["tabs"][0]["panels"][0]["config"]["decimals"] == 0
+
+
+def test_export_warns_when_the_project_then_fails_validation(o2: O2) -> None:
+    ui = UiUser(o2.fake)
+    folder = ui.folder("dashboards", "Apps")
+    other = dashboard_v8()
+    other["title"] = "Other app"
+    for query in other["tabs"][0]["panels"][0]["queries"]:
+        query["fields"]["stream"] = "other_app"
+        query["query"] = query["query"].replace("bedrock_logs", "other_app")
+    ui.dashboard(folder, other)
+    result = o2("export", "--folder", "Apps")
+    assert result.exit_code == 0, result.output
+    assert "warning: `o2kit validate` finds" in result.output
+    assert "other_app" in result.output

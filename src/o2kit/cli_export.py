@@ -117,10 +117,29 @@ def export_command(
             base._say("Set these variables before plan/apply (secrets are never written to files):")
             for line in export.env_var_lines(result.env_vars):
                 base._say(f"  {line}")
+        if not dry_run:
+            _check_after_export()
         base._say("Next: `o2kit plan` (no changes expected), then `o2kit apply --adopt`.")
         return 0
 
     raise typer.Exit(base._run(body))
+
+
+def _check_after_export() -> None:
+    """Say at once when the project (with the new files) does not validate: plan refuses then."""
+    from o2kit import cli as base
+    from o2kit.errors import O2kitError, ValidationFailed
+
+    try:
+        base._load_validated()
+    except ValidationFailed as exc:
+        base._say(
+            f"warning: `o2kit validate` finds {len(exc.problems)} problem(s) with the project now "
+            "(for example streams the exported queries read that o2kit.yaml does not configure); "
+            "plan and apply refuse until they are fixed. First: " + str(exc.problems[0])
+        )
+    except O2kitError as exc:
+        base._say(f"warning: the project does not load: {exc.message}")
 
 
 def schema_command(
