@@ -212,3 +212,14 @@ def test_existing_keys_reads_yaml_without_rendering(tmp_path: Path) -> None:
     assert keys.dashboards == {("Dash", "A"), ("Other", "B")}
     assert keys.alerts == {("Al", "one")}
     assert keys.destinations == {"d"} and keys.templates == {"t"}
+
+
+def test_raw_resources_say_where_they_come_from(project: Path) -> None:
+    from o2kit.project import RAW_JSON_META
+
+    _write(project, "templates/exported/legacy.json", json.dumps(_v5_dashboard()))
+    _write(project, "dashboards/legacy.yaml", "template: exported/legacy.json\ntitle: Legacy\n")
+    (resource,) = load_project(project).of("dashboard")
+    assert resource.meta == {RAW_JSON_META: "exported/legacy.json"}
+    shipped = load_project(REPO)
+    assert all(RAW_JSON_META not in r.meta for r in shipped.resources)

@@ -571,7 +571,9 @@ class _Loader:
             self.out.add(index.problem(("template",), "the template must render version 8"))
         self.check_no_env_refs(body, source, "dashboard")
         self.use_folder("dashboards", folder, source)
-        self.add_resource(Resource("dashboard", (folder, spec.title), body, source))
+        self.add_resource(
+            Resource("dashboard", (folder, spec.title), body, source, meta=_origin(spec.template))
+        )
 
     # ---- alerts ----
 
@@ -672,7 +674,9 @@ class _Loader:
         body["description"] = spec.description or str(rendered.get("description") or "")
         self.check_no_env_refs(body, source, "alert")
         self.use_folder("alerts", folder, source)
-        self.add_resource(Resource("alert", (folder, name), body, source))
+        self.add_resource(
+            Resource("alert", (folder, name), body, source, meta=_origin(spec.template))
+        )
 
     # ---- across files ----
 
@@ -706,6 +710,16 @@ class _Loader:
                     f"(defined: {known})",
                 )
             )
+
+
+RAW_JSON_META = "raw_json"
+"""``Resource.meta`` key set on resources whose template is raw OpenObserve JSON (its path)."""
+
+
+def _origin(template: str) -> dict[str, Any]:
+    # Lets later checks tell exported/raw objects (written for some other stream layout) from
+    # the project's own templates.
+    return {RAW_JSON_META: template} if is_raw_template(template) else {}
 
 
 def _malformed(text: str) -> str:
