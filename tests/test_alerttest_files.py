@@ -216,3 +216,24 @@ def test_log_rows_keep_event_times_and_only_the_named_stream_is_decoded() -> Non
     logs = [r for r in rows["logs"] if r.get("message_schematype") == "ModelInvocationLog"]
     assert logs
     assert all(AT_US - 11 * MINUTE_US <= r["_timestamp"] < AT_US - 5 * MINUTE_US for r in logs)
+
+
+def test_records_not_yet_delivered_are_absent_in_the_special_layout_too() -> None:
+    rows, late = scenario_rows(scenario(), at_us=AT_US, logs_stream="logs",
+                               metrics_stream="metrics", metrics_layout="special",
+                               only="metrics")
+    # the minute 11:59-12:00 is delivered at 12:01: at 12:00 its datapoints are not stored yet
+    assert late == 1
+    assert sorted({r["_timestamp"] for r in rows["metrics"]}) == [
+        AT_US - k * MINUTE_US for k in (6, 5, 4, 3, 2)]
+
+
+def test_hand_written_row_times() -> None:
+    from o2kit.alerttest import input_rows
+
+    rows = input_rows([{"minutes_ago": 1.5, "a": 1}, {"_timestamp": 17, "a": 2},
+                       {"_timestamp": "2026-11-28T11:00:00+01:00", "a": 3}], AT_US)
+    assert rows == [{"a": 1, "_timestamp": AT_US - 90_000_000}, {"_timestamp": 17, "a": 2},
+                    {"_timestamp": AT_US - 2 * 60 * MINUTE_US, "a": 3}]
+    with pytest.raises(ValueError, match="zone"):
+        input_rows([{"_timestamp": "2026-11-28T11:00:00"}], AT_US)
