@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# o2kit's pipeline as one script any CI can call (the GitHub workflow .github/workflows/o2kit.yml
+# only calls this).
+#
+#   bash scripts/gitops.sh pr       per environment: validate, test, plan --markdown; the plans go
+#                                   to $O2KIT_OUT, the CI job summary and (on GitHub) one PR comment
+#   bash scripts/gitops.sh deploy   per environment: apply --auto-approve; a failed environment
+#                                   does not stop the next one, but the script exits 1 at the end
+#   bash scripts/gitops.sh envs     print the environments the other two would use
+#
+# Environments: $O2KIT_ENVS (names, space- or comma-separated), else every envs/*.yaml, else the
+# base o2kit.yaml alone (shown as "-"). "all" in $O2KIT_ENVS means the default list.
+#
+# Settings (all optional except the server ones for plan/deploy):
+#   OPENOBSERVE_URL, OPENOBSERVE_USER, OPENOBSERVE_PASSWORD   the server; a variable suffixed with
+#       the environment's name in upper case ('-' → '_'), e.g. OPENOBSERVE_PASSWORD_PROD, wins for
+#       that environment. Secrets the project references (${env:SLACK_WEBHOOK_URL}) as usual.
+#   OPENOBSERVE_ORG      refused with more than one environment (each envs/NAME.yaml names its org)
+#   O2KIT_PROJECT        repository root (default: the repository holding this script)
+#   O2KIT_OUT            where plan-<env>.md, apply-<env>.log and comment.md go
+#                        (default: $O2KIT_PROJECT/build/gitops)
+#   O2KIT_SKIP_INSTALL=1 use the o2kit already on PATH instead of scripts/_venv.sh
+#   O2KIT_OFFLINE=1      pr: validate and test only, no server (e.g. a pull request from a fork,
+#                        which gets no secrets)
+#   O2KIT_TESTS_DIR      pr: run `o2kit test` only when this folder exists (default alert-tests)
+#   O2KIT_PLAN_ARGS, O2KIT_APPLY_ARGS   extra flags, e.g. "--prune" (word-split)
+#   GITHUB_STEP_SUMMARY  when set (GitHub Actions), results are appended to the job summary
+#   O2KIT_COMMENT=0      never post a pull-request comment
+#   GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, O2KIT_PR_NUMBER (else read from
+#       GITHUB_EVENT_PATH), O2KIT_COMMIT   for the pull-request comment
+#
+# Exit status: 0 when every step of every environment succeeded (a plan with changes is a
+# success), 1 otherwise, 64 for a usage error.
+set -euo pipefail
+
+MARKER='<!-- o2kit-plan -->'
+# GitHub refuses comments over 65,536 characters and job summaries over 1 MiB per step.
+COMMENT_LIMIT=60000
+SUMMARY_LIMIT=900000
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+project="$(cd "${O2KIT_PROJECT:-$repo_root}" && pwd)"
+out_dir="${O2KIT_OUT:-$project/build/gitops}"
+# --env is always passed explicitly; an inherited O2KIT_ENV would redirect the base config.
+unset O2KIT_ENV
+
+on_github() { [ "${GITHUB_ACTIONS:-}" = "true" ]; }
+group() { if on_github; then echo "::group::$*"; else echo "== $*"; fi; }
+endgroup() { if on_github; then echo "::endgroup::"; fi; }
+annotate() {  # annotate error|warning MESSAGE
+  if on_github; then echo "::$1 title=o2kit::$2"; else echo "$1: $2" >&2; fi
+}
+summary() {  # append stdin to the CI job summary, if there is one
+  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then cat >> "$GITHUB_STEP_SUMMARY"; else cat > /dev/null; fi
+}
+
+usage() {
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 64
+}
+
+install() {
+  if [ "${O2KIT_SKIP_INSTALL:-}" = "1" ]; then
+    command -v o2kit > /dev/null || { echo "O2KIT_SKIP_INSTALL=1 but no o2kit on PATH" >&2; exit 1; }
+  else
+    # Creates .venv and installs o2kit on first use or when pyproject.toml changed; puts it on PATH.
+    # shellcheck source=scripts/_venv.sh
+    source "$script_dir/_venv.sh"
+  fi
+}
+
+list_envs() {  # one name per line; an empty line means "the base config"
+  local requested="${O2KIT_ENVS:-all}" names=() f
+  requested="${requested//,/ }"
+  if [ -n "${requested// /}" ] && [ "$(echo $requested)" != "all" ]; then
+    # shellcheck disable=SC2086 # word splitting is the point
+    printf '%s\n' $requested
+    return
+  fi
+  if [ -d "$project/envs" ]; then
+    for f in "$project"/envs/*.yaml; do
+      if [ -e "$f" ]; then names+=("$(basename "$f" .yaml)"); fi
+    done
+  fi
+  if [ "${#names[@]}" -eq 0 ]; then echo ""; else printf '%s\n' "${names[@]}" | sort; fi
+}
+
+label() { printf '%s' "${1:--}"; }
+file_label() { printf '%s' "${1:-base}"; }
+
+pick() {  # pick NAME ENV: $NAME_<ENV> when set, else $NAME
+  local name="$1" env="$2" specific
+  if [ -n "$env" ]; then
+    specific="${name}_$(printf '%s' "$env" | tr '[:lower:]-' '[:upper:]_')"
+    if [ -n "${!specific:-}" ]; then printf '%s' "${!specific}"; return; fi
+  fi
+  printf '%s' "${!name:-}"
+}
+
+o2() {  # o2 ENV ARGS...: o2kit for one environment, with that environment's server settings
+  local env="$1"; shift
+  local env_flag=()
+  if [ -n "$env" ]; then env_flag=(--env "$env"); fi
+  OPENOBSERVE_URL="$(pick OPENOBSERVE_URL "$env")" \
+  OPENOBSERVE_USER="$(pick OPENOBSERVE_USER "$env")" \
+  OPENOBSERVE_PASSWORD="$(pick OPENOBSERVE_PASSWORD "$env")" \
+    o2kit --project "$project" --no-color "${env_flag[@]}" "$@"
+}
+
+load_envs() {
+  mapfile -t envs < <(list_envs)
+  if [ -n "${OPENOBSERVE_ORG:-}" ] && [ "${#envs[@]}" -gt 1 ]; then
+    annotate error "OPENOBSERVE_ORG=$OPENOBSERVE_ORG would send every environment to one organisation; unset it (each envs/NAME.yaml names its org)"
+    exit 1
+  fi
+  mkdir -p "$out_dir"
+}
+
+has_test_command() { o2kit test --help > /dev/null 2>&1; }
+
+strip_marker() { grep -vxF "$MARKER" "$1" || true; }
+
+# --- the pull-request comment (GitHub only; everything else works without it) ------------------
+
+pr_number() {
+  if [ -n "${O2KIT_PR_NUMBER:-}" ]; then echo "$O2KIT_PR_NUMBER"; return; fi
+  if [ -z "${GITHUB_EVENT_PATH:-}" ] || [ ! -f "$GITHUB_EVENT_PATH" ]; then return 0; fi
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print((e.get("pull_request") or {}).get("number") or "")' \
+    "$GITHUB_EVENT_PATH"
+}
+
+upsert_pr_comment() {  # upsert_pr_comment BODY_FILE: create the marked comment, or update it
+  local body_file="$1" number
+  if [ "${O2KIT_COMMENT:-1}" = "0" ]; then echo "O2KIT_COMMENT=0: pull-request comment skipped"; return 0; fi
+  number="$(pr_number)"
+  if [ -z "${GITHUB_TOKEN:-}" ] || [ -z "${GITHUB_REPOSITORY:-}" ] || [ -z "$number" ]; then
+    echo "Not a GitHub pull request with GITHUB_TOKEN: pull-request comment skipped"
+    return 0
+  fi
+  # The existing comment is the first one whose body starts with the marker (a reply quoting it
+  # starts with "> "), so each run edits it instead of adding another. Standard library only.
+  python3 - "$number" "$body_file" "$MARKER" <<'PY'
+import json, os, sys, urllib.error, urllib.request
+
+number, body_file, marker = sys.argv[1:4]
+api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+repo = os.environ["GITHUB_REPOSITORY"]
+headers = {
+    "Authorization": f"Bearer {os.environ['GITHUB_TOKEN']}",
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+    "User-Agent": "o2kit-gitops",
+}
+
+def call(method, url, payload=None):
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        **headers, **({"Content-Type": "application/json"} if data else {})})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)
+
+with open(body_file, encoding="utf-8") as f:
+    body = f.read()
+try:
+    found, page = None, 1
+    while found is None:
+        batch = call("GET", f"{api}/repos/{repo}/issues/{number}/comments?per_page=100&page={page}")
+        found = next((c for c in batch if (c.get("body") or "").startswith(marker)), None)
+        if len(batch) < 100:
+            break
+        page += 1
+    if found:
+        done = call("PATCH", f"{api}/repos/{repo}/issues/comments/{found['id']}", {"body": body})
+        print(f"Updated the plan comment: {done.get('html_url', found['id'])}")
+    else:
+        done = call("POST", f"{api}/repos/{repo}/issues/{number}/comments", {"body": body})
+        print(f"Posted the plan comment: {done.get('html_url', '')}")
+except (urllib.error.URLError, OSError, ValueError) as exc:
+    detail = exc.read().decode(errors="replace")[:300] if isinstance(exc, urllib.error.HTTPError) else ""
+    print(f"could not post the pull-request comment: {exc} {detail}".strip(), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+# --- pr ------------------------------------------------------------------------------------------
+
+cmd_pr() {
+  install
+  load_envs
+  local failed=0 env lbl flab rc result_rows="" test_state plan_state
+  local offline="${O2KIT_OFFLINE:-}"
+  local run_tests=1 tests_dir="${O2KIT_TESTS_DIR:-alert-tests}"
+  if ! has_test_command; then
+    run_tests=0
+    echo "o2kit has no 'test' command in this version: test step skipped"
+  elif [ ! -d "$project/$tests_dir" ]; then
+    run_tests=0
+    echo "no alert tests in $tests_dir/: test step skipped"
+  fi
+  local plan_args=()
+  # shellcheck disable=SC2206 # extra flags are word-split on purpose
+  if [ -n "${O2KIT_PLAN_ARGS:-}" ]; then plan_args=(${O2KIT_PLAN_ARGS}); fi
+
+  for env in "${envs[@]}"; do
+    lbl="$(label "$env")"; flab="$(file_label "$env")"
+    rm -f "$out_dir/plan-$flab.md"
+
+    group "validate ($lbl)"
+    rc=0; o2 "$env" validate || rc=$?
+    endgroup
+    if [ "$rc" -ne 0 ]; then
+      annotate error "validate failed for environment $lbl"
+      failed=1
+      result_rows+="| $lbl | ✗ failed | – | – |"$'\n'
+      continue
+    fi
+
+    test_state="skipped"
+    if [ "$run_tests" = 1 ]; then
+      group "test ($lbl)"
+      rc=0; o2 "$env" test || rc=$?
+      endgroup
+      if [ "$rc" -eq 0 ]; then test_state="✓"; else
+        test_state="✗ failed"; failed=1; annotate error "o2kit test failed for environment $lbl"
+      fi
+    fi
+
+    if [ -n "$offline" ]; then
+      plan_state="skipped (offline)"
+    else
+      group "plan ($lbl)"
+      rc=0
+      o2 "$env" plan --markdown --detailed-exitcode "${plan_args[@]}" \
+        > "$out_dir/plan-$flab.md" || rc=$?
+      cat "$out_dir/plan-$flab.md"
+      endgroup
+      case "$rc" in
+        0) plan_state="no changes" ;;
+        2) plan_state="changes" ;;
+        *) plan_state="✗ failed"; failed=1; rm -f "$out_dir/plan-$flab.md"
+           annotate error "plan failed for environment $lbl (the log above says why)" ;;
+      esac
+    fi
+    result_rows+="| $lbl | ✓ | $test_state | $plan_state |"$'\n'
+  done
+
+  # One document for the job summary and the comment: results table, then each plan.
+  local report="$out_dir/comment.md" head="$out_dir/comment-head.md"
+  {
+    echo "$MARKER"
+    echo "## o2kit: pull-request check"
+    echo
+    echo "| environment | validate | test | plan |"
+    echo "|---|---|---|---|"
+    printf '%s' "$result_rows"
+    echo
+    if [ "$failed" != 0 ]; then echo "**Something failed: see the job log.**"; echo; fi
+    if [ -n "$offline" ]; then
+      echo "_Plan skipped: no server access for this run (O2KIT_OFFLINE)._"; echo
+    fi
+    if [ -n "${O2KIT_COMMIT:-}" ]; then printf '_Planned at %s._\n' "${O2KIT_COMMIT:0:12}"; fi
+  } > "$head"
+  {
+    cat "$head"
+    for env in "${envs[@]}"; do
+      flab="$(file_label "$env")"
+      if [ -f "$out_dir/plan-$flab.md" ]; then echo; strip_marker "$out_dir/plan-$flab.md"; fi
+    done
+  } > "$report"
+
+  if [ "$(wc -c < "$report")" -le "$SUMMARY_LIMIT" ]; then
+    summary < "$report"
+  else
+    { cat "$head"; echo; echo "The plans are too long for the job summary: see $out_dir."; } \
+      | summary
+  fi
+
+  if [ -z "$offline" ]; then
+    local comment="$report"
+    if [ "$(wc -c < "$report")" -gt "$COMMENT_LIMIT" ]; then
+      comment="$out_dir/comment-short.md"
+      { cat "$head"; echo; echo "The plans are too long for a comment: see the job summary."; } \
+        > "$comment"
+    fi
+    upsert_pr_comment "$comment" || annotate warning "the plan comment could not be posted (the job summary has the plan)"
+  fi
+  return "$failed"
+}
+
+# --- deploy --------------------------------------------------------------------------------------
+
+cmd_deploy() {
+  install
+  load_envs
+  local failed=() applied=() env lbl flab rc
+  local apply_args=()
+  # shellcheck disable=SC2206 # extra flags are word-split on purpose
+  if [ -n "${O2KIT_APPLY_ARGS:-}" ]; then apply_args=(${O2KIT_APPLY_ARGS}); fi
+  for env in "${envs[@]}"; do
+    lbl="$(label "$env")"; flab="$(file_label "$env")"
+    group "apply ($lbl)"
+    rc=0
+    o2 "$env" apply --auto-approve "${apply_args[@]}" > "$out_dir/apply-$flab.log" 2>&1 || rc=$?
+    cat "$out_dir/apply-$flab.log"
+    endgroup
+    if [ "$rc" -eq 0 ]; then applied+=("$lbl"); else
+      failed+=("$lbl"); annotate error "apply failed for environment $lbl (exit $rc); the next environments were still applied"
+    fi
+  done
+  {
+    echo "## o2kit: deploy"
+    echo
+    echo "| environment | apply |"
+    echo "|---|---|"
+    for env in "${envs[@]}"; do
+      lbl="$(label "$env")"; flab="$(file_label "$env")"
+      if printf '%s\n' "${failed[@]+"${failed[@]}"}" | grep -qxF -- "$lbl"; then
+        echo "| $lbl | ✗ failed |"
+      else
+        echo "| $lbl | ✓ $(grep -E '^(Apply:|No changes)' "$out_dir/apply-$flab.log" | head -n 1) |"
+      fi
+    done
+    for env in "${envs[@]}"; do
+      flab="$(file_label "$env")"
+      printf '\n<details><summary>%s</summary>\n\n```\n' "$(label "$env")"
+      head -c 200000 "$out_dir/apply-$flab.log"
+      printf '```\n\n</details>\n'
+    done
+  } | summary
+  echo "Deploy: ${#applied[@]} environment(s) applied, ${#failed[@]} failed${failed[*]:+: ${failed[*]}}"
+  [ "${#failed[@]}" -eq 0 ]
+}
+
+cmd_envs() {
+  local env
+  while IFS= read -r env; do label "$env"; echo; done < <(list_envs)
+}
+
+case "${1:-}" in
+  pr) cmd_pr ;;
+  deploy) cmd_deploy ;;
+  envs) cmd_envs ;;
+  *) usage ;;
+esac
