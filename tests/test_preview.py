@@ -214,9 +214,13 @@ def test_preview_command_on_the_shipped_project(tmp_path: Path) -> None:
     assert printed, result.output
     folder = tmp_path / "bedrock"
     assert sorted(p.name for p in folder.glob("*.png")) == sorted(p.name for p in printed)
-    # One picture per tab of the shipped dashboard.
-    assert {p.name for p in printed} == {f"bedrock-overview-{t}.png" for t in
-                                         ("overview", "latency", "errors", "tokens")}
+    # One picture per tab of the shipped dashboard, named <dashboard>-<tab id>.
+    from o2kit.project import load_project
+
+    [dashboard] = load_project(REPO).of("dashboard")
+    tabs = [t["tabId"] for t in dashboard.body["tabs"]]
+    assert len(tabs) > 1
+    assert {p.name for p in printed} == {f"bedrock-overview-{t}.png" for t in tabs}
     for path in printed:
         assert _size(path.read_bytes())[0] == preview.WIDTH_PX
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
@@ -242,3 +246,57 @@ def test_preview_help_has_an_example() -> None:
     result = CliRunner().invoke(_app(), ["preview", "--help"])
     assert result.exit_code == 0
     assert "Example: o2kit preview" in result.output
+
+
+def test_preview_from_a_server_draws_its_answers_and_its_errors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the fake OpenObserve holding invocation logs only: log panels draw the server's
+    answers; metric-stream panels draw the server's "stream not found" error in red."""
+    import base64
+    import time
+
+    from o2kit.client import OpenObserveClient
+    from o2kit.config import ServerSettings
+    from o2kit.engine import QueryEngine
+    from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
+    from o2kit.project import load_project
+    from o2kit.synth import Scenario, firehose_bodies, generate
+
+    fake = FakeOpenObserve(query_engine_factory=QueryEngine)
+    traffic = generate(Scenario(minutes=10, requests_per_minute=20.0),
+                       end_ms=int(time.time() * 1000) - 60_000, seed=3)
+    logs, _metrics = firehose_bodies(traffic)
+    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
+                              password=DEFAULT_PASSWORD, retries=0)
+    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
+    with OpenObserveClient(settings, transport=fake.transport()) as client:
+        for body in logs:
+            client.post_firehose("bedrock_logs", body, access_key=key)
+
+    drawn: list[preview.Picture] = []
+    real_draw = preview.draw_dashboard
+
+    def keep(*args: Any, **kwargs: Any) -> list[preview.Picture]:
+        drawn.extend(real_draw(*args, **kwargs))
+        return drawn[-len(args[0].get("tabs") or [1]):]
+
+    monkeypatch.setattr(preview, "draw_dashboard", keep)
+    monkeypatch.setattr(cli, "_TRANSPORT", fake.transport())
+    monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
+    monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
+    result = CliRunner().invoke(_app(), ["-C", str(REPO), "preview", "--out", str(tmp_path),
+                                         "--url", "http://o2", "--minutes", "30"])
+    assert result.exit_code == 0, result.output
+    texts = {k: v for picture in drawn for k, v in picture.texts.items()}
+    [dashboard] = load_project(REPO).of("dashboard")
+    streams = {key: str((panel["queries"] or [{}])[0].get("fields", {}).get("stream", ""))
+               for key, panel in preview.panel_keys(dashboard.body) if panel.get("queries")}
+    on_logs = [k for k, s in streams.items() if s == "bedrock_logs"]
+    on_metrics = [k for k, s in streams.items() if s == "bedrock_metrics"]
+    assert on_logs and on_metrics
+    for k in on_metrics:
+        assert texts[k][1].startswith("query failed: "), (k, texts[k])
+        assert "bedrock_metrics" in " ".join(texts[k]), texts[k]  # the server names the stream
+    drew_data = [k for k in on_logs if not texts[k][1].startswith(("query failed", "no data"))]
+    assert drew_data, {k: texts[k][:2] for k in on_logs}
+    assert len(list(tmp_path.rglob("*.png"))) == len(drawn)

@@ -138,18 +138,18 @@ def preview_command(
     raise typer.Exit(base._run(body))
 
 
-# Firehose delivers a metric stream's data one buffer interval (60 s at least) after the minute it
-# describes, and OpenObserve stamps each metric row with its arrival time (the datapoint's own
-# "timestamp" is an ordinary column). The synthetic bodies all arrive at one instant, which would
-# put every datapoint in the last time bucket; re-stamp each row as if its minute arrived on time.
-ARRIVAL_LAG_MS = 60_000
+# OpenObserve stamps each metric-stream row with its arrival time (the datapoint's own "timestamp"
+# is an ordinary column), and Firehose delivers each minute's datapoints shortly after the minute.
+# The synthetic bodies all "arrive" at one instant, which would put every datapoint in the last
+# time bucket; re-stamp each row at its own minute, as if delivered without delay, so the charts
+# show the traffic's shape in whole buckets.
 
 
 def _stamp_metrics_on_arrival(rows: list[dict[str, Any]], now_ms: int) -> None:
     for row in rows:
         stamp = row.get("timestamp")
         if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-            row["_timestamp"] = min(int(stamp) + ARRIVAL_LAG_MS, now_ms) * 1000
+            row["_timestamp"] = min(int(stamp), now_ms) * 1000
 
 
 def _index_html(pages: list[tuple[str, str]], subtitle: str) -> str:

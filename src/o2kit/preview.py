@@ -214,6 +214,8 @@ def format_value(value: Any, unit: str | None, decimals: int | None = None,
 
 def _axis_value(value: float, unit: str | None, custom_unit: str | None) -> str:
     """A short tick label: the unit's ladder with trailing zeros dropped."""
+    if value == 0:
+        return "0"  # not "0ns": the ladder's smallest step means nothing at zero
     text = format_value(value, unit if unit and unit != "default" else "numbers", 2, custom_unit)
     return re.sub(r"\.0+(?=\D|$)|(\.\d*?)0+(?=\D|$)", r"\1", text)
 
@@ -509,7 +511,8 @@ def _draw_panel(canvas: _Canvas, key: PanelKey, panel: Mapping[str, Any], box: _
         return
     answers = list(results or [])
     errors = [a.error for a in answers if a.error]
-    if errors:
+    if errors:  # tinted, so a broken panel stands out even in a thumbnail
+        canvas.rect(box.x + 1, box.y + 1, box.w - 2, box.h - 2, face="#fdecea")
         _message(canvas, key, inner, "query failed: " + errors[0], _ERROR, frame, wrap=True)
         return
     skipped = [a.skipped for a in answers if a.skipped]
@@ -876,7 +879,7 @@ def _draw_markdown(canvas: _Canvas, key: PanelKey, text: str, box: _Box, clip: A
         _message(canvas, key, box, "(empty)", _MUTED, clip)
         return
     line_px, size = 13, 7.5
-    per_char = size * DPI / 72 * 0.6
+    per_char = size * DPI / 72 * 0.52  # prose is narrower than the worst case _fit assumes
     wrapped: list[tuple[str, str]] = []
     for line, style in lines:
         if style == "mono":  # table rows are cut, not wrapped, to keep their columns
