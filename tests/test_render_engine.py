@@ -1,10 +1,18 @@
 """Run the shipped dashboard and alerts on known Bedrock rows with the local OpenObserve query
 engine (DataFusion + OpenObserve's functions, o2kit.engine): every query executes, and the numbers
-that matter — cost, unpriced tokens, sample counts, rates, what an alert returns — are right."""
+that matter — cost, unpriced tokens, sample counts, rates, what an alert returns — are right.
+
+Every test runs for both ``streams.metrics_layout`` values. The metric-stream rows are not written
+by hand: known CloudWatch datapoints are sent as a Firehose body through the fake server's decoder
+(``o2kit.fake.firehose.decode_firehose_body``) with ``arbitrary_precision`` on (OpenObserve as
+built: generic flattening, ``_timestamp`` = arrival time) or off (the §4.2 special case), so the
+rows are what OpenObserve would store in each case and the templates must read them as such."""
 
 from __future__ import annotations
 
+import base64
 import json
+from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,9 +22,10 @@ import yaml
 
 pytest.importorskip("datafusion")
 
-from test_render_golden import applogs_project, shipped_project  # noqa: E402
+from test_render_golden import applogs_project, shipped_project, with_metrics_layout  # noqa: E402
 
-from o2kit.engine import QueryEngine  # noqa: E402
+from o2kit.engine import QueryEngine, QueryError  # noqa: E402
+from o2kit.fake.firehose import decode_firehose_body  # noqa: E402
 from o2kit.model import Resource  # noqa: E402
 from o2kit.project import load_project  # noqa: E402
 
@@ -27,6 +36,9 @@ HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 UNPRICED = "ai21.jamba-1-5-large-v1:0"
 ALL = {"model": ["_o2_all_"], "region": ["_o2_all_"]}
+LAYOUTS = ("flattened", "special")
+# CloudWatch + Firehose delivery delay: in the flattened layout _timestamp is the arrival time.
+DELIVERY_DELAY = 3 * MINUTE
 
 
 def log_row(
@@ -60,30 +72,53 @@ def log_row(
     return row
 
 
-def metric_row(
+def datum(
     minute: int,
-    model: str,
+    model: str | None,
     name: str,
     total: float,
     count: float | None = None,
     high: float | None = None,
     region: str = "us-east-1",
 ) -> dict[str, Any]:
+    """One CloudWatch metric-stream JSON datapoint (model None: no dimensions at all)."""
     count = total if count is None else count
     return {
-        "_timestamp": START + minute * MINUTE,
         "metric_stream_name": "bedrock-ms",
         "account_id": "111122223333",
         "region": region,
         "namespace": "AWS/Bedrock",
         "metric_name": name,
-        "metric_dimensions": f'ModelId=["{model}"]',
+        "dimensions": {"ModelId": model} if model is not None else {},
+        "timestamp": (START + minute * MINUTE) // 1000,  # ms
+        # floats, as CloudWatch writes them ("sum":42.0); json.dumps keeps the ".0"
+        "value": {
+            "max": float(high if high is not None else total),
+            "min": 0.0,
+            "sum": float(total),
+            "count": float(count),
+        },
         "unit": "Count",
-        "count": float(count),
-        "sum": float(total),
-        "max": float(high if high is not None else total),
-        "min": 0.0,
     }
+
+
+def metric_rows(layout: str, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows OpenObserve stores for ``points``: one Firehose request per datapoint minute,
+    arriving DELIVERY_DELAY after it, decoded as the server of ``layout`` decodes it."""
+    by_ms: dict[int, list[str]] = defaultdict(list)
+    for point in points:
+        by_ms[point["timestamp"]].append(json.dumps(point, separators=(",", ":")) + "\n")
+    rows: list[dict[str, Any]] = []
+    for ms, lines in sorted(by_ms.items()):
+        arrival = ms * 1000 + DELIVERY_DELAY
+        record = base64.b64encode("".join(lines).encode()).decode()
+        body = json.dumps(
+            {"requestId": f"r{ms}", "timestamp": arrival // 1000, "records": [{"data": record}]}
+        ).encode()
+        rows += decode_firehose_body(
+            body, now_us=arrival, arbitrary_precision=layout == "flattened"
+        )
+    return rows
 
 
 LOGS = [
@@ -96,30 +131,35 @@ LOGS = [
     # a CloudWatch health-check envelope: must never be counted
     {"_timestamp": START + 9 * MINUTE, "messagetype": "CONTROL_MESSAGE", "message": "CWL CONTROL"},
 ]
-METRICS = [
-    metric_row(1, HAIKU, "Invocations", 40),
-    metric_row(2, HAIKU, "Invocations", 60),
-    metric_row(2, HAIKU, "InvocationClientErrors", 4),
-    metric_row(3, HAIKU, "InvocationServerErrors", 6),
-    metric_row(3, HAIKU, "InvocationThrottles", 25),
-    metric_row(1, HAIKU, "InvocationLatency", 40 * 500, count=40, high=4000),
-    metric_row(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000),
-    metric_row(2, SONNET, "Invocations", 30),
-    metric_row(2, SONNET, "InvocationServerErrors", 3),
-    metric_row(4, SONNET, "InvocationThrottles", 5),
-    metric_row(4, SONNET, "InvocationLatency", 30 * 2000, count=30, high=5000),
-    metric_row(5, HAIKU, "Invocations", 10, region="eu-west-1"),
-    metric_row(4, SONNET, "TimeToFirstToken", 30 * 400, count=30, high=900),
+DATAPOINTS = [
+    datum(1, HAIKU, "Invocations", 40),
+    datum(2, HAIKU, "Invocations", 60),
+    datum(2, HAIKU, "InvocationClientErrors", 4),
+    datum(3, HAIKU, "InvocationServerErrors", 6),
+    datum(3, HAIKU, "InvocationThrottles", 25),
+    datum(1, HAIKU, "InvocationLatency", 40 * 500, count=40, high=4000),
+    datum(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000),
+    datum(2, SONNET, "Invocations", 30),
+    datum(2, SONNET, "InvocationServerErrors", 3),
+    datum(4, SONNET, "InvocationThrottles", 5),
+    datum(4, SONNET, "InvocationLatency", 30 * 2000, count=30, high=5000),
+    datum(5, HAIKU, "Invocations", 10, region="eu-west-1"),
+    datum(4, SONNET, "TimeToFirstToken", 30 * 400, count=30, high=900),
     # a dimensionless aggregate series must not be double counted
-    {**metric_row(2, HAIKU, "Invocations", 1000), "metric_dimensions": ""},
+    datum(2, None, "Invocations", 1000),
 ]
 
 
+@pytest.fixture(scope="module", params=LAYOUTS)
+def layout(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def engine() -> QueryEngine:
+def engine(layout: str) -> QueryEngine:
     eng = QueryEngine()
     eng.register_rows("bedrock_logs", LOGS)
-    eng.register_rows("bedrock_metrics", METRICS)
+    eng.register_rows("bedrock_metrics", metric_rows(layout, DATAPOINTS))
     eng.register_rows(
         "bedrock_app",
         [
@@ -136,8 +176,9 @@ def engine() -> QueryEngine:
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> list[Resource]:
-    return load_project(shipped_project(tmp_path_factory.mktemp("s") / "p")).resources
+def shipped(layout: str, tmp_path_factory: pytest.TempPathFactory) -> list[Resource]:
+    root = shipped_project(tmp_path_factory.mktemp("s") / "p")
+    return load_project(with_metrics_layout(root, layout)).resources
 
 
 def panels(resources: list[Resource]) -> dict[str, dict[str, Any]]:
@@ -155,9 +196,25 @@ def by_model(hits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {h["model_id"]: h for h in hits}
 
 
-def test_every_shipped_query_runs(engine: QueryEngine, tmp_path: Path) -> None:
+def test_metric_rows_are_what_each_layout_stores(layout: str) -> None:
+    rows = metric_rows(layout, DATAPOINTS)
+    assert len(rows) == len(DATAPOINTS)
+    first = rows[0]  # datum(1, HAIKU, "Invocations", 40)
+    datapoint_us = START + MINUTE
+    if layout == "flattened":
+        assert first["value_sum"] == 40.0 and first["dimensions_modelid"] == HAIKU
+        assert first["timestamp"] * 1000 == datapoint_us
+        assert first["_timestamp"] == datapoint_us + DELIVERY_DELAY
+        assert not {"sum", "count", "metric_dimensions"} & set().union(*rows)
+    else:
+        assert first["sum"] == 40.0 and first["metric_dimensions"] == f'ModelId=["{HAIKU}"]'
+        assert first["_timestamp"] == datapoint_us and "timestamp" not in first
+        assert not {"value_sum", "dimensions_modelid"} & set().union(*rows)
+
+
+def test_every_shipped_query_runs(engine: QueryEngine, layout: str, tmp_path: Path) -> None:
     for name, build in (("shipped", shipped_project), ("applogs", applogs_project)):
-        resources = load_project(build(tmp_path / name)).resources
+        resources = load_project(with_metrics_layout(build(tmp_path / name), layout)).resources
         for title, panel in panels(resources).items():
             query = panel["queries"][0]
             fields = query["fields"]
@@ -229,8 +286,8 @@ def test_cost_marks_unpriced_models_and_matches_the_price_table(
     assert total == pytest.approx(rows[HAIKU]["cost"] + rows[SONNET]["cost"])
 
 
-def _alerts(tmp_path: Path, params: dict[str, dict[str, Any]]) -> dict[str, str]:
-    root = shipped_project(tmp_path / "p")
+def _alerts(tmp_path: Path, params: dict[str, dict[str, Any]], layout: str) -> dict[str, str]:
+    root = with_metrics_layout(shipped_project(tmp_path / "p"), layout)
     doc = yaml.safe_load((root / "alerts/bedrock.yaml").read_text())
     for name, values in params.items():
         doc["alerts"][name]["params"] = values
@@ -242,7 +299,9 @@ def _alerts(tmp_path: Path, params: dict[str, dict[str, Any]]) -> dict[str, str]
     }
 
 
-def test_alerts_return_rows_only_when_breached(engine: QueryEngine, tmp_path: Path) -> None:
+def test_alerts_return_rows_only_when_breached(
+    engine: QueryEngine, layout: str, tmp_path: Path
+) -> None:
     low = _alerts(
         tmp_path / "low",
         {
@@ -250,6 +309,7 @@ def test_alerts_return_rows_only_when_breached(engine: QueryEngine, tmp_path: Pa
             "bedrock_throttling": {"threshold": 10, "per_model": {SONNET: 1}},
             "bedrock_server_errors": {"threshold_pct": 5, "min_invocations": 20},
         },
+        layout,
     )
     high = _alerts(
         tmp_path / "high",
@@ -258,6 +318,7 @@ def test_alerts_return_rows_only_when_breached(engine: QueryEngine, tmp_path: Pa
             "bedrock_throttling": {"threshold": 100},
             "bedrock_server_errors": {"threshold_pct": 50},
         },
+        layout,
     )
     spend = run(engine, low["bedrock_token_budget"], {})
     assert len(spend) == 1 and spend[0]["unpriced_tokens"] == 450 and spend[0]["spend"] > 0.01
@@ -265,3 +326,23 @@ def test_alerts_return_rows_only_when_breached(engine: QueryEngine, tmp_path: Pa
     assert by_model(run(engine, low["bedrock_server_errors"], {})).keys() == {HAIKU, SONNET}
     for sql in high.values():
         assert run(engine, sql, {}) == []
+
+
+def test_queries_for_the_other_layout_fail_on_these_rows(
+    engine: QueryEngine, layout: str, tmp_path: Path
+) -> None:
+    other = "special" if layout == "flattened" else "flattened"
+    alerts = _alerts(tmp_path, {}, other)
+    for name in ("bedrock_throttling", "bedrock_server_errors"):
+        with pytest.raises(QueryError):
+            run(engine, alerts[name], {})
+
+
+def test_the_time_range_selects_datapoint_time_or_arrival_time(
+    engine: QueryEngine, layout: str, shipped: list[Resource]
+) -> None:
+    # Special layout: _timestamp is the datapoint time. Flattened: the arrival time, so a window
+    # ending at minute 4.5 holds only the datapoints of minute <= 1.5 (3 minutes' delay).
+    sql = panels(shipped)["Invocations"]["queries"][0]["query"]
+    hits = engine.query(sql, start_time=START, end_time=START + 9 * MINUTE // 2, variables=ALL)
+    assert hits == [{"invocations": {"special": 130.0, "flattened": 40.0}[layout]}]

@@ -1,6 +1,8 @@
 """Golden files: the rendered JSON of the shipped project (o2kit.yaml, dashboards/, alerts/,
 templates/, prices.yaml at the repository root) and of tests/data_render/applogs (the shipped
-templates with every option on). Review a diff here like a diff of the dashboards themselves.
+templates with every option on), both in the default ``metrics_layout: flattened``, plus the
+shipped project in ``metrics_layout: special`` (shipped_special). Review a diff here like a diff
+of the dashboards themselves.
 
 Regenerate with:  O2KIT_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render_golden.py
 """
@@ -32,6 +34,23 @@ def shipped_project(target: Path) -> Path:
     return target
 
 
+def with_metrics_layout(root: Path, layout: str) -> Path:
+    """Set ``streams.metrics_layout`` in the project's o2kit.yaml (replacing the shipped line, or
+    adding it under ``streams:``)."""
+    config = root / "o2kit.yaml"
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.lstrip().startswith("metrics_layout:")]
+    at = kept.index("streams:\n") + 1
+    kept.insert(at, f"  metrics_layout: {layout}\n")
+    config.write_text("".join(kept), encoding="utf-8")
+    return root
+
+
+def shipped_special_project(target: Path) -> Path:
+    """The shipped project for a server that special-cases metric-stream lines (§4.2 layout)."""
+    return with_metrics_layout(shipped_project(target), "special")
+
+
 def applogs_project(target: Path) -> Path:
     shutil.copytree(DATA / "applogs", target)
     shutil.copytree(REPO / "templates", target / "templates")
@@ -50,6 +69,7 @@ def _files(root: Path) -> dict[str, str]:
     ("name", "build", "env"),
     [
         ("shipped", shipped_project, None),
+        ("shipped_special", shipped_special_project, None),
         ("applogs", applogs_project, None),
     ],
 )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlglot
 from sqlglot import exp
-from test_render_golden import applogs_project, shipped_project
+from test_render_golden import applogs_project, shipped_project, with_metrics_layout
 
 from o2kit.model import Resource
 from o2kit.project import load_project
@@ -26,7 +26,19 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Resourc
     return {
         "shipped": load_project(shipped_project(base / "shipped")).resources,
         "applogs": load_project(applogs_project(base / "applogs")).resources,
+        # the same templates for a server that special-cases metric-stream lines (§4.2)
+        "shipped_special": load_project(
+            with_metrics_layout(shipped_project(base / "shipped_special"), "special")
+        ).resources,
+        "applogs_special": load_project(
+            with_metrics_layout(applogs_project(base / "applogs_special"), "special")
+        ).resources,
     }
+
+
+# Metric-stream columns that exist in only one metrics_layout (o2kit.columns).
+SPECIAL_ONLY = {"sum", "count", "max", "min", "metric_dimensions"}
+FLATTENED_ONLY = {"value_sum", "value_count", "value_max", "value_min", "dimensions_modelid"}
 
 
 def dashboards(projects: dict[str, list[Resource]]) -> list[dict[str, Any]]:
@@ -77,7 +89,14 @@ def check_common_rules(sql: str) -> exp.Expression:
         assert "message_schematype = 'ModelInvocationLog'" in sql
     if '"bedrock_metrics"' in sql:
         assert "namespace = 'AWS/Bedrock'" in sql
-        assert "metric_dimensions LIKE 'ModelId=%'" in sql
+        names = {c.name for c in tree.find_all(exp.Column)}
+        # one layout's columns only, and only per-model series (no dimensionless aggregate)
+        if names & SPECIAL_ONLY:
+            assert not names & FLATTENED_ONLY, sql
+            assert "metric_dimensions LIKE 'ModelId=%'" in sql
+        else:
+            assert names & FLATTENED_ONLY, sql
+            assert "dimensions_modelid IS NOT NULL" in sql
     assert not re.search(r"select\s+\*", sql, re.IGNORECASE)
     return tree
 
@@ -116,7 +135,7 @@ def test_percentiles_say_where_they_come_from(projects: dict[str, list[Resource]
 
 def test_alert_sql_rules(projects: dict[str, list[Resource]]) -> None:
     alerts = alert_sqls(projects)
-    assert len(alerts) == 6
+    assert len(alerts) == 12
     for body, sql in alerts:
         assert "$" not in sql
         check_common_rules(sql)
@@ -124,6 +143,22 @@ def test_alert_sql_rules(projects: dict[str, list[Resource]]) -> None:
         assert (trigger["operator"], trigger["threshold"]) == (">=", 1)
         assert body["query_condition"]["type"] == "sql"
         assert body["stream_name"] in sql
+
+
+def test_metrics_layout_picks_the_metric_columns(projects: dict[str, list[Resource]]) -> None:
+    for name, resources in projects.items():
+        own, other = (
+            (SPECIAL_ONLY, FLATTENED_ONLY) if name.endswith("_special")
+            else (FLATTENED_ONLY, SPECIAL_ONLY)
+        )
+        sqls = [q["query"] for r in resources if r.kind == "dashboard"
+                for t in r.body["tabs"] for p in t["panels"] for q in p["queries"]]
+        sqls += [r.body["query_condition"]["sql"] for r in resources if r.kind == "alert"]
+        metric_sqls = [sql for sql in sqls if '"bedrock_metrics"' in sql]
+        assert len(metric_sqls) > 10, name
+        for sql in metric_sqls:
+            names = {c.name for c in parse(sql).find_all(exp.Column)}
+            assert names & own and not names & other, (name, sql)
 
 
 def test_layout_has_no_overlaps_and_stable_ids(projects: dict[str, list[Resource]]) -> None:

@@ -332,7 +332,9 @@ def test_create_streams_lets_alerts_on_streams_without_data_apply(
                           params={"type": "logs"}).json()
     fields = {f["name"]: f["type"] for f in schema["schema"]}
     # The columns the alerts read, typed as Firehose ingestion would type them.
-    assert fields["sum"] == "Float64" and fields["metric_name"] == "Utf8"
+    # (o2kit.yaml metrics_layout: flattened — the statistics are value_* columns)
+    assert fields["value_sum"] == "Float64" and fields["metric_name"] == "Utf8"
+    assert fields["dimensions_modelid"] == "Utf8"
     assert fields["_timestamp"] == "Int64"
     alert_streams = {a["stream_name"] for a in fake.alerts()}
     assert "bedrock_metrics" in alert_streams

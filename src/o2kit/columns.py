@@ -6,8 +6,11 @@ A stream plays one *role* (see ``o2kit.yaml`` ``streams:``):
 - ``invocation_logs`` – Bedrock model-invocation logs arriving as CloudWatch Logs envelopes through
   Firehose (reference bedrock-telemetry.md §3.2 envelope columns and §3.3 ``message_*`` columns,
   plus the ``message_requestmetadata_<key>`` family for caller tags);
-- ``metrics`` – the CloudWatch metric stream ``AWS/Bedrock`` in JSON output, which OpenObserve
-  special-cases rather than flattening (reference §4.2);
+- ``metrics`` – the CloudWatch metric stream ``AWS/Bedrock`` in JSON output. Its columns depend on
+  ``streams.metrics_layout`` (see ``o2kit.config.Streams``): ``flattened`` — what OpenObserve
+  fbab9b80 stores for CloudWatch's float values, plain JSON flattening (``value_*``,
+  ``dimensions_*``, ``timestamp``) — or ``special`` — the metric-stream special case of
+  reference §4.2 (``count``/``sum``/``max``/``min``, ``metric_dimensions``);
 - ``application_logs`` – the user's own structured logs; we only know the fields the
   configuration names (``latency_field``, ``model_field``, any other ``*_field``) and
   ``_timestamp``. Deliberately conservative: any
@@ -96,25 +99,58 @@ INVOCATION_LOG_COLUMNS: frozenset[str] = frozenset(_ENVELOPE_COLUMNS + _BEDROCK_
 REQUEST_METADATA_PREFIX = "message_requestmetadata_"
 _NORMALISED_KEY = re.compile(r"[a-z0-9_]+")
 
-# bedrock-telemetry.md §4.2: the metric-stream row (no ``value_`` prefix, no ``dimensions_*``).
-# The OpenTelemetry-only percentile columns (``p99_0`` …) are left out on purpose: the reference
-# recommends JSON output, where they do not exist.
-METRIC_STREAM_COLUMNS: frozenset[str] = frozenset(
-    {
-        TIMESTAMP,
-        "metric_stream_name",
-        "account_id",
-        "region",
-        "namespace",
-        "metric_name",
-        "unit",
-        "count",
-        "sum",
-        "max",
-        "min",
-        "metric_dimensions",
-    }
+# Columns of a metric-stream datapoint in both layouts (the datum's own string fields).
+_METRIC_COMMON_COLUMNS = (
+    TIMESTAMP,
+    "metric_stream_name",
+    "account_id",
+    "region",
+    "namespace",
+    "metric_name",
+    "unit",
 )
+
+# bedrock-telemetry.md §4.2, layout ``special``: the statistics hoisted out of ``value`` (no
+# ``value_`` prefix), dimensions joined into one ``metric_dimensions`` string, no ``timestamp``
+# column (it became ``_timestamp``). The OpenTelemetry-only percentile columns (``p99_0`` …) are
+# left out on purpose: the reference recommends JSON output, where they do not exist.
+METRIC_STREAM_COLUMNS: frozenset[str] = frozenset(
+    _METRIC_COMMON_COLUMNS + ("count", "sum", "max", "min", "metric_dimensions")
+)
+
+# Layout ``flattened``: the datum is a generic JSON row (src/core/src/logs/ingest.rs
+# ``deserialize_aws_record_from_vec``, the fall-through arm; flattening §5): ``value.sum`` →
+# ``value_sum`` …, ``dimensions.ModelId`` → ``dimensions_modelid`` (one column per dimension),
+# ``timestamp`` kept as the datapoint time in ms, ``_timestamp`` = ingestion time.
+METRIC_STREAM_FLATTENED_COLUMNS: frozenset[str] = frozenset(
+    _METRIC_COMMON_COLUMNS
+    + ("timestamp", "value_count", "value_sum", "value_max", "value_min", "dimensions_modelid")
+)
+# Any other dimension (``dimensions_<name>``) or extra statistic in ``value`` (a percentile such
+# as ``p99`` → ``value_p99``, if the metric stream is configured with one) is a column too.
+METRIC_STREAM_FLATTENED_PREFIXES: tuple[str, ...] = ("dimensions_", "value_")
+
+# What a column of one layout is called in the other, for "did you mean" messages: a query
+# written for the wrong layout is the likeliest reason for an unknown metric column.
+_FLATTENED_NAME_OF: Mapping[str, str] = {
+    "sum": "value_sum",
+    "count": "value_count",
+    "max": "value_max",
+    "min": "value_min",
+    "metric_dimensions": "dimensions_modelid",
+}
+_SPECIAL_NAME_OF: Mapping[str, str] = {v: k for k, v in _FLATTENED_NAME_OF.items()} | {
+    "timestamp": TIMESTAMP
+}
+
+
+def metric_stream_columns(layout: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """``(columns, column-name prefixes)`` of a metric-stream row in ``layout``."""
+    if layout == "flattened":
+        return METRIC_STREAM_FLATTENED_COLUMNS, METRIC_STREAM_FLATTENED_PREFIXES
+    if layout == "special":
+        return METRIC_STREAM_COLUMNS, ()
+    raise ValueError(f"unknown metrics layout {layout!r}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +161,8 @@ class StreamColumns:
     roles: tuple[str, ...]
     columns: frozenset[str]
     prefixes: tuple[str, ...] = field(default=())
+    # Known names of the *other* metrics layout → this layout's name (suggestions only).
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def stream_type(self) -> str:
@@ -144,6 +182,8 @@ class StreamColumns:
         """The closest documented column, for "did you mean" messages."""
         candidates = sorted(self.columns) + [f"{p}<key>" for p in self.prefixes]
         lowered = column.lower()
+        if lowered in self.renamed:
+            return self.renamed[lowered]
         if lowered != column and self.documents(lowered):
             return lowered
         matches = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.6)
@@ -155,7 +195,7 @@ class StreamColumns:
 
 def _columns_of_role(role: str, config: Config) -> tuple[frozenset[str], tuple[str, ...]]:
     if role == ROLE_METRICS:
-        return METRIC_STREAM_COLUMNS, ()
+        return metric_stream_columns(config.streams.metrics_layout)
     if role == ROLE_INVOCATION_LOGS:
         return INVOCATION_LOG_COLUMNS, (REQUEST_METADATA_PREFIX,)
     app = config.streams.application_logs
@@ -188,15 +228,23 @@ def catalogue(config: Config) -> dict[str, StreamColumns]:
     merged: dict[str, StreamColumns] = {}
     for stream, role in _role_pairs(config):
         columns, prefixes = _columns_of_role(role, config)
+        renamed: Mapping[str, str] = {}
+        if role == ROLE_METRICS:
+            renamed = (
+                _FLATTENED_NAME_OF
+                if config.streams.metrics_layout == "flattened"
+                else _SPECIAL_NAME_OF
+            )
         known = merged.get(stream)
         if known is None:
-            merged[stream] = StreamColumns(stream, (role,), columns, prefixes)
+            merged[stream] = StreamColumns(stream, (role,), columns, prefixes, renamed)
         else:
             merged[stream] = StreamColumns(
                 stream,
                 known.roles + (role,),
                 known.columns | columns,
                 known.prefixes + tuple(p for p in prefixes if p not in known.prefixes),
+                {**known.renamed, **renamed},
             )
     return merged
 
@@ -209,9 +257,14 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
 
 # Arrow types of the columns o2kit may have to declare when it creates a stream before data has
 # arrived (``apply --create-streams``), as ingestion would type them: metric-stream statistics are
-# Float64 (bedrock-telemetry.md §4.2), token counts and the event ``timestamp`` Int64 (§3.2, §3.3),
-# everything else text. A wrong guess would clash with the first ingested batch, so only these.
-_FLOAT_COLUMNS = frozenset({"count", "sum", "max", "min"})
+# Float64 in both layouts (special: bedrock-telemetry.md §4.2; flattened: CloudWatch writes them
+# as JSON floats, "sum":42.0, which schema inference types Float64), token counts and the
+# ``timestamp`` columns Int64 (§3.2, §3.3; the flattened metric row's ``timestamp`` is the
+# datapoint time in ms), everything else text. A wrong guess would clash with the first ingested
+# batch, so only these.
+_FLOAT_COLUMNS = frozenset(
+    {"count", "sum", "max", "min", "value_count", "value_sum", "value_max", "value_min"}
+)
 _INT_SUFFIXES = ("tokencount", "_timestamp")
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -74,6 +74,27 @@ class Streams(_Strict):
     metrics: str = "bedrock_metrics"
     invocation_logs: str = "bedrock_logs"
     application_logs: ApplicationLogs | None = None
+    metrics_layout: Literal["flattened", "special"] = Field(
+        default="flattened",
+        description=(
+            "Which columns OpenObserve gives a CloudWatch metric-stream datapoint. "
+            "'flattened': generic JSON flattening — value_count/value_sum/value_max/value_min, "
+            "dimensions_modelid, timestamp (datapoint time, ms) and _timestamp = ingestion time. "
+            "'special': the metric-stream special case — count/sum/max/min, metric_dimensions, "
+            "_timestamp = datapoint time. Check with SELECT * FROM the stream LIMIT 1."
+        ),
+    )
+    """Column layout of the metric stream's rows.
+
+    ``flattened`` (default) is what OpenObserve at commit fbab9b80 stores for real CloudWatch
+    lines: the special case in ``src/core/src/logs/ingest.rs`` (``deserialize_aws_record_from_vec``,
+    ``AWSRecordType::KinesisFHMetrics``) is only reached when the untagged ``AWSRecordType``
+    (``src/ingestion_common/src/lib.rs``) parses the line, and with serde_json's
+    ``arbitrary_precision`` feature (``Cargo.toml``) a buffered float such as ``"sum":42.0``
+    cannot fill the ``f32`` fields of ``KinesisFHMetricValue``; the line then falls through to
+    generic flattening. ``special`` is the layout bedrock-telemetry.md §4.2 describes (a server
+    built without that feature, or a fixed one). Templates pick their columns from this value.
+    """
 
     _check = field_validator("metrics", "invocation_logs")(_stream_name)
 
