@@ -296,3 +296,14 @@ def test_messages_come_only_from_a_firing_run() -> None:
     assert evaluate(alert, runner, AT_US).messages == ["error!"]
     alert["trigger_condition"]["threshold"] = 2
     assert evaluate(alert, runner, AT_US).messages == []
+
+
+def test_an_sql_alert_with_an_aggregation_is_judged_per_group_as_the_source_does() -> None:
+    # evaluate_scheduled classifies by `aggregation` whenever it is set, whatever the type
+    sql = 'SELECT host, COUNT(*) AS alert_agg_value FROM "app" GROUP BY host'
+    alert = sql_alert(sql, query={"aggregation": {
+        "group_by": ["host"], "function": "count",
+        "having": {"column": "_timestamp", "operator": ">", "value": 2}}})
+    rows = rows_at(1, 2, 3, host="a") + rows_at(1, 2, host="b")
+    result = evaluate(alert, QueryRunner({"app": rows}), AT_US)
+    assert (result.fires, result.observed, len(result.rows)) == (True, 1, 2)

@@ -68,7 +68,7 @@ Evaluation semantics, from the OpenObserve source (commit fbab9b80; paths under 
   (``core/src/alerts/alert.rs`` ``process_row_template``, ``notifications/custom.rs``
   ``process_variable_replace``); ``messages`` are those lines.
 
-Refused (clearly, naming the alert): PromQL, SLO and real-time alerts, VRL functions, multi-time
+Refused, with the reason: PromQL, SLO and real-time alerts, VRL functions, multi-time
 ranges, multi-alerts, warning thresholds, and a search event type that bypasses the threshold.
 Silence between runs and deduplication are not modelled: each test is one evaluation.
 """
@@ -432,7 +432,7 @@ def unsupported_reason(alert: Mapping[str, Any]) -> str | None:
     if trigger.get("warning_threshold") is not None:
         return "multi-level alerts (warning_threshold) are not evaluated"
     aggregation = query.get("aggregation")
-    if kind == "custom" and aggregation:
+    if aggregation:
         if aggregation.get("multi_alert"):
             return "multi-alerts (aggregation.multi_alert) are not evaluated"
         if aggregation.get("warning_value") is not None:
@@ -814,11 +814,14 @@ def evaluate(alert: Mapping[str, Any], runner: QueryRunner, at_us: int) -> Evalu
         raise EvaluationError(message) from exc
     operator = str(trigger.get("operator", "="))
     threshold = int(trigger.get("threshold") or 0)
-    aggregation = query.get("aggregation") if query.get("type") != "sql" else None
+    # mod.rs classifies by aggregation whenever one is set, for sql alerts too (their SQL must
+    # then return alert_agg_value).
+    aggregation = query.get("aggregation")
     if aggregation:
         having = aggregation.get("having") or {}
         critical = _json_number(having.get("value"))
-        assert critical is not None  # custom_sql refused it otherwise
+        if critical is None:
+            raise UnsupportedAlert("aggregation threshold (having.value) is not numeric")
         seen = rows[:required_search_size(operator, threshold)]
         # mod.rs: r.get("alert_agg_value").as_f64() — a string aggregate is not a number.
         values = [None if isinstance(r.get("alert_agg_value"), str)
