@@ -79,7 +79,7 @@ def preview_command(
             end_us = int(time.time() * 1_000_000)
             start_us = end_us - minutes * check.MINUTE_US
             subtitle = (f"data: {settings.url} org {settings.org}, last {minutes} minutes; "
-                        "variables set to All")
+                        "variables set to All; times in UTC")
 
             def runner(sql: str, start: int, end: int) -> list[dict[str, Any]]:
                 names = check._variable_names(sql)
@@ -93,7 +93,7 @@ def preview_command(
             start_us, end_us = traffic.start_ms * 1000, LOCAL_END_MS * 1000 + 1
             runner = check.local_runner(rows)
             subtitle = (f"data: synthetic Bedrock traffic (seed {seed}, {minutes} minutes) on "
-                        "the local engine; variables set to All")
+                        "the local engine; variables set to All; times in UTC")
         target = out_dir if out_dir is not None else Path("build/preview")
         if not target.is_absolute():
             target = base._state.project / target
