@@ -223,3 +223,14 @@ def test_raw_resources_say_where_they_come_from(project: Path) -> None:
     assert resource.meta == {RAW_JSON_META: "exported/legacy.json"}
     shipped = load_project(REPO)
     assert all(RAW_JSON_META not in r.meta for r in shipped.resources)
+
+
+def test_a_dashboard_the_ui_cannot_upgrade_is_skipped_not_fatal() -> None:
+    broken = {"version": 2, "title": "Broken", "panels": [{"id": "p", "queries": []}]}  # no layout
+    fine = {"version": 8, "title": "Fine", "tabs": []}
+    items = [{"version": 2, "v2": broken, "folder_name": "F"},
+             {"version": 8, "v8": fine, "folder_name": "F"}]
+    result = export.build_export(export.ServerObjects(dashboards=items), export.ProjectKeys())
+    assert [str(f.path) for f in result.files if f.path.suffix == ".yaml"] == [
+        "dashboards/fine.yaml"]
+    assert any("Broken" in s and "layout" in s for s in result.skipped), result.skipped

@@ -354,7 +354,12 @@ def build_export(objects: ServerObjects, existing: ProjectKeys) -> ExportResult:
 def _export_dashboards(objects: ServerObjects, existing: ProjectKeys, result: ExportResult) -> None:
     chosen = []
     for item in objects.dashboards:
-        body, version = clean_dashboard(item)
+        try:
+            body, version = clean_dashboard(item)
+        except UserError as exc:
+            # One dashboard the UI could not open either must not stop the others.
+            result.skipped.append(f"{exc.message} ({exc.remedy})")
+            continue
         key = (str(item.get("folder_name", "")), str(body.get("title", "")))
         if key in existing.dashboards:
             result.skipped.append(f'dashboard "{key[0]}/{key[1]}": already defined in dashboards/')
