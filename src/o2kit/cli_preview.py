@@ -170,7 +170,9 @@ def _forget_stale(target: Path, written: list[Path]) -> None:
     if manifest.exists():
         for line in manifest.read_text(encoding="utf-8").splitlines():
             old = line.strip()
-            if old and old not in keep and ".." not in Path(old).parts:
+            # Only relative paths inside ``target``: the manifest is a file anyone can edit.
+            if (old and old not in keep and not Path(old).is_absolute()
+                    and ".." not in Path(old).parts and old.endswith((".png", ".html"))):
                 stale = target / old
                 if stale.is_file():
                     stale.unlink()
