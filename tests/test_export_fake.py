@@ -289,6 +289,9 @@ def test_export_then_plan_adopt_only_marks_and_apply_converges(o2: O2) -> None:
 
 def test_export_selects_by_folder_title_and_id(o2: O2) -> None:
     ids = _populate(o2.fake)
+    dry = o2("export", "--all", "--dry-run")
+    assert dry.exit_code == 0 and "would write dashboards/calls-v5.yaml" in dry.output
+    assert not (o2.project / "dashboards").exists()
     result = o2("export", "--title", "Calls v5", "--kind", "dashboards")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (o2.project / "dashboards").iterdir()) == ["calls-v5.yaml"]

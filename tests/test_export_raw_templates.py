@@ -234,3 +234,24 @@ def test_a_dashboard_the_ui_cannot_upgrade_is_skipped_not_fatal() -> None:
     assert [str(f.path) for f in result.files if f.path.suffix == ".yaml"] == [
         "dashboards/fine.yaml"]
     assert any("Broken" in s and "layout" in s for s in result.skipped), result.skipped
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{\n  "text": "{alert_name} fired"\n}', "line one  \nline two\n", "tab\tand\n trailing \n"],
+)
+def test_template_bodies_round_trip_through_the_alerts_file(body: str) -> None:
+    import yaml
+
+    objects = export.ServerObjects(
+        alerts=[{"name": "a", "folder_name": "Ops", "destinations": ["d"]}],
+        destinations=[{"name": "d", "type": "email", "emails": ["x@example.com"],
+                       "template": "t"}],
+        templates=[{"name": "t", "type": "http", "body": body, "kind": "custom"}],
+    )
+    (yaml_file,) = [f for f in export.build_export(objects, export.ProjectKeys()).files
+                    if f.path.suffix == ".yaml"]
+    doc = yaml.safe_load(yaml_file.text)
+    assert doc["templates"]["t"]["body"] == body
+    assert doc["destinations"]["d"] == {"type": "email", "emails": ["x@example.com"],
+                                        "template": "t"}
