@@ -222,9 +222,14 @@ def _read_sql(sql: str) -> _SqlPlan:
     streams = tuple(dict.fromkeys(t.name for t in tree.find_all(exp.Table)
                                   if t.name and t.name not in ctes))
     has_limit = tree.args.get("limit") is not None or tree.args.get("fetch") is not None
+    # The server's ColumnVisitor walks the whole statement, subqueries included
+    # (src/search/src/sql/mod.rs "check if need sort by time"): a GROUP BY, DISTINCT or aggregate
+    # anywhere — e.g. an outer filter over a grouped subquery — means no default time sort.
+    selects = list(tree.find_all(exp.Select))
     sort = (isinstance(tree, exp.Select) and len(streams) == 1 and not has_limit
-            and not tree.args.get("order") and not tree.args.get("group")
-            and not tree.args.get("distinct") and not _has_aggregate(tree.expressions)
+            and not tree.args.get("order")
+            and not any(s.args.get("group") or s.args.get("distinct")
+                        or _has_aggregate(s.expressions) for s in selects)
             and "--" not in sql and "/*" not in sql)
     text = sql.rstrip().rstrip(";").rstrip()
     return _SqlPlan(streams, has_limit, sort, f"{text} ORDER BY _timestamp DESC")

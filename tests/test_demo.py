@@ -1,0 +1,27 @@
+"""``o2kit demo`` end to end: fake server on loopback, seeded traffic, plan → apply → plan,
+every panel query, alerts evaluated now."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from o2kit import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_and_converges() -> None:
+    result = CliRunner().invoke(cli.app, ["--project", str(REPO), "demo", "--minutes", "15"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Plan: 8 to create" in out or re.search(r"Plan: \d+ to create", out)
+    # the second plan must be empty
+    assert re.search(r"plan again: Plan: 0 to create, 0 to update, 0 to replace, 0 to delete", out)
+    ran = re.search(r"Ran (\d+) panel and alert queries: (\d+) passed", out)
+    assert ran and ran.group(1) == ran.group(2)
+    # the generated throttling burst makes the throttling alert fire
+    assert re.search(r"FIRES bedrock_throttling", out)
+    assert "us.anthropic.claude-3-5-haiku-20241022-v1:0" in out
