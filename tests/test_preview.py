@@ -300,3 +300,27 @@ def test_preview_from_a_server_draws_its_answers_and_its_errors(
     drew_data = [k for k in on_logs if not texts[k][1].startswith(("query failed", "no data"))]
     assert drew_data, {k: texts[k][:2] for k in on_logs}
     assert len(list(tmp_path.rglob("*.png"))) == len(drawn)
+
+
+@pytest.mark.parametrize("kind", ["line", "area", "area-stacked", "scatter", "bar", "stacked",
+                                  "h-bar", "h-stacked"])
+@pytest.mark.parametrize("x_values", ["time", "categories"])
+def test_every_chart_type_draws_its_series(kind: str, x_values: str) -> None:
+    rows = ROWS if x_values == "time" else [
+        {"ts": f"region-{i}", "model": r["model"], "calls": r["calls"]} for i, r in enumerate(ROWS)]
+    body = {"title": "t", "tabs": [{"tabId": "a", "panels": [
+        _panel("p", kind, "Chart", (0, 0, 192, 14), x=["ts"], y=["calls"], breakdown=["model"])]}]}
+    [picture] = preview.draw_dashboard(body, {("a", "p"): [QueryResult(rows=rows)]})
+    assert picture.texts[("a", "p")] == ["Chart", "alpha", "beta"]
+
+
+def test_several_y_fields_share_a_colour_per_group_and_keep_their_label() -> None:
+    rows = [dict(r, p99=r["calls"] * 2) for r in ROWS]
+    body = {"title": "t", "tabs": [{"tabId": "a", "panels": [
+        _panel("p", "line", "Latency", (0, 0, 96, 14), x=["ts"], y=["calls", "p99"],
+               breakdown=["model"])]}]}
+    [picture] = preview.draw_dashboard(body, {("a", "p"): [QueryResult(rows=rows)]})
+    assert picture.texts[("a", "p")] == ["Latency", "alpha · Calls", "alpha · P99",
+                                         "beta · Calls", "beta · P99"]
+    name = preview._legend_name(preview._Series("x" * 80 + " · P99", [], "x" * 80, "P99"), 120)
+    assert name.endswith("… · P99")

@@ -680,7 +680,9 @@ def _draw_chart(canvas: _Canvas, key: PanelKey, kind: str, series: list[_Series]
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     horizontal = kind in ("h-bar", "h-stacked")
-    legend_px = min(240.0, box.w * 0.3) if legend else 0.0
+    # The legend takes what its longest name needs, at most 240px or 30% of the panel.
+    longest = max((len(s.name) for s in series), default=0)
+    legend_px = min(240.0, box.w * 0.3, 30 + longest * 7 * DPI / 72 * 0.6) if legend else 0.0
     left_px = 110.0 if horizontal and not x_is_time else 46.0
     plot = _Box(box.x + left_px, box.y + 4, box.w - left_px - legend_px - 6, box.h - 24)
     if plot.w < 40 or plot.h < 30:
