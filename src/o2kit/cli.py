@@ -489,7 +489,7 @@ def _print_apply_summary(result: Any) -> None:
 
 # Commands that live in their own modules (o2kit/cli_<name>.py, each with ``register(app)``), so
 # the command line can grow without one file becoming a bottleneck.
-_COMMAND_MODULES: tuple[str, ...] = ("cli_check", "cli_aws", "cli_seed", "cli_demo")
+_COMMAND_MODULES: tuple[str, ...] = ("cli_check", "cli_aws", "cli_seed", "cli_demo", "cli_test")
 
 
 def _register_command_modules() -> None:
