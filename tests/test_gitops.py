@@ -29,7 +29,8 @@ from o2kit.report import MARKDOWN_MARKER
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "gitops.sh"
 WORKFLOW = REPO / ".github" / "workflows" / "o2kit.yml"
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "alert-tests")
+# Without alert-tests/: `o2kit test` takes seconds, so only the tests about that step copy it.
+PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates")
 WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/SECRETSECRET"
 BIN = Path(sys.executable).parent
 
@@ -115,38 +116,6 @@ def two_envs(tmp_path: Path, fake: tuple[FakeOpenObserve, str]) -> Gitops:
     return Gitops(project, fake[1], tmp_path)
 
 
-def test_pr_deploy_pr(two_envs: Gitops, fake: tuple[FakeOpenObserve, str]) -> None:
-    server, _url = fake
-    run = two_envs
-
-    first = run("pr")
-    _ok(first)
-    summary = run.summary_text()
-    assert summary.startswith(MARKDOWN_MARKER) and summary.count(MARKDOWN_MARKER) == 1
-    assert 'o2kit plan: org "prod", env "prod"' in summary
-    assert 'o2kit plan: org "staging", env "staging"' in summary
-    assert "| prod | ✓ |" in summary and "| changes |" in summary
-    creates = _plan_counts(summary)
-    assert len(creates) == 2 and all(n > 0 for n in creates)
-    assert (run.out / "plan-staging.md").read_text(encoding="utf-8").startswith(MARKDOWN_MARKER)
-    assert "comment skipped" in first.stdout  # no GitHub token: the comment step is skipped
-    assert server.write_count() == 0 and "SECRETSECRET" not in first.stdout + summary
-
-    deploy = run("deploy")
-    _ok(deploy)
-    for org in ("prod", "staging"):
-        assert server.dashboards(org) and server.alerts(org)
-    assert "2 environment(s) applied, 0 failed" in deploy.stdout
-    assert "| staging | ✓ Apply:" in run.summary_text()
-
-    again = run("pr")
-    _ok(again)
-    summary = run.summary_text()
-    assert summary.count("No changes: the server matches the code.") == 2
-    assert _plan_counts(summary) == [0, 0]
-    assert "| changes |" not in summary and summary.count("| no changes |") == 2
-
-
 def test_deploy_goes_on_after_a_failed_env_and_fails_at_the_end(
         tmp_path: Path, fake: tuple[FakeOpenObserve, str]) -> None:
     server, url = fake
@@ -161,11 +130,6 @@ def test_deploy_goes_on_after_a_failed_env_and_fails_at_the_end(
     assert "1 environment(s) applied, 1 failed: aaa" in result.stdout
     assert "| aaa | ✗ failed |" in run.summary_text()
 
-    pr = run("pr")
-    _ok(pr, 1)  # the plan for aaa fails too; staging is still planned
-    summary = run.summary_text()
-    assert "| aaa | ✓ | " in summary and "| ✗ failed |" in summary
-    assert 'env "staging"' in summary and _plan_counts(summary) == [0]
 
 
 def test_pr_reports_an_invalid_env_and_checks_the_others(
@@ -173,12 +137,11 @@ def test_pr_reports_an_invalid_env_and_checks_the_others(
     project = _project(tmp_path / "repo", {"bad": "streams:\n  metrics: Bedrock-Metrics\n",
                                            "staging": STAGING})
     run = Gitops(project, fake[1], tmp_path)
-    result = run("pr")
+    result = run("pr", O2KIT_OFFLINE="1")
     _ok(result, 1)
     assert "envs/bad.yaml:2" in result.stderr
     summary = run.summary_text()
-    assert "| bad | ✗ failed |" in summary
-    assert 'env "staging"' in summary and "| staging | ✓ |" in summary
+    assert "| bad | ✗ failed |" in summary and "| staging | ✓ |" in summary
 
 
 def test_offline_pr_validates_without_a_server(tmp_path: Path) -> None:
@@ -226,20 +189,30 @@ def test_usage_error(two_envs: Gitops) -> None:
     assert result.returncode == 64 and "deploy" in result.stderr
 
 
-def test_the_test_step_runs_only_when_o2kit_has_it_and_there_are_tests(
-        two_envs: Gitops) -> None:
+def test_the_shipped_alert_tests_run_once_with_the_base_config(two_envs: Gitops) -> None:
+    """The real `o2kit test` on the shipped alert-tests/, once, although the staging overlay
+    changes the thresholds those tests were written for."""
     has_command = subprocess.run([str(BIN / "o2kit"), "test", "--help"], capture_output=True,
                                  check=False).returncode == 0
-    has_tests = (two_envs.project / "alert-tests").is_dir()
+    if (REPO / "alert-tests").is_dir():
+        shutil.copytree(REPO / "alert-tests", two_envs.project / "alert-tests")
     result = two_envs("pr", O2KIT_OFFLINE="1")
-    assert ("no 'test' command" in result.stdout) == (not has_command)
-    ran = has_command and has_tests
-    assert ("| ✓ | skipped (offline) |" in two_envs.summary_text()) == ran, result.stdout
-    assert ("| skipped | skipped (offline) |" in two_envs.summary_text()) == (not ran)
-    if has_command:
-        no_tests = two_envs("pr", O2KIT_OFFLINE="1", O2KIT_TESTS_DIR="no-such-dir")
-        _ok(no_tests)
-        assert "no alert tests in no-such-dir/" in no_tests.stdout
+    summary = two_envs.summary_text()
+    if not has_command:
+        assert "no 'test' command" in result.stdout
+        assert "skipped (this o2kit has no test command)" in summary
+        return
+    _ok(result)
+    assert result.stdout.count("test (o2kit.yaml)") == 1
+    assert "Alert tests (`o2kit test`, o2kit.yaml): ✓ passed" in summary
+
+
+def test_without_alert_tests_the_step_is_skipped(two_envs: Gitops) -> None:
+    result = two_envs("pr", O2KIT_OFFLINE="1", O2KIT_ENVS="staging")
+    _ok(result)
+    summary = two_envs.summary_text()
+    assert "Alert tests (`o2kit test`, o2kit.yaml): skipped" in summary
+    assert "| staging | ✓ | skipped (offline) |" in summary
 
 
 # --- the pull-request comment, against a fake GitHub API ------------------------------------
@@ -331,49 +304,73 @@ def github() -> Iterator[tuple[FakeGitHub, str]]:
         server.server_close()
 
 
-def test_pr_comment_is_created_once_then_updated(two_envs: Gitops,
-                                                  github: tuple[FakeGitHub, str]) -> None:
+def test_pr_deploy_pr_with_one_comment_updated(two_envs: Gitops, tmp_path: Path,
+                                               fake: tuple[FakeOpenObserve, str],
+                                               github: tuple[FakeGitHub, str]) -> None:
+    """The whole loop: a PR plans creates (job summary + one comment), the merge deploys every
+    environment, the next PR run shows no changes and edits the same comment."""
+    server, _url = fake
     gh, api = github
+    run = two_envs
     # More than one page of other comments, one of them quoting an old plan.
     for i in range(120):
         gh.add(f"review comment {i}")
     gh.add(f"> {MARKDOWN_MARKER}\n> looks good")
-    on_github = dict(GITHUB_TOKEN=gh.token, GITHUB_REPOSITORY=gh.repo, GITHUB_API_URL=api,
-                     O2KIT_PR_NUMBER=str(gh.number), GITHUB_ACTIONS="true")
+    github_env = dict(GITHUB_TOKEN=gh.token, GITHUB_REPOSITORY=gh.repo, GITHUB_API_URL=api,
+                      GITHUB_ACTIONS="true")
 
-    _ok(two_envs("pr", **on_github))
+    first = run("pr", **github_env, O2KIT_PR_NUMBER=str(gh.number))
+    _ok(first)
+    summary = run.summary_text()
+    assert summary.startswith(MARKDOWN_MARKER) and summary.count(MARKDOWN_MARKER) == 1
+    assert 'o2kit plan: org "prod", env "prod"' in summary
+    assert 'o2kit plan: org "staging", env "staging"' in summary
+    assert "| prod | ✓ |" in summary and summary.count("| changes |") == 2
+    creates = _plan_counts(summary)
+    assert len(creates) == 2 and all(n > 0 for n in creates)
+    assert (run.out / "plan-staging.md").read_text(encoding="utf-8").startswith(MARKDOWN_MARKER)
+    assert server.write_count() == 0 and "SECRETSECRET" not in first.stdout + summary
     marked = [c for c in gh.comments if c["body"].startswith(MARKDOWN_MARKER)]
-    assert gh.writes == ["POST"] and len(marked) == 1
-    assert all(n > 0 for n in _plan_counts(marked[0]["body"]))
+    assert gh.writes == ["POST"] and len(marked) == 1 and marked[0]["body"] == summary
 
-    _ok(two_envs("deploy", **on_github))
-    result = two_envs("pr", **on_github)
-    _ok(result)
-    assert "Updated the plan comment" in result.stdout
+    deploy = run("deploy", **github_env)
+    _ok(deploy)
+    for org in ("prod", "staging"):
+        assert server.dashboards(org) and server.alerts(org)
+    assert "2 environment(s) applied, 0 failed" in deploy.stdout
+    assert "| staging | ✓ Apply:" in run.summary_text()
+    assert gh.writes == ["POST"]  # deploy does not comment
+
+    # This time the pull-request number comes from the event file GitHub writes.
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": gh.number}}), encoding="utf-8")
+    again = run("pr", **github_env, GITHUB_EVENT_PATH=str(event))
+    _ok(again)
+    summary = run.summary_text()
+    assert summary.count("No changes: the server matches the code.") == 2
+    assert _plan_counts(summary) == [0, 0]
+    assert "| changes |" not in summary and summary.count("| no changes |") == 2
+    assert "Updated the plan comment" in again.stdout
     marked = [c for c in gh.comments if c["body"].startswith(MARKDOWN_MARKER)]
     assert gh.writes == ["POST", "PATCH"] and len(marked) == 1
-    assert _plan_counts(marked[0]["body"]) == [0, 0]
-    assert len(gh.comments) == 122
+    assert marked[0]["body"] == summary and len(gh.comments) == 122
+
+
+def test_without_a_github_token_the_comment_is_skipped(two_envs: Gitops) -> None:
+    result = two_envs("pr", O2KIT_ENVS="staging")
+    _ok(result)
+    assert "comment skipped" in result.stdout
+    assert 'env "staging"' in two_envs.summary_text()
 
 
 def test_a_failed_comment_is_a_warning_not_a_failure(two_envs: Gitops,
                                                      github: tuple[FakeGitHub, str]) -> None:
     gh, api = github
-    result = two_envs("pr", GITHUB_TOKEN="wrong", GITHUB_REPOSITORY=gh.repo, GITHUB_API_URL=api,
-                      O2KIT_PR_NUMBER="7", GITHUB_ACTIONS="true")
+    result = two_envs("pr", O2KIT_ENVS="staging", GITHUB_TOKEN="wrong", GITHUB_REPOSITORY=gh.repo,
+                      GITHUB_API_URL=api, O2KIT_PR_NUMBER="7", GITHUB_ACTIONS="true")
     _ok(result)
     assert "::warning title=o2kit::" in result.stdout and "401" in result.stderr
     assert gh.writes == []
-
-
-def test_comment_pr_number_comes_from_the_event_file(two_envs: Gitops, tmp_path: Path,
-                                                     github: tuple[FakeGitHub, str]) -> None:
-    gh, api = github
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": gh.number}}), encoding="utf-8")
-    _ok(two_envs("pr", GITHUB_TOKEN=gh.token, GITHUB_REPOSITORY=gh.repo, GITHUB_API_URL=api,
-                 GITHUB_EVENT_PATH=str(event), O2KIT_OFFLINE=""))
-    assert gh.writes == ["POST"]
 
 
 # --- the workflow ---------------------------------------------------------------------------
@@ -412,10 +409,11 @@ def test_workflow_passes_actionlint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_test_step_runs_per_env_and_its_failure_fails_the_check(
+def test_the_test_step_runs_once_and_its_failure_fails_the_check(
         two_envs: Gitops, tmp_path: Path) -> None:
     """With an `o2kit` whose `test` command is a stand-in (other commands pass through), the
-    script runs it once per environment and a failing one fails the pull-request check."""
+    script runs it once, without --env, and a failing one fails the pull-request check while
+    the environments are still validated."""
     shim = tmp_path / "shim"
     shim.mkdir()
     log = tmp_path / "test-calls.log"
@@ -434,9 +432,14 @@ def test_the_test_step_runs_per_env_and_its_failure_fails_the_check(
 
     _ok(two_envs("pr", O2KIT_OFFLINE="1", PATH=path, SHIM_LOG=str(log)))
     calls = log.read_text(encoding="utf-8").splitlines()
-    assert [c.split("--env ")[1].split()[0] for c in calls] == ["prod", "staging"]
-    assert two_envs.summary_text().count("| ✓ | ✓ | skipped (offline) |") == 2
+    assert len(calls) == 1 and "--env" not in calls[0]
+    summary = two_envs.summary_text()
+    assert "Alert tests (`o2kit test`, o2kit.yaml): ✓ passed" in summary
+    assert summary.count("| ✓ | skipped (offline) |") == 2
 
-    failing = two_envs("pr", O2KIT_OFFLINE="1", PATH=path, SHIM_LOG=str(log), SHIM_RC="1")
+    failing = two_envs("pr", O2KIT_OFFLINE="1", O2KIT_ENVS="staging", PATH=path,
+                       SHIM_LOG=str(log), SHIM_RC="1")
     _ok(failing, 1)
-    assert two_envs.summary_text().count("| ✗ failed |") == 2
+    summary = two_envs.summary_text()
+    assert "Alert tests (`o2kit test`, o2kit.yaml): ✗ failed" in summary
+    assert "| staging | ✓ | skipped (offline) |" in summary
