@@ -80,7 +80,8 @@ def test_fake_server_is_independent_of_o2kit_tables() -> None:
     offenders = {}
     for name, path in _module_files().items():
         if name.startswith("fake"):
-            bad = [n for n in _imports(path) if n.startswith("o2kit") and not n.startswith("o2kit.fake")]
+            bad = [n for n in _imports(path)
+                   if n.startswith("o2kit") and not n.startswith("o2kit.fake")]
             if bad:
                 offenders[name] = bad
     assert not offenders, offenders

@@ -75,12 +75,9 @@ Silence between runs and deduplication are not modelled: each test is one evalua
 
 from __future__ import annotations
 
-import base64
 import difflib
-import gzip
 import json
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -844,19 +841,6 @@ def evaluate(alert: Mapping[str, Any], runner: QueryRunner, at_us: int) -> Evalu
 # =============================================================================================
 
 
-def _record_minute_end_ms(data: str) -> int:
-    """End (ms) of the minute a Firehose record covers: a record of ``o2kit.synth`` holds one
-    minute of log events (a gzip'd CloudWatch Logs envelope) or of metric datapoints."""
-    raw = base64.b64decode(data)
-    try:
-        envelope = json.loads(gzip.decompress(raw))
-        times = [int(e["timestamp"]) for e in envelope.get("logEvents") or []]
-    except (OSError, EOFError, zlib.error, ValueError):
-        times = [int(json.loads(line)["timestamp"]) for line in raw.decode().splitlines() if line]
-    latest = max(times)
-    return latest - latest % 60_000 + 60_000
-
-
 def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_stream: str,
                   metrics_layout: str, only: str | None = None,
                   ) -> tuple[dict[str, list[dict[str, Any]]], int]:
@@ -893,7 +877,7 @@ def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_s
             continue
         for body in bodies:
             record = json.loads(body)["records"][0]["data"]
-            arrival_us = (_record_minute_end_ms(record) * 1000
+            arrival_us = (synth.record_minute_end_ms(record) * 1000
                           + spec.delivery_delay_seconds * 1_000_000)
             if arrival_us > at_us:
                 late += 1

@@ -23,6 +23,7 @@ from o2kit.model import Resource
 
 Runner = Callable[[str, int, int], list[dict[str, Any]]]
 MINUTE_US = 60_000_000
+DELIVERY_DELAY_MS = 60_000  # the Firehose buffer interval o2kit aws configures by default
 
 
 @dataclass(frozen=True)
@@ -131,16 +132,20 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
     traffic = synth.generate(scenario, end_ms=now_ms, seed=seed)
     layout = getattr(config.streams, "metrics_layout", "special")
     special = layout == "special"
-    log_bodies, metric_bodies = synth.firehose_bodies(traffic, integer_metric_values=special)
-    now_us = now_ms * 1000
+    # One record per request, each decoded at its arrival (a minute's end plus the Firehose
+    # buffer): in the flattened metric layout a row's _timestamp is its arrival time, so decoding
+    # everything at one instant would pile all metric rows into the last time bucket.
+    log_bodies, metric_bodies = synth.firehose_bodies(traffic, max_records=1,
+                                                      integer_metric_values=special)
     rows: dict[str, list[dict[str, Any]]] = {config.streams.invocation_logs: [],
                                              config.streams.metrics: []}
-    for body in log_bodies:
-        rows[config.streams.invocation_logs].extend(
-            decode_firehose_body(body, now_us=now_us, arbitrary_precision=not special))
-    for body in metric_bodies:
-        rows[config.streams.metrics].extend(
-            decode_firehose_body(body, now_us=now_us, arbitrary_precision=not special))
+    for stream, bodies in ((config.streams.invocation_logs, log_bodies),
+                           (config.streams.metrics, metric_bodies)):
+        for body in bodies:
+            record = json.loads(body)["records"][0]["data"]
+            arrival_ms = min(now_ms, synth.record_minute_end_ms(record) + DELIVERY_DELAY_MS)
+            rows[stream].extend(decode_firehose_body(body, now_us=arrival_ms * 1000,
+                                                     arbitrary_precision=not special))
     app = config.streams.application_logs
     if app is not None:
         rows[app.stream] = _application_rows(traffic, app.latency_field, app.model_field,

@@ -378,7 +378,6 @@ def apply(
     from o2kit import report
     from o2kit.errors import PlanError
     from o2kit.plan import delete_guard
-    from o2kit.remote import apply_plan
 
     def body() -> int:
         planned = _make_plan(
@@ -489,7 +488,9 @@ def _print_apply_summary(result: Any) -> None:
 
 # Commands that live in their own modules (o2kit/cli_<name>.py, each with ``register(app)``), so
 # the command line can grow without one file becoming a bottleneck.
-_COMMAND_MODULES: tuple[str, ...] = ("cli_check", "cli_aws", "cli_seed", "cli_demo", "cli_test")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "cli_check", "cli_aws", "cli_seed", "cli_demo", "cli_test", "cli_export", "cli_preview",
+)
 
 
 def _register_command_modules() -> None:

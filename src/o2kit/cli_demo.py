@@ -66,8 +66,9 @@ def demo_command(
 
     Example: o2kit demo --minutes 90
     """
-    from o2kit import check, envrefs, report, seed as seeding
+    from o2kit import check, envrefs, report
     from o2kit import cli as base
+    from o2kit import seed as seeding
     from o2kit.alerttest import EvaluationError, UnsupportedAlert, evaluate
     from o2kit.client import OpenObserveClient
     from o2kit.config import ServerSettings
@@ -85,8 +86,9 @@ def demo_command(
         fake = FakeOpenObserve(seed=seed, query_engine_factory=QueryEngine)
         fake.add_org(config.org)
         environ = dict(os.environ)
-        for _path, name in (ref for r in project.resources for ref in envrefs.find_env_refs(r.body)):
-            environ.setdefault(name, DEMO_SECRET_VALUE)
+        for r in project.resources:
+            for _path, name in envrefs.find_env_refs(r.body):
+                environ.setdefault(name, DEMO_SECRET_VALUE)
         desired = [Resource(kind=r.kind, key=r.key, source=r.source,
                             body=envrefs.resolve_env_refs(r.body, environ, resource=r.address))
                    for r in project.resources]
@@ -115,8 +117,8 @@ def demo_command(
                 # 2. plan → apply → plan
                 def plan_now() -> Any:
                     live = fetch_live(client, desired=desired, stream_types={"logs"})
-                    return build_plan(desired, live.resources, existing_streams=live.existing_streams,
-                                      org=config.org)
+                    return build_plan(desired, live.resources,
+                                      existing_streams=live.existing_streams, org=config.org)
 
                 first = plan_now()
                 base.out.print("2. " + report.summary_line(first), markup=False)

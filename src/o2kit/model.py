@@ -40,7 +40,8 @@ class Resource:
     key: tuple[str, ...]
     body: dict[str, Any]
     source: SourceRef | None = None
-    # Server identity of a live object (folderId, dashboardId, alert id, or the name). None if desired.
+    # Server identity of a live object (folderId, dashboardId, alert id, or the name);
+    # None for a desired one.
     server_id: str | None = None
     # Live-only facts o2kit needs to write safely (e.g. a dashboard's current ``hash``).
     meta: dict[str, Any] = field(default_factory=dict)

@@ -16,9 +16,9 @@ Requests made by ``fetch_live`` (reference openobserve-api.md):
 - one stream list per stream type the desired alerts use, to warn before apply about alerts the
   server would refuse (``404 Stream X not found``, ``src/core/src/alerts/alert.rs``).
 
-Apply never re-diffs: it sends ``kinds.SPECS[kind].payload(desired, live)`` for each change. After an
-*ambiguous* failure of a create (timeout, reset, 5xx, lost response) it looks again before creating,
-so a create that did happen is found, not repeated.
+Apply never re-diffs: it sends ``kinds.SPECS[kind].payload(desired, live)`` for each change.
+After an *ambiguous* failure of a create (timeout, reset, 5xx, lost response) it looks again
+before creating, so a create that did happen is found, not repeated.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def fetch_live(
     desired: Sequence[Resource] = (),
     stream_types: Iterable[str] = (),
 ) -> LiveState:
-    """Read live folders, templates, destinations, dashboards and alerts (and, if asked, streams)."""
+    """Read live folders, templates, destinations, dashboards, alerts (and, if asked, streams)."""
     start = client.request_count
     resources: list[Resource] = []
 

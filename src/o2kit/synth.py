@@ -45,6 +45,7 @@ import json
 import math
 import random
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -549,3 +550,16 @@ def _requests(rng: random.Random, records: list[bytes], max_records: int,
             "records": [{"data": base64.b64encode(r).decode("ascii")} for r in chunk],
         }).encode())
     return bodies
+
+
+def record_minute_end_ms(data: str) -> int:
+    """End (ms) of the minute a Firehose record covers: a record of ``o2kit.synth`` holds one
+    minute of log events (a gzip'd CloudWatch Logs envelope) or of metric datapoints."""
+    raw = base64.b64decode(data)
+    try:
+        envelope = json.loads(gzip.decompress(raw))
+        times = [int(e["timestamp"]) for e in envelope.get("logEvents") or []]
+    except (OSError, EOFError, zlib.error, ValueError):
+        times = [int(json.loads(line)["timestamp"]) for line in raw.decode().splitlines() if line]
+    latest = max(times)
+    return latest - latest % 60_000 + 60_000

@@ -106,6 +106,10 @@ class _Context:
     streams: dict[str, StreamColumns]
     templates: set[str] = field(default_factory=set)
     destinations: set[str] = field(default_factory=set)
+    # The resource being checked is raw OpenObserve JSON (e.g. exported from a server): it may read
+    # streams o2kit.yaml does not describe, so streams and columns are not judged against the
+    # Bedrock catalogue; shapes, layout, SQL syntax and aliases still are.
+    foreign_streams: bool = False
 
 
 def _report_for(resource: Resource, out: list[Problem]) -> _Report:
@@ -135,6 +139,7 @@ def validate_resources(resources: Sequence[Resource], config: Config) -> list[Pr
 
     for resource in resources:
         report = _report_for(resource, out)
+        ctx.foreign_streams = bool(resource.meta.get("raw_json"))
         try:
             _validate_one(resource, ctx, report)
         except Exception as exc:  # a bug in a rule must not hide the other problems
@@ -381,7 +386,7 @@ def _check_destination_url(url: str, report: _Report) -> None:
 
 
 def _stream_problem(stream: str, ctx: _Context) -> str | None:
-    if stream in ctx.streams:
+    if stream in ctx.streams or ctx.foreign_streams:
         return None
     hint = did_you_mean(stream, ctx.streams)
     return f'unknown stream "{stream}": configured streams are {_quoted_list(ctx.streams)}{hint}'
@@ -398,6 +403,8 @@ def _stream_type_problem(stream: str, stream_type: Any, ctx: _Context) -> str | 
 
 
 def _column_problem(column: str, streams: Sequence[str], ctx: _Context) -> str | None:
+    if ctx.foreign_streams:
+        return None
     known = [ctx.streams[s] for s in streams if s in ctx.streams]
     if not known or any(k.documents(column) for k in known):
         return None
