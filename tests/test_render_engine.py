@@ -36,6 +36,8 @@ HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 UNPRICED = "ai21.jamba-1-5-large-v1:0"
 ALL = {"model": ["_o2_all_"], "region": ["_o2_all_"]}
+SEARCH_APP = "arn:aws:sts::111122223333:assumed-role/search-app"
+BATCH_USER = "arn:aws:iam::111122223333:user/batch-runner"
 LAYOUTS = ("flattened", "special")
 # CloudWatch + Firehose delivery delay: in the flattened layout _timestamp is the arrival time.
 DELIVERY_DELAY = 3 * MINUTE
@@ -50,6 +52,8 @@ def log_row(
     tokens: tuple[int, int, int, int] = (1000, 100, 0, 0),
     error: str | None = None,
     region: str = "us-east-1",
+    caller: str = SEARCH_APP + "/session-1",
+    team: str | None = "search",
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"stopReason": "end_turn"}
     if latency is not None:
@@ -66,7 +70,11 @@ def log_row(
         "message_input_cachereadinputtokencount": tokens[2],
         "message_input_cachewriteinputtokencount": tokens[3],
         "message_output_outputbodyjson": json.dumps(body),
+        "message_identity_arn": caller,
     }
+    if team is not None:
+        row["message_requestmetadata_team"] = team
+        row["message_requestmetadata_cost_center"] = f"cc-{team}"
     if error:
         row["message_errorcode"] = error
     return row
@@ -102,6 +110,14 @@ def datum(
     }
 
 
+def firehose_datum(minute: int, delivery_stream: str, name: str, total: float,
+                   count: float) -> dict[str, Any]:
+    """One AWS/Firehose datapoint of a delivery stream, as the metric stream carries it."""
+    point = datum(minute, None, name, total, count=count)
+    point.update(namespace="AWS/Firehose", dimensions={"DeliveryStreamName": delivery_stream})
+    return point
+
+
 def metric_rows(layout: str, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows OpenObserve stores for ``points``: one Firehose request per datapoint minute,
     arriving DELIVERY_DELAY after it, decoded as the server of ``layout`` decodes it."""
@@ -124,9 +140,11 @@ def metric_rows(layout: str, points: list[dict[str, Any]]) -> list[dict[str, Any
 LOGS = [
     *(log_row(m, HAIKU, latency=100 * (m + 1)) for m in range(10)),  # 10 Converse calls
     log_row(3, HAIKU, op="InvokeModel", latency=None),  # no latency in the log
-    log_row(5, SONNET, tokens=(2000, 500, 1000, 100), latency=3000),
+    log_row(5, SONNET, tokens=(2000, 500, 1000, 100), latency=3000,
+            caller=SEARCH_APP + "/session-2", team="chat"),
     log_row(6, SONNET, tokens=(0, 0, 0, 0), latency=None, error="ThrottlingException"),
-    log_row(7, UNPRICED, tokens=(400, 50, 0, 0), latency=None, op="InvokeModel"),
+    log_row(7, UNPRICED, tokens=(400, 50, 0, 0), latency=None, op="InvokeModel",
+            caller=BATCH_USER, team=None),
     log_row(8, HAIKU, region="eu-west-1", latency=None, op="InvokeModel"),
     # a CloudWatch health-check envelope: must never be counted
     {"_timestamp": START + 9 * MINUTE, "messagetype": "CONTROL_MESSAGE", "message": "CWL CONTROL"},
@@ -147,6 +165,15 @@ DATAPOINTS = [
     datum(4, SONNET, "TimeToFirstToken", 30 * 400, count=30, high=900),
     # a dimensionless aggregate series must not be double counted
     datum(2, None, "Invocations", 1000),
+    # pipeline health: Firehose delivery (2 of 4 attempts failed on the logs stream, one batch
+    # of 30 records to the S3 backup) and Bedrock's own log delivery (3 records failed)
+    firehose_datum(1, "o2kit-bedrock-logs", "DeliveryToHttpEndpoint.Success", 2, count=4),
+    firehose_datum(1, "o2kit-bedrock-logs", "DeliveryToHttpEndpoint.Records", 50, count=2),
+    firehose_datum(2, "o2kit-bedrock-logs", "DeliveryToS3.Success", 1, count=1),
+    firehose_datum(2, "o2kit-bedrock-logs", "DeliveryToS3.Records", 30, count=1),
+    firehose_datum(1, "o2kit-bedrock-metrics", "DeliveryToHttpEndpoint.Success", 3, count=3),
+    datum(3, None, "ModelInvocationLogsCloudWatchDeliverySuccess", 12, count=1),
+    datum(4, None, "ModelInvocationLogsCloudWatchDeliveryFailure", 3, count=1),
 ]
 
 
@@ -317,6 +344,8 @@ def test_alerts_return_rows_only_when_breached(
             "bedrock_token_budget": {"budget": 1000},
             "bedrock_throttling": {"threshold": 100},
             "bedrock_server_errors": {"threshold_pct": 50},
+            "bedrock_firehose_delivery": {"min_success_ratio": 0.5, "alert_on_s3_backup": False},
+            "bedrock_log_delivery": {"threshold": 3},
         },
         layout,
     )
@@ -324,6 +353,14 @@ def test_alerts_return_rows_only_when_breached(
     assert len(spend) == 1 and spend[0]["unpriced_tokens"] == 450 and spend[0]["spend"] > 0.01
     assert by_model(run(engine, low["bedrock_throttling"], {})).keys() == {HAIKU, SONNET}
     assert by_model(run(engine, low["bedrock_server_errors"], {})).keys() == {HAIKU, SONNET}
+    # Firehose: only the logs delivery stream failed (2 of 4 attempts, one S3 backup batch)
+    assert run(engine, low["bedrock_firehose_delivery"], {}) == [
+        {"delivery_stream": "o2kit-bedrock-logs", "attempts": 4.0, "success_ratio": 0.5,
+         "s3_backups": 1.0, "s3_backup_records": 30.0}]
+    assert run(engine, low["bedrock_log_delivery"], {}) == [
+        {"metric": "ModelInvocationLogsCloudWatchDeliveryFailure", "failures": 3.0}]
+    # both streams have rows: the freshness alert stays quiet at any setting
+    assert run(engine, low["bedrock_pipeline_freshness"], {}) == []
     for sql in high.values():
         assert run(engine, sql, {}) == []
 
@@ -346,3 +383,44 @@ def test_the_time_range_selects_datapoint_time_or_arrival_time(
     sql = panels(shipped)["Invocations"]["queries"][0]["query"]
     hits = engine.query(sql, start_time=START, end_time=START + 9 * MINUTE // 2, variables=ALL)
     assert hits == [{"invocations": {"special": 130.0, "flattened": 40.0}[layout]}]
+
+
+def test_pipeline_health_panels(engine: QueryEngine, shipped: list[Resource]) -> None:
+    p = panels(shipped)
+    delivery = run(engine, p["Firehose delivery to OpenObserve per delivery stream"]["queries"][0]
+                   ["query"])
+    assert delivery == [
+        {"delivery_stream": "o2kit-bedrock-logs", "delivery_attempts": 4.0, "success_pct": 50.0,
+         "delivered_records": 50.0, "s3_backup_records": 30.0},
+        {"delivery_stream": "o2kit-bedrock-metrics", "delivery_attempts": 3.0,
+         "success_pct": 100.0, "delivered_records": 0.0, "s3_backup_records": 0.0}]
+    logs = run(engine, p["Bedrock invocation-log delivery to CloudWatch Logs"]["queries"][0]
+               ["query"])
+    assert sum(r["delivered"] for r in logs) == 12 and sum(r["failed"] for r in logs) == 3
+    fresh = {r["source"]: r["row_count"] for r in
+             run(engine, p["Data freshness per stream"]["queries"][0]["query"])}
+    # AWS/Bedrock: 13 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
+    assert fresh == {"metric stream (AWS/Bedrock)": 16, "metric stream (AWS/Firehose)": 5,
+                     "invocation logs": 15}
+    eu = run(engine, p["Data freshness per stream"]["queries"][0]["query"],
+             {"model": ["_o2_all_"], "region": ["eu-west-1"]})
+    assert {r["source"]: r["row_count"] for r in eu} == {
+        "metric stream (AWS/Bedrock)": 1, "metric stream (AWS/Firehose)": 0, "invocation logs": 1}
+
+
+def test_attribution_panels(engine: QueryEngine, shipped: list[Resource]) -> None:
+    p = panels(shipped)
+    callers = {r["caller"]: r for r in
+               run(engine, p["Token cost per caller (USD)"]["queries"][0]["query"])}
+    # assumed-role sessions fold into their role; the unpriced model's tokens are not cost
+    assert set(callers) == {SEARCH_APP, BATCH_USER}
+    assert callers[BATCH_USER]["unpriced_tokens"] == 450 and "cost" not in callers[BATCH_USER]
+    teams = {r["tag_value"]: r for r in
+             run(engine, p["Token cost by requestMetadata.team (USD)"]["queries"][0]["query"])}
+    assert set(teams) == {"search", "chat", "(untagged)"}
+    total = run(engine, p["Total token cost (priced models)"]["queries"][0]["query"])
+    assert sum(r.get("cost") or 0 for r in teams.values()) == pytest.approx(total[0]["total_cost"])
+    assert teams["chat"]["input_tokens"] == 2000 + 0  # the sonnet call tagged chat (+ throttled)
+    centres = run(engine, p["Token cost by requestMetadata.cost-center (USD)"]["queries"][0]
+                  ["query"])
+    assert {r["tag_value"] for r in centres} == {"cc-search", "cc-chat", "(untagged)"}

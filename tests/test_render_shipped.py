@@ -73,6 +73,10 @@ def parse(sql: str) -> exp.Expression:
     return tree
 
 
+# Bedrock's log-delivery metrics: AWS/Bedrock but dimensionless (no per-model filter applies).
+LOG_DELIVERY = "ModelInvocationLogs"
+
+
 def check_common_rules(sql: str) -> exp.Expression:
     tree = parse(sql)
     for table in tree.find_all(exp.Table):
@@ -82,12 +86,27 @@ def check_common_rules(sql: str) -> exp.Expression:
             assert column.this.quoted, f"metric column not quoted in {sql}"
     for column in tree.find_all(exp.Column):
         if column.name == "_timestamp":
-            # only as the argument of histogram(); the time range comes from the request
+            # only as the argument of histogram(), or the newest/oldest row (freshness); never in
+            # a comparison: the time range comes from the request
+            if isinstance(column.parent, exp.Max | exp.Min):
+                continue
             assert isinstance(column.parent, exp.Anonymous), sql
             assert column.parent.name.lower() == "histogram", sql
     if '"bedrock_logs"' in sql:
         assert "message_schematype = 'ModelInvocationLog'" in sql
-    if '"bedrock_metrics"' in sql:
+    if "COUNT(*) AS" in sql and '"bedrock_metrics"' in sql:
+        # row counts (freshness) read every AWS/Bedrock row, never per model
+        assert "namespace = 'AWS/Bedrock'" in sql, sql
+        assert "ModelId" not in sql and "dimensions_modelid" not in sql, sql
+    elif "namespace = 'AWS/Firehose'" in sql:
+        # delivery-stream series, never filtered as per-model ones
+        assert "DeliveryStreamName" in sql or "dimensions_deliverystreamname" in sql, sql
+        assert "ModelId" not in sql and "dimensions_modelid" not in sql, sql
+    elif LOG_DELIVERY in sql:
+        # Bedrock's log-delivery metrics are AWS/Bedrock but dimensionless
+        assert "namespace = 'AWS/Bedrock'" in sql, sql
+        assert "ModelId" not in sql and "dimensions_modelid" not in sql, sql
+    elif '"bedrock_metrics"' in sql:
         assert "namespace = 'AWS/Bedrock'" in sql
         names = {c.name for c in tree.find_all(exp.Column)}
         # one layout's columns only, and only per-model series (no dimensionless aggregate)
@@ -111,8 +130,13 @@ def test_panel_sql_rules_and_aliases(projects: dict[str, list[Resource]]) -> Non
         fields = query["fields"]
         aliases = [a["alias"] for key in ("x", "breakdown", "y") for a in fields[key]]
         assert sorted(tree.named_selects) == sorted(aliases), panel["title"]
-        # every panel follows the dashboard's model variable
-        assert "IN ($model)" in sql, panel["title"]
+        # every panel follows the dashboard's region variable, and every panel of per-model
+        # data its model variable (pipeline-health series are per delivery stream or stream)
+        assert "IN ($region)" in sql or "aws_region" not in sql, panel["title"]
+        if panel["id"].startswith("pipeline-"):
+            assert "IN ($region)" in sql and "IN ($model)" not in sql, panel["title"]
+        else:
+            assert "IN ($model)" in sql, panel["title"]
 
 
 def test_percentiles_say_where_they_come_from(projects: dict[str, list[Resource]]) -> None:
@@ -135,7 +159,8 @@ def test_percentiles_say_where_they_come_from(projects: dict[str, list[Resource]
 
 def test_alert_sql_rules(projects: dict[str, list[Resource]]) -> None:
     alerts = alert_sqls(projects)
-    assert len(alerts) == 12
+    # shipped: 6 alerts each layout; applogs: 3 each
+    assert len(alerts) == 18
     for body, sql in alerts:
         assert "$" not in sql
         check_common_rules(sql)
@@ -158,7 +183,9 @@ def test_metrics_layout_picks_the_metric_columns(projects: dict[str, list[Resour
         assert len(metric_sqls) > 10, name
         for sql in metric_sqls:
             names = {c.name for c in parse(sql).find_all(exp.Column)}
-            assert names & own and not names & other, (name, sql)
+            assert not names & other, (name, sql)
+            # only row counts (freshness) read no layout-specific column
+            assert names & own or "COUNT(*) AS" in sql, (name, sql)
 
 
 def test_layout_has_no_overlaps_and_stable_ids(projects: dict[str, list[Resource]]) -> None:
@@ -189,6 +216,8 @@ def test_required_panels_exist(projects: dict[str, list[Resource]]) -> None:
         "Latency",
         "Errors & throttles",
         "Tokens & cost",
+        "Attribution",
+        "Pipeline health",
     ]
     assert [v["name"] for v in body["variables"]["list"]] == ["model", "region"]
     titles = " | ".join(p["title"] for t in body["tabs"] for p in t["panels"])
@@ -249,4 +278,4 @@ def test_repo_root_renders(tmp_path: Path) -> None:
     # the shipped files as they are in the repository (not a copy) load without problems
     root = Path(__file__).resolve().parents[1]
     kinds = [r.kind for r in load_project(root).resources]
-    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 3
+    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 6

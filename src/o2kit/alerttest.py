@@ -203,8 +203,28 @@ class SpendSpikeSpec(_Strict):
     model_id: str | None = None
 
 
+class WindowSpec(_Strict):
+    """Minutes ``[start_minute, start_minute + minutes)`` of the scenario."""
+
+    start_minute: Annotated[int, Field(ge=0)]
+    minutes: Annotated[int, Field(ge=1)]
+
+
+class StreamWindowSpec(WindowSpec):
+    """A window in which one pipeline (``logs`` or ``metrics``) loses its records."""
+
+    stream: Literal["logs", "metrics"] = "logs"
+
+
 class ScenarioSpec(_Strict):
-    """Synthetic Bedrock traffic (``o2kit.synth.Scenario``); minutes count from its start."""
+    """Synthetic Bedrock traffic (``o2kit.synth.Scenario``); minutes count from its start.
+
+    Pipeline-health options (``o2kit.synth`` module docstring), all off by default:
+    ``firehose_metrics`` and ``log_delivery_metrics`` add the AWS/Firehose and Bedrock
+    log-delivery datapoints to the metric stream; ``delivery_failure`` (Firehose cannot deliver
+    that stream; S3 backup), ``log_delivery_failure`` (Bedrock cannot write its logs) and
+    ``silence`` (records lost without a trace) drop a stream's records for their minutes.
+    """
 
     generator: Literal["bedrock"]
     minutes: Annotated[int, Field(ge=1, le=2880)]
@@ -217,10 +237,16 @@ class ScenarioSpec(_Strict):
     throttle_rate: Annotated[float, Field(ge=0, le=1)] = 0.02
     throttle_burst: ThrottleBurstSpec | None = None
     spend_spike: SpendSpikeSpec | None = None
+    firehose_metrics: bool = False
+    log_delivery_metrics: bool = False
+    delivery_failure: StreamWindowSpec | None = None
+    log_delivery_failure: WindowSpec | None = None
+    silence: StreamWindowSpec | None = None
 
     @model_validator(mode="after")
     def _events_inside(self) -> ScenarioSpec:
-        for name in ("throttle_burst", "spend_spike"):
+        for name in ("throttle_burst", "spend_spike", "delivery_failure", "log_delivery_failure",
+                     "silence"):
             event = getattr(self, name)
             if event is not None and event.start_minute + event.minutes > self.minutes:
                 raise ValueError(f"{name} ends after the traffic's {self.minutes} minutes")
@@ -851,7 +877,8 @@ def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_s
     flattened metric layout get that arrival as ``_timestamp``, and the ingest window applies.
     The special layout needs integer metric values or a server without ``arbitrary_precision``
     (see ``o2kit.fake.firehose``); ``special`` chooses both, as ``o2kit.check`` does.
-    ``only`` names the one stream worth decoding (the alert's), to save time.
+    ``only`` names the one stream worth decoding (the alert's, when its SQL reads no other), to
+    save time.
     """
     from o2kit import synth
     from o2kit.fake.firehose import decode_firehose_body
@@ -864,6 +891,13 @@ def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_s
             **spec.throttle_burst.model_dump()),
         spend_spike=None if spec.spend_spike is None else synth.SpendSpike(
             **spec.spend_spike.model_dump()),
+        firehose_metrics=spec.firehose_metrics,
+        log_delivery_metrics=spec.log_delivery_metrics,
+        delivery_failure=None if spec.delivery_failure is None else synth.DeliveryFailure(
+            **spec.delivery_failure.model_dump()),
+        log_delivery_failure=None if spec.log_delivery_failure is None else synth.Window(
+            **spec.log_delivery_failure.model_dump()),
+        silence=None if spec.silence is None else synth.Silence(**spec.silence.model_dump()),
     )
     end_ms = at_us // 1000 - spec.ends_minutes_ago * 60_000
     traffic = synth.generate(scenario, end_ms=end_ms, seed=spec.seed)
@@ -1056,6 +1090,23 @@ def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
+def _only_stream(alert: Mapping[str, Any]) -> str | None:
+    """The alert's stream when its query reads that stream alone; None when an SQL query reads
+    several (a pipeline-freshness alert compares two streams), so every stream is generated."""
+    stream = str(alert.get("stream_name", ""))
+    query = alert.get("query_condition") or {}
+    if query.get("type") == "sql" and query.get("sql"):
+        from o2kit import sqlcheck
+
+        try:
+            read = sqlcheck.streams(str(query["sql"]))
+        except ValueError:
+            return stream
+        if read - {stream}:
+            return None
+    return stream
+
+
 def run_case(case: TestCase, line: int, alert: Mapping[str, Any], *, logs_stream: str,
              metrics_stream: str, metrics_layout: str) -> CaseResult:
     at_us = to_micros(case.at)
@@ -1065,7 +1116,7 @@ def run_case(case: TestCase, line: int, alert: Mapping[str, Any], *, logs_stream
         generated, late = scenario_rows(case.scenario, at_us=at_us, logs_stream=logs_stream,
                                         metrics_stream=metrics_stream,
                                         metrics_layout=metrics_layout,
-                                        only=str(alert.get("stream_name", "")))
+                                        only=_only_stream(alert))
         for stream, rows in generated.items():
             streams.setdefault(stream, []).extend(rows)
         if late:

@@ -122,13 +122,20 @@ def run(queries_: Sequence[Query], runner: Runner, *, start_us: int, end_us: int
 
 
 def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int = 1,
-                   scenario: Any = None) -> tuple[dict[str, list[dict[str, Any]]], Any]:
+                   scenario: Any = None, pipeline_health: bool = True,
+                   ) -> tuple[dict[str, list[dict[str, Any]]], Any]:
     """Rows per stream name, as OpenObserve would store ``minutes`` of synthetic Bedrock traffic
-    ending at ``now_ms``; and the traffic itself (its ``truth`` holds the exact answers)."""
+    ending at ``now_ms``; and the traffic itself (its ``truth`` holds the exact answers).
+
+    Without a ``scenario``, ``pipeline_health`` (default on) adds the AWS/Firehose delivery and
+    Bedrock log-delivery datapoints a metric stream carries (``o2kit.synth``), so the dashboard's
+    Pipeline health panels have data; they are healthy (no failure) and do not change the
+    Bedrock traffic of the seed."""
     from o2kit import synth
     from o2kit.fake.firehose import decode_firehose_body
 
-    scenario = scenario or synth.Scenario(minutes=minutes)
+    scenario = scenario or synth.Scenario(minutes=minutes, firehose_metrics=pipeline_health,
+                                          log_delivery_metrics=pipeline_health)
     traffic = synth.generate(scenario, end_ms=now_ms, seed=seed)
     layout = getattr(config.streams, "metrics_layout", "special")
     special = layout == "special"

@@ -35,6 +35,24 @@ reference says "verify" is a choice, listed here):
   latencyMs``, an object). ``ConverseStream`` bodies are event arrays whose ``metadata`` event
   carries ``metrics.latencyMs``; ``InvokeModel`` bodies carry no latency.
 * Metric values are written the way CloudWatch writes them, as floats (``"sum":42.0``).
+
+Pipeline health (all off by default, so a seed's traffic and payloads are unchanged):
+
+* ``Scenario.firehose_metrics`` adds the ``AWS/Firehose`` datapoints a metric stream carries when
+  it includes that namespace (``aws.include_firehose_metrics``): per minute and delivery stream
+  (dimension ``DeliveryStreamName``, names in ``Scenario.delivery_streams``) one delivery
+  attempt, ``DeliveryToHttpEndpoint.Success`` (sum 1 of count 1; 0 while delivery fails) and
+  ``DeliveryToHttpEndpoint.Records``; while delivery fails, the failed batch goes to the S3
+  backup: ``DeliveryToS3.Success`` and ``DeliveryToS3.Records``.
+* ``Scenario.log_delivery_metrics`` adds Bedrock's own log-delivery metrics (namespace
+  ``AWS/Bedrock``, no dimensions): ``ModelInvocationLogsCloudWatchDeliverySuccess`` per minute
+  with logged calls, and ``ModelInvocationLogsCloudWatchDeliveryFailure`` only in minutes when
+  delivery failed.
+* ``delivery_failure`` (a Firehose delivery stream cannot reach OpenObserve),
+  ``log_delivery_failure`` (Bedrock cannot write to CloudWatch Logs) and ``silence`` (records
+  lost with no failure metric, e.g. a deleted subscription filter) drop that stream's records
+  for their minutes; the ground truth (``Traffic.invocations``, ``truth``) still has the calls.
+  Randomness is never drawn for these, so they do not shift the rest of the traffic.
 """
 
 from __future__ import annotations
@@ -133,6 +151,40 @@ class SpendSpike:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Minutes ``[start_minute, start_minute + minutes)`` of a scenario."""
+
+    start_minute: int
+    minutes: int
+
+    def covers(self, minute: int) -> bool:
+        return self.start_minute <= minute < self.start_minute + self.minutes
+
+
+@dataclass(frozen=True)
+class DeliveryFailure(Window):
+    """A Firehose delivery stream fails to deliver to OpenObserve (``stream`` is ``"logs"`` or
+    ``"metrics"``): its records go to the S3 backup instead."""
+
+    stream: str = "logs"
+
+
+@dataclass(frozen=True)
+class Silence(Window):
+    """No records of ``stream`` (``"logs"`` or ``"metrics"``) reach OpenObserve, and no metric
+    says why."""
+
+    stream: str = "logs"
+
+
+PIPELINE_STREAMS = ("logs", "metrics")
+FIREHOSE_METRIC_NAMES = ("DeliveryToHttpEndpoint.Success", "DeliveryToHttpEndpoint.Records",
+                         "DeliveryToS3.Success", "DeliveryToS3.Records")
+LOG_DELIVERY_SUCCESS = "ModelInvocationLogsCloudWatchDeliverySuccess"
+LOG_DELIVERY_FAILURE = "ModelInvocationLogsCloudWatchDeliveryFailure"
+
+
+@dataclass(frozen=True)
 class Scenario:
     models: tuple[ModelProfile, ...] = DEFAULT_MODELS
     minutes: int = 30
@@ -155,6 +207,30 @@ class Scenario:
     tags: tuple[tuple[str, str], ...] = (
         ("search", "cc-42"), ("chat", "cc-17"), ("platform", "cc-01"))
     untagged_share: float = 0.1  # calls without requestMetadata
+    # Pipeline health (module docstring); all off by default.
+    firehose_metrics: bool = False
+    log_delivery_metrics: bool = False
+    delivery_streams: tuple[tuple[str, str], ...] = (
+        ("logs", "o2kit-bedrock-logs"), ("metrics", "o2kit-bedrock-metrics"))
+    delivery_failure: DeliveryFailure | None = None
+    log_delivery_failure: Window | None = None
+    silence: Silence | None = None
+
+    def __post_init__(self) -> None:
+        for event in (self.delivery_failure, self.silence):
+            if event is not None and event.stream not in PIPELINE_STREAMS:
+                raise ValueError(f"stream must be one of {PIPELINE_STREAMS}, not {event.stream!r}")
+
+    def lost(self, stream: str, minute: int, *, bedrock: bool = True) -> bool:
+        """True when ``stream``'s records of ``minute`` never reach OpenObserve. ``bedrock=False``
+        leaves out Bedrock's own log-delivery failure (CloudWatch's control messages still
+        flow then)."""
+        events: list[Window | None] = [
+            e for e in (self.delivery_failure, self.silence)
+            if e is not None and e.stream == stream]
+        if stream == "logs" and bedrock:
+            events.append(self.log_delivery_failure)
+        return any(e is not None and e.covers(minute) for e in events)
 
 
 @dataclass
@@ -477,6 +553,57 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
                 "value": _stat(samples[name]),
                 "unit": METRIC_UNITS.get(name, "Count"),
             })
+    points.extend(_pipeline_datapoints(scenario, invocations, start))
+    points.sort(key=lambda p: p["timestamp"])  # stable: per-model points keep their order
+    return points
+
+
+def _datum(scenario: Scenario, namespace: str, name: str, dimensions: dict[str, str],
+           timestamp: int, values: Sequence[float]) -> dict[str, Any]:
+    return {"metric_stream_name": scenario.metric_stream_name,
+            "account_id": scenario.account_id, "region": scenario.region,
+            "namespace": namespace, "metric_name": name, "dimensions": dimensions,
+            "timestamp": timestamp, "value": _stat(values), "unit": "Count"}
+
+
+def _pipeline_datapoints(scenario: Scenario, invocations: Iterable[Invocation],
+                         start: int) -> list[dict[str, Any]]:
+    """AWS/Firehose and Bedrock log-delivery datapoints (module docstring); none by default."""
+    if not (scenario.firehose_metrics or scenario.log_delivery_metrics):
+        return []
+    logged: dict[int, int] = defaultdict(int)
+    for call in invocations:
+        if call.record is not None:
+            logged[call.minute] += 1
+    points = []
+    for minute in range(scenario.minutes):
+        timestamp = start + minute * MINUTE_MS
+        if scenario.firehose_metrics:
+            for stream, name in scenario.delivery_streams:
+                failed = (scenario.delivery_failure is not None
+                          and scenario.delivery_failure.stream == stream
+                          and scenario.delivery_failure.covers(minute))
+                records = float(max(1, logged[minute]) if stream == "logs" else
+                                len(METRIC_NAMES))
+                dims = {"DeliveryStreamName": name}
+                points.append(_datum(scenario, "AWS/Firehose", "DeliveryToHttpEndpoint.Success",
+                                     dims, timestamp, [0.0 if failed else 1.0]))
+                points.append(_datum(scenario, "AWS/Firehose", "DeliveryToHttpEndpoint.Records",
+                                     dims, timestamp, [0.0 if failed else records]))
+                if failed:
+                    points.append(_datum(scenario, "AWS/Firehose", "DeliveryToS3.Success",
+                                         dims, timestamp, [1.0]))
+                    points.append(_datum(scenario, "AWS/Firehose", "DeliveryToS3.Records",
+                                         dims, timestamp, [records]))
+        if scenario.log_delivery_metrics and logged[minute]:
+            failed_logs = (scenario.log_delivery_failure is not None
+                           and scenario.log_delivery_failure.covers(minute))
+            count = float(logged[minute])
+            points.append(_datum(scenario, "AWS/Bedrock", LOG_DELIVERY_SUCCESS, {}, timestamp,
+                                 [0.0 if failed_logs else count]))
+            if failed_logs:
+                points.append(_datum(scenario, "AWS/Bedrock", LOG_DELIVERY_FAILURE, {},
+                                     timestamp, [count]))
     return points
 
 
@@ -507,11 +634,13 @@ def firehose_bodies(traffic: Traffic, *, log_group: str = "/bedrock/invocations"
     log_records: list[bytes] = []
     controls = {(ts - traffic.start_ms) // MINUTE_MS: ts for ts in traffic.control_messages}
     for minute in range(scenario.minutes):
+        if scenario.lost("logs", minute, bedrock=False):
+            continue
         if minute in controls:
             log_records.append(_envelope(
                 "CONTROL_MESSAGE", "CloudwatchLogs", "", "", [],
                 [{"id": "", "timestamp": controls[minute], "message": CONTROL_TEXT}]))
-        events = by_minute.get(minute, [])
+        events = [] if scenario.lost("logs", minute) else by_minute.get(minute, [])
         for offset in range(0, len(events), events_per_envelope):
             chunk = events[offset:offset + events_per_envelope]
             log_records.append(_envelope(
@@ -524,7 +653,8 @@ def firehose_bodies(traffic: Traffic, *, log_group: str = "/bedrock/invocations"
         if integer_metric_values:
             point = {**point, "value": {k: int(v) for k, v in point["value"].items()}}
         points_by_minute[minute].append(json.dumps(point, separators=(",", ":")) + "\n")
-    metric_records = ["".join(points_by_minute[m]).encode() for m in sorted(points_by_minute)]
+    metric_records = ["".join(points_by_minute[m]).encode() for m in sorted(points_by_minute)
+                      if not scenario.lost("metrics", m)]
     return (_requests(rng, log_records, max_records, traffic.end_ms),
             _requests(rng, metric_records, max_records, traffic.end_ms))
 
