@@ -339,3 +339,23 @@ def test_create_streams_lets_alerts_on_streams_without_data_apply(
     alert_streams = {a["stream_name"] for a in fake.alerts()}
     assert "bedrock_metrics" in alert_streams
     assert o2("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_template_name_taken_by_org_default_is_refused_before_any_write(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenObserve lists org default's templates in every org and refuses a same-named one
+    elsewhere (src/core/src/alerts/templates.rs): plan says so instead of apply failing."""
+    fake = FakeOpenObserve(seed=9, orgs=("default", "prod"))
+    fake.add_stream("prod", "bedrock_metrics")
+    fake.add_stream("prod", "bedrock_logs")
+    o2 = O2(project, fake, monkeypatch)
+    with o2.http() as ui:
+        r = ui.post("/api/default/alerts/templates",
+                    json={"name": "bedrock_slack", "type": "http", "body": '{"t": 1}'})
+        assert r.status_code == 200, r.text
+    writes = fake.write_count()
+    result = o2("plan", "--org", "prod")
+    assert result.exit_code == 1
+    assert 'already exist in org "default"' in result.output and "bedrock_slack" in result.output
+    assert fake.write_count() == writes

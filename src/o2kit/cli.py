@@ -262,6 +262,19 @@ def _make_plan(
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
     live = fetch_live(client, desired=desired, stream_types=stream_types)
+    clashes = sorted(r.key[0] for r in desired
+                     if r.kind == "template" and r.key[0] in live.foreign_template_names)
+    if clashes:
+        from o2kit.errors import PlanError
+
+        client.close()
+        raise PlanError(
+            f"alert template(s) {', '.join(clashes)} already exist in org \"default\" on this "
+            f"server; OpenObserve shows those in every org and refuses another template with "
+            f"the same name in \"{settings.org}\" (src/core/src/alerts/templates.rs)",
+            remedy="rename the template in alerts/*.yaml for this org (e.g. with an --env "
+            "overlay), or do not deploy the same project to org default and other orgs",
+        )
     plan = build_plan(
         desired,
         live.resources,
@@ -298,9 +311,20 @@ def plan(
 ) -> None:
     """Show what apply would change, field by field. Writes nothing.
 
+    With the global option --env all: every environment (envs/*.yaml), then one summary table.
+
     Example: o2kit plan --env prod --detailed-exitcode
     """
     from o2kit import report
+
+    if _state.env == "all":  # every environment, one summary (o2kit/cli_envs.py)
+        from o2kit.cli_envs import plan_all_envs
+
+        settings_args = dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
+                             concurrency=concurrency)
+        raise typer.Exit(_run(lambda: plan_all_envs(
+            settings_args, prune=prune, adopt=adopt, as_json=as_json, markdown=markdown,
+            detailed_exitcode=detailed_exitcode)))
 
     def body() -> int:
         planned = _make_plan(

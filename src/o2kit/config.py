@@ -446,6 +446,12 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
         data, index = load_yaml_file(path, CONFIG_FILE)
         overlay_index = None
         if env is not None:
+            if env == "all":
+                raise ConfigError(
+                    "--env all is only for `o2kit plan` (every environment, one summary)",
+                    remedy="name one environment, e.g. --env "
+                    + (list_envs(root)[0] if list_envs(root) else "staging"),
+                )
             if not _ENV_NAME.fullmatch(env):
                 raise ConfigError(f"--env {env!r}: use letters, digits, '_' and '-' only")
             overlay_name = f"{ENVS_DIR}/{env}.yaml"
