@@ -10,7 +10,12 @@ A stream plays one *role* (see ``o2kit.yaml`` ``streams:``):
   ``streams.metrics_layout`` (see ``o2kit.config.Streams``): ``flattened`` — what OpenObserve
   fbab9b80 stores for CloudWatch's float values, plain JSON flattening (``value_*``,
   ``dimensions_*``, ``timestamp``) — or ``special`` — the metric-stream special case of
-  reference §4.2 (``count``/``sum``/``max``/``min``, ``metric_dimensions``);
+  reference §4.2 (``count``/``sum``/``max``/``min``, ``metric_dimensions``). The same stream
+  carries ``AWS/Firehose`` datapoints when the metric stream includes that namespace (dimension
+  ``DeliveryStreamName``: flattened ``dimensions_deliverystreamname``, special
+  ``metric_dimensions`` = ``DeliveryStreamName=["…"]``) and Bedrock's log-delivery metrics
+  (``ModelInvocationLogs*Delivery*``, no dimensions: flattened, no ``dimensions_*`` value;
+  special, ``metric_dimensions`` = ``''``);
 - ``application_logs`` – the user's own structured logs; we only know the fields the
   configuration names (``latency_field``, ``model_field``, any other ``*_field``) and
   ``_timestamp``. Deliberately conservative: any
@@ -125,6 +130,8 @@ METRIC_STREAM_COLUMNS: frozenset[str] = frozenset(
 METRIC_STREAM_FLATTENED_COLUMNS: frozenset[str] = frozenset(
     _METRIC_COMMON_COLUMNS
     + ("timestamp", "value_count", "value_sum", "value_max", "value_min", "dimensions_modelid")
+    # AWS/Firehose datapoints (delivery health) in the same metric stream
+    + ("dimensions_deliverystreamname",)
 )
 # Any other dimension (``dimensions_<name>``) or extra statistic in ``value`` (a percentile such
 # as ``p99`` → ``value_p99``, if the metric stream is configured with one) is a column too.
@@ -140,7 +147,8 @@ _FLATTENED_NAME_OF: Mapping[str, str] = {
     "metric_dimensions": "dimensions_modelid",
 }
 _SPECIAL_NAME_OF: Mapping[str, str] = {v: k for k, v in _FLATTENED_NAME_OF.items()} | {
-    "timestamp": TIMESTAMP
+    "timestamp": TIMESTAMP,
+    "dimensions_deliverystreamname": "metric_dimensions",
 }
 
 
