@@ -424,3 +424,25 @@ def test_attribution_panels(engine: QueryEngine, shipped: list[Resource]) -> Non
     centres = run(engine, p["Token cost by requestMetadata.cost-center (USD)"]["queries"][0]
                   ["query"])
     assert {r["tag_value"] for r in centres} == {"cc-search", "cc-chat", "(untagged)"}
+
+
+def test_alerts_can_watch_only_some_regions(
+    engine: QueryEngine, layout: str, tmp_path: Path
+) -> None:
+    eu = _alerts(
+        tmp_path / "eu",
+        {
+            "bedrock_token_budget": {"budget": 0.0000001, "only_regions": ["eu-west-1"]},
+            "bedrock_throttling": {"threshold": 0, "only_regions": ["eu-west-1"]},
+            "bedrock_firehose_delivery": {"only_regions": ["eu-west-1"]},
+        },
+        layout,
+    )
+    # the one eu-west-1 call: 1000 input + 100 output tokens of haiku (0.0008 / 0.004 per 1k)
+    assert run(engine, eu["bedrock_token_budget"], {}) == [
+        {"spend": pytest.approx(0.0012), "unpriced_tokens": 0}]
+    assert run(engine, eu["bedrock_throttling"], {}) == []  # all throttles are in us-east-1
+    assert run(engine, eu["bedrock_firehose_delivery"], {}) == []
+    us = _alerts(tmp_path / "us", {"bedrock_throttling": {"threshold": 0,
+                                                          "only_regions": ["us-east-1"]}}, layout)
+    assert by_model(run(engine, us["bedrock_throttling"], {})).keys() == {HAIKU, SONNET}

@@ -381,11 +381,20 @@ class Config(_Strict):
     folders: Folders = Field(default_factory=Folders)
     streams: Streams = Field(default_factory=Streams)
     prices: str = "prices.yaml"
+    # AWS regions whose Bedrock telemetry reaches the streams: the dashboard's region variable
+    # offers them (empty: the regions found in the metric stream). Every row carries its region
+    # (metric rows `region`, log rows `message_region`), so all regions may share the streams.
     regions: list[str] = Field(default_factory=list)
     # Threshold defaults that alert and dashboard files may override per file.
     defaults: dict[str, float | int | str | bool] = Field(default_factory=dict)
     # The AWS side (`o2kit aws`): Firehose, metric stream, log subscription, invocation logging.
     aws: AwsSettings | None = None
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        # A misspelt region would be a variable choice that matches no row.
+        return check_aws_regions(value)
 
     @field_validator("org")
     @classmethod
