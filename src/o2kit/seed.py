@@ -108,8 +108,11 @@ def scenario_for(options: SeedOptions) -> synth.Scenario:
     if options.spend_spike:
         spike = synth.SpendSpike(start_minute=minutes // 2, minutes=max(1, min(5, minutes // 6)),
                                  extra_per_minute=5, token_multiplier=10.0)
+    # The metric stream `o2kit aws` sets up carries AWS/Firehose too, and Bedrock sends its
+    # log-delivery metrics: seed them (healthy) so the Pipeline health panels have data.
     return synth.Scenario(minutes=minutes, requests_per_minute=options.requests_per_minute,
-                          throttle_burst=burst, spend_spike=spike)
+                          throttle_burst=burst, spend_spike=spike, firehose_metrics=True,
+                          log_delivery_metrics=True)
 
 
 def build_traffic(options: SeedOptions, *, end_ms: int) -> tuple[synth.Traffic, list[bytes],
