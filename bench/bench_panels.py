@@ -50,7 +50,9 @@ def main() -> None:
     now_ms = 1_800_000_000_000
     started = time.perf_counter()
     base, traffic = check.synthetic_rows(
-        config, now_ms=now_ms, scenario=synth.Scenario(minutes=120, requests_per_minute=200),
+        config, now_ms=now_ms,
+        scenario=synth.Scenario(minutes=120, requests_per_minute=200, firehose_metrics=True,
+                                log_delivery_metrics=True),
         seed=3)
     span_us = (now_ms - traffic.start_ms) * 1000
     engine = QueryEngine()
