@@ -199,3 +199,14 @@ def test_slug() -> None:
     assert slug("Errors & throttles") == "errors_throttles"
     assert slug("Überblick — p99") == "uberblick_p99"
     assert slug("—") == "x"
+
+
+def test_column_units_become_override_config_as_the_ui_writes_it() -> None:
+    from o2kit.render import panel
+
+    body = panel("table", "t", 'SELECT 1 AS "samples"', stream="s", y={"samples": "Samples"},
+                 unit="milliseconds", column_units={"samples": "numbers"})
+    assert body["config"]["unit"] == "milliseconds"
+    assert body["config"]["override_config"] == [
+        {"field": {"matchBy": "name", "value": "samples"},
+         "config": [{"type": "unit", "value": {"unit": "numbers", "customUnit": ""}}]}]

@@ -875,10 +875,14 @@ def panel(
     w: int = 96,
     h: int = 18,
     config: Mapping[str, Any] | None = None,
+    column_units: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A v8 SQL panel (custom query). ``x``/``y``/``breakdown`` name the SQL's output columns,
     as a list of aliases or a mapping alias → label. ``id`` and ``layout.x/y/i`` are filled in
-    by ``finish_dashboard``; ``w``/``h`` are the size on the 192-column grid."""
+    by ``finish_dashboard``; ``w``/``h`` are the size on the 192-column grid. ``column_units``
+    gives some columns their own unit (``override_config``, matched by name as the UI writes it
+    in web/src/composables/dashboard/useColumnFormatting.ts), e.g. a sample count in a table of
+    milliseconds."""
     if type not in PANEL_TYPES:
         raise TemplateValueError(f"panel: unknown panel type {type!r}")
     if not plain(title).strip():
@@ -890,6 +894,12 @@ def panel(
         panel_config["unit_custom"] = plain(unit_custom)
     if decimals is not None:
         panel_config["decimals"] = decimals
+    if column_units:
+        panel_config["override_config"] = [
+            {"field": {"matchBy": "name", "value": plain(column)},
+             "config": [{"type": "unit", "value": {"unit": plain(unit), "customUnit": ""}}]}
+            for column, unit in sorted(column_units.items())
+        ]
     if config:
         panel_config.update(dict(config))
     query = {
