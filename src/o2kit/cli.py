@@ -230,6 +230,13 @@ def _settings(
     )
 
 
+def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecure: bool,
+                 timeout: float, concurrency: int) -> dict[str, Any]:
+    """The server flags of plan/apply, as ``_settings`` takes them."""
+    return dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
+                concurrency=concurrency)
+
+
 @dataclass
 class _Planned:
     plan: Any
@@ -320,22 +327,14 @@ def plan(
     if _state.env == "all":  # every environment, one summary (o2kit/cli_envs.py)
         from o2kit.cli_envs import plan_all_envs
 
-        settings_args = dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
-                             concurrency=concurrency)
+        settings_args = _server_args(url, org, ca_bundle, insecure, timeout, concurrency)
         raise typer.Exit(_run(lambda: plan_all_envs(
             settings_args, prune=prune, adopt=adopt, as_json=as_json, markdown=markdown,
             detailed_exitcode=detailed_exitcode)))
 
     def body() -> int:
         planned = _make_plan(
-            dict(
-                url=url,
-                org=org,
-                ca=ca_bundle,
-                insecure=insecure,
-                timeout=timeout,
-                concurrency=concurrency,
-            ),
+            _server_args(url, org, ca_bundle, insecure, timeout, concurrency),
             prune=prune,
             adopt=adopt,
         )
@@ -405,14 +404,7 @@ def apply(
 
     def body() -> int:
         planned = _make_plan(
-            dict(
-                url=url,
-                org=org,
-                ca=ca_bundle,
-                insecure=insecure,
-                timeout=timeout,
-                concurrency=concurrency,
-            ),
+            _server_args(url, org, ca_bundle, insecure, timeout, concurrency),
             prune=prune,
             adopt=adopt,
         )
