@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import jinja2
 import pydantic
@@ -398,19 +398,6 @@ def make_environment(templates_dir: Path) -> TemplateSandbox:
 
 _MANIFEST = re.compile(r"\A\{#-?[ \t]*o2kit[ \t]*\n(?P<body>.*?)\n[ \t]*-?#\}", re.DOTALL)
 
-PARAM_TYPES = (
-    "string",
-    "integer",
-    "number",
-    "boolean",
-    "model_id",
-    "list[model_id]",
-    "map[model_id,integer]",
-    "map[model_id,number]",
-    "list[region]",
-    "interval",
-    "time_range",
-)
 ParamType = Literal[
     "string",
     "integer",
@@ -424,6 +411,7 @@ ParamType = Literal[
     "interval",
     "time_range",
 ]
+PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
 
 # Names the template context already uses; a parameter cannot shadow them.
 RESERVED_NAMES = frozenset(
