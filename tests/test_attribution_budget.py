@@ -77,14 +77,14 @@ def test_the_dashboard_attribution_tags_are_a_parameter(tmp_path: Path) -> None:
     root = project_with_tests(tmp_path / "p")
     path = root / "dashboards" / "bedrock.yaml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    doc["params"]["attribution_tags"] = "Project, cost-center"
+    doc["params"]["attribution_tags"] = ["Project", "cost-center"]
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     body = next(r.body for r in load_project(root).resources if r.kind == "dashboard")
     tab = next(t for t in body["tabs"] if t["name"] == "Attribution")
     sqls = [p["queries"][0]["query"] for p in tab["panels"]]
     assert sum('"message_requestmetadata_project"' in s for s in sqls) == 2  # table and bars
     assert sum('"message_requestmetadata_cost_center"' in s for s in sqls) == 1
-    doc["params"]["attribution_tags"] = ""
+    doc["params"]["attribution_tags"] = []
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     body = next(r.body for r in load_project(root).resources if r.kind == "dashboard")
     tab = next(t for t in body["tabs"] if t["name"] == "Attribution")
