@@ -67,7 +67,7 @@ def main() -> None:
     print(f"rows per stream: {sizes}; data prepared in {time.perf_counter() - started:.1f} s; "
           f"window {(end_us - start_us) / 3.6e9:.0f} h")
     for q in check.queries(project.resources):
-        names = check._variable_names(q.sql)
+        names = check.variable_names(q.sql)
         times = []
         rows_out = 0
         try:

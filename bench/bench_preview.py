@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from o2kit import check, preview
-from o2kit.cli_preview import LOCAL_END_MS, _stamp_metrics_on_arrival
+from o2kit.cli_preview import LOCAL_END_MS
 from o2kit.project import load_project
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,6 @@ def main() -> None:
 
     began = time.perf_counter()
     rows, traffic = check.synthetic_rows(config, now_ms=LOCAL_END_MS, minutes=args.minutes)
-    _stamp_metrics_on_arrival(rows.get(config.streams.metrics) or [], LOCAL_END_MS)
     synth_s = time.perf_counter() - began
 
     began = time.perf_counter()

@@ -186,7 +186,7 @@ def local_runner(rows: Mapping[str, list[dict[str, Any]]],
         engine.register_rows(stream, stream_rows)
 
     def run_one(sql: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
-        names = _variable_names(sql)
+        names = variable_names(sql)
         values: dict[str, Any] = {n: [] for n in names}
         values.update(variables or {})
         return engine.query(sql, start_time=start_us, end_time=end_us, variables=values)
@@ -194,10 +194,24 @@ def local_runner(rows: Mapping[str, list[dict[str, Any]]],
     return run_one
 
 
-def _variable_names(sql: str) -> list[str]:
+def variable_names(sql: str) -> list[str]:
+    """Dashboard variables (``$name`` / ``${name}``) a query uses."""
     import re
 
     return sorted(set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", sql)))
+
+
+def search_runner(client: Any, *, resource: str) -> Runner:
+    """A runner through a server's search API (``OpenObserveClient.search``). Variables are set
+    to "All" and substituted here, as the UI does before it sends a panel's query."""
+    from o2kit.engine import substitute_variables
+
+    def run_one(sql: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+        names = variable_names(sql)
+        text = substitute_variables(sql, {n: [] for n in names}) if names else sql
+        return list(client.search(text, start_us, end_us, resource=resource).get("hits") or [])
+
+    return run_one
 
 
 def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str]]:

@@ -45,16 +45,10 @@ def check_command(
         client: Any = None
         if url or remote:
             from o2kit.client import OpenObserveClient
-            from o2kit.engine import substitute_variables
 
             settings = base._settings(url, org, None, False, 30.0, 4, config.org)
             client = OpenObserveClient(settings, transport=base._TRANSPORT)
-
-            def runner(sql: str, start: int, end: int) -> list[dict[str, Any]]:
-                names = check._variable_names(sql)
-                text = substitute_variables(sql, {n: [] for n in names}) if names else sql
-                answer = client.search(text, start, end, resource="check")
-                return list(answer.get("hits") or [])
+            runner = check.search_runner(client, resource="check")
         else:
             rows, traffic = check.synthetic_rows(config, now_ms=now_ms, minutes=minutes,
                                                  seed=seed)

@@ -72,7 +72,6 @@ def preview_command(
         client: Any = None
         if url or remote:
             from o2kit.client import OpenObserveClient
-            from o2kit.engine import substitute_variables
 
             settings = base._settings(url, org, None, False, 30.0, 4, config.org)
             client = OpenObserveClient(settings, transport=base._TRANSPORT)
@@ -80,16 +79,10 @@ def preview_command(
             start_us = end_us - minutes * check.MINUTE_US
             subtitle = (f"data: {settings.url} org {settings.org}, last {minutes} minutes; "
                         "variables set to All; times in UTC")
-
-            def runner(sql: str, start: int, end: int) -> list[dict[str, Any]]:
-                names = check._variable_names(sql)
-                text = substitute_variables(sql, {n: [] for n in names}) if names else sql
-                answer = client.search(text, start, end, resource="preview")
-                return list(answer.get("hits") or [])
+            runner = check.search_runner(client, resource="preview")
         else:
             rows, traffic = check.synthetic_rows(config, now_ms=LOCAL_END_MS, minutes=minutes,
                                                  seed=seed)
-            _stamp_metrics_on_arrival(rows.get(config.streams.metrics) or [], LOCAL_END_MS)
             start_us, end_us = traffic.start_ms * 1000, LOCAL_END_MS * 1000 + 1
             runner = check.local_runner(rows)
             subtitle = (f"data: synthetic Bedrock traffic (seed {seed}, {minutes} minutes) on "
@@ -143,13 +136,6 @@ def preview_command(
 # The synthetic bodies all "arrive" at one instant, which would put every datapoint in the last
 # time bucket; re-stamp each row at its own minute, as if delivered without delay, so the charts
 # show the traffic's shape in whole buckets.
-
-
-def _stamp_metrics_on_arrival(rows: list[dict[str, Any]], now_ms: int) -> None:
-    for row in rows:
-        stamp = row.get("timestamp")
-        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-            row["_timestamp"] = min(int(stamp), now_ms) * 1000
 
 
 def _index_html(pages: list[tuple[str, str]], subtitle: str) -> str:
