@@ -360,5 +360,5 @@ def test_template_name_taken_by_org_default_is_refused_before_any_write(
     writes = fake.write_count()
     result = o2("plan", "--org", "prod")
     assert result.exit_code == 1
-    assert 'already exist in org "default"' in result.output and "bedrock_slack" in result.output
+    assert 'already exists in org "default"' in result.output and "bedrock_slack" in result.output
     assert fake.write_count() == writes

@@ -128,6 +128,11 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+def _write(text: str) -> None:
+    """Text report.render_* already coloured (ANSI) or left plain, to standard output as is."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 def _say(message: str) -> None:
     if not _state.quiet:
         err.print(message, markup=False)
@@ -269,19 +274,6 @@ def _make_plan(
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
     live = fetch_live(client, desired=desired, stream_types=stream_types)
-    clashes = sorted(r.key[0] for r in desired
-                     if r.kind == "template" and r.key[0] in live.foreign_template_names)
-    if clashes:
-        from o2kit.errors import PlanError
-
-        client.close()
-        raise PlanError(
-            f"alert template(s) {', '.join(clashes)} already exist in org \"default\" on this "
-            f"server; OpenObserve shows those in every org and refuses another template with "
-            f"the same name in \"{settings.org}\" (src/core/src/alerts/templates.rs)",
-            remedy="rename the template in alerts/*.yaml for this org (e.g. with an --env "
-            "overlay), or do not deploy the same project to org default and other orgs",
-        )
     plan = build_plan(
         desired,
         live.resources,
@@ -346,12 +338,7 @@ def plan(
         elif markdown:
             typer.echo(report.render_markdown(p))
         else:
-            text = report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0)
-            out.print(
-                text, markup=False, highlight=False
-            ) if not _state.color else sys.stdout.write(
-                text + ("" if text.endswith("\n") else "\n")
-            )
+            _write(report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0))
         if _state.verbose:
             _say(f"{planned.live.requests} requests to read live state")
         planned.client.close()
@@ -415,9 +402,8 @@ def apply(
                 f"expected {checksum}); nothing was applied",
                 remedy="run `o2kit plan` again and review the new plan",
             )
-        text = report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0)
         if not _state.quiet:
-            sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+            _write(report.render_text(p, color=_state.color, verbose_noops=_state.verbose > 0))
         if not p.has_changes:
             planned.client.close()
             return 0

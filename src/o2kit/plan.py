@@ -159,8 +159,19 @@ def build_plan(
                 "o2kit will not guess which one is meant: rename or delete all but one in "
                 "OpenObserve"
             )
+    # Objects the server owns share the namespace of o2kit's: OpenObserve lists org default's
+    # alert templates in every org and refuses another template with such a name
+    # (src/core/src/alerts/templates.rs), so a desired one would fail at apply.
+    for res in live:
+        if (res.kind, res.key) in wanted and kinds.is_system(res.kind, res.body, org=org or None):
+            errors.append(
+                f"{_label(res)} is a name the server reserves here (a system template, or one "
+                f'that already exists in org "default", which OpenObserve shows in every org); '
+                "rename it in code (an --env overlay can), or do not deploy the same project to "
+                "org default and other orgs on one server"
+            )
     if errors:
-        raise PlanError("; ".join(errors), remedy="fix the duplicates named above, then plan again")
+        raise PlanError("; ".join(errors), remedy="fix the problems named above, then plan again")
 
     changes: list[Change] = []
     warnings: list[str] = []

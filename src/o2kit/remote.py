@@ -45,9 +45,6 @@ class LiveState:
     resources: list[Resource]
     existing_streams: set[tuple[str, str]] | None
     requests: int = 0
-    # Alert templates of org "default" that the server shows in every org (not ours to manage,
-    # but their names are taken here too: src/core/src/alerts/templates.rs refuses a duplicate).
-    foreign_template_names: set[str] = field(default_factory=set)
 
 
 def _is_ambiguous(exc: BaseException) -> bool:
@@ -92,13 +89,9 @@ def fetch_live(
                 )
             )
 
-    templates = client.list_templates(resource="alert templates")
-    foreign_templates: set[str] = set()
-    for body in templates:
-        if kinds.is_system("template", body, org=client.settings.org):
-            if not body.get("isPrebuilt"):
-                foreign_templates.add(str(body.get("name", "")))
-            continue
+    # System objects stay in the live state: plan leaves them alone (``kinds.is_system``) and
+    # refuses desired objects whose names they take.
+    for body in client.list_templates(resource="alert templates"):
         resources.append(
             Resource(
                 kind="template",
@@ -109,8 +102,6 @@ def fetch_live(
         )
 
     for body in client.list_destinations(resource="alert destinations"):
-        if kinds.is_system("destination", body, org=client.settings.org):
-            continue
         resources.append(
             Resource(
                 kind="destination",
@@ -183,8 +174,7 @@ def fetch_live(
             for s in items:
                 existing.add((str(s.get("stream_type") or stream_type), str(s.get("name", ""))))
 
-    return LiveState(resources, existing, client.request_count - start,
-                     foreign_template_names=foreign_templates)
+    return LiveState(resources, existing, client.request_count - start)
 
 
 def _live_dashboard(item: dict[str, Any], folder_name: str, folder_id: str) -> Resource:
