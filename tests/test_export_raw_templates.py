@@ -233,7 +233,7 @@ def test_a_dashboard_the_ui_cannot_upgrade_is_skipped_not_fatal() -> None:
     result = export.build_export(export.ServerObjects(dashboards=items), export.ProjectKeys())
     assert [str(f.path) for f in result.files if f.path.suffix == ".yaml"] == [
         "dashboards/fine.yaml"]
-    assert any("Broken" in s and "layout" in s for s in result.skipped), result.skipped
+    assert any("Broken" in s and "layout" in s for s in result.not_exported), result.not_exported
 
 
 @pytest.mark.parametrize(

@@ -141,14 +141,19 @@ def _say(message: str) -> None:
 # --- project loading ----------------------------------------------------------------------------
 
 
-def _load_validated() -> Any:
+def _load_validated(*, strict: bool = False) -> Any:
+    """The project, rendered and validated. Errors refuse (``ValidationFailed``); warnings — rules
+    OpenObserve does not enforce — are printed and refuse only with ``strict``."""
     from o2kit.project import load_project
     from o2kit.validate import validate_resources
 
     project = load_project(_state.project, _state.env)
     problems = validate_resources(project.resources, project.config.config)
-    if problems:
-        raise ValidationFailed(problems)
+    errors = [p for p in problems if p.is_error or strict]
+    if errors:
+        raise ValidationFailed(errors)
+    for problem in problems:
+        _say(str(problem))
     return project
 
 
@@ -177,14 +182,21 @@ def render(
 
 
 @app.command()
-def validate() -> None:
+def validate(
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 on warnings too (e.g. overlapping panels).")
+    ] = False,
+) -> None:
     """Check everything offline: shapes, layout, SQL, columns, alert rules. Exit 1 on problems.
+
+    Warnings (rules OpenObserve itself does not enforce, such as overlapping panels) are printed
+    and do not fail, unless --strict.
 
     Example: o2kit validate --env staging
     """
 
     def body() -> None:
-        project = _load_validated()
+        project = _load_validated(strict=strict)
         counts: dict[str, int] = {}
         for r in project.resources:
             counts[r.kind] = counts.get(r.kind, 0) + 1

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from o2kit.export import ExportResult
 
 _SERVER = "Server"
 
@@ -102,9 +105,11 @@ def export_command(
         result = export.build_export(objects, export.existing_keys(root))
         for line in result.skipped:
             base._say(f"skipped {line}")
+        for line in result.not_exported:
+            base._say(f"not exported: {line}")
         if not result.files:
             base._say("Nothing to export.")
-            return 0
+            return _not_exported_code(result, dry_run)
         if dry_run:
             for f in result.files:
                 typer.echo(f"would write {f.path}  ({f.what})")
@@ -120,9 +125,28 @@ def export_command(
         if not dry_run:
             _check_after_export()
         base._say("Next: `o2kit plan` (no changes expected), then `o2kit apply --adopt`.")
-        return 0
+        return _not_exported_code(result, dry_run)
 
     raise typer.Exit(base._run(body))
+
+
+def _not_exported_code(result: ExportResult, dry_run: bool) -> int:
+    """Exit 1 when anything selected was not exported for a problem to fix (a name clash, a
+    dashboard the UI cannot upgrade), as apply exits 1 when a resource failed: the rest is
+    exported all the same, and a script must not take the partial export for a whole one.
+    ``--dry-run`` exits as the export would. Objects skipped because they are already in code
+    are not problems."""
+    from o2kit import cli as base
+
+    missing = len(result.not_exported)
+    if not missing:
+        return 0
+    verb = "would not be exported" if dry_run else "not exported"
+    base._say(
+        f"Error: {missing} selected object{'s' if missing != 1 else ''} {verb} (listed above "
+        "with the fix); everything else " + ("would be" if dry_run else "was") + " exported"
+    )
+    return 1
 
 
 def _check_after_export() -> None:

@@ -32,9 +32,19 @@ class Problem:
     line: int
     field: str
     message: str
+    # "error" stops validate, plan and apply; "warning" is printed and stops nothing (a rule o2kit
+    # keeps that OpenObserve does not enforce, such as overlapping panels; ``validate --strict``
+    # refuses warnings too).
+    severity: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity != "warning"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
+        if not self.is_error:
+            where += ": warning"
         if self.field:
             return f"{where}: {self.field}: {self.message}"
         return f"{where}: {self.message}"

@@ -292,7 +292,12 @@ class ExportResult:
     # Variables the exported destinations read: name → where it is used and what it holds.
     env_vars: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Selected but left out on purpose: already defined in the project (nothing to fix).
     skipped: list[str] = field(default_factory=list)
+    # Selected but not exported because of a problem on the server the user must fix (two objects
+    # with one key, a dashboard the UI cannot upgrade): each line names the object, says why and
+    # how to fix it. The rest is exported; the command exits 1 when this is not empty.
+    not_exported: list[str] = field(default_factory=list)
 
 
 def slug(text: str) -> str:
@@ -351,6 +356,41 @@ def build_export(objects: ServerObjects, existing: ProjectKeys) -> ExportResult:
     return result
 
 
+def _key_clashes(
+    kind: str, items: Sequence[tuple[tuple[str, str], str]], result: ExportResult
+) -> set[tuple[str, str]]:
+    """Keys (folder, title/name) that several selected objects share. o2kit pairs objects with
+    the server by that key (``kinds``), so it could manage none of them: each is reported with
+    the fix, and none is exported (plan would refuse the key: two live objects, one key)."""
+    ids: dict[tuple[str, str], list[str]] = {}
+    for key, object_id in items:
+        ids.setdefault(key, []).append(object_id)
+    clashing = {key for key, found in ids.items() if len(found) > 1}
+    noun = "title" if kind == "dashboard" else "name"
+    for key in sorted(clashing):
+        found = sorted(ids[key])
+        for object_id in found:
+            others = ", ".join(i for i in found if i != object_id)
+            result.not_exported.append(
+                f'{kind} "{key[0]}/{key[1]}" (id {object_id or "?"}): {len(found)} {kind}s in '
+                f'folder "{key[0]}" have this {noun} (also id {others}); o2kit tells {kind}s '
+                f"apart by folder + {noun}, so it can manage neither. Fix: rename all but one "
+                f"in the OpenObserve UI (or move them to other folders), then export again"
+            )
+    return clashing
+
+
+def _unique_path(path: PurePosixPath, used: set[PurePosixPath]) -> PurePosixPath:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``…: distinct objects whose names give the same
+    file name (``A/B`` and ``A B``; folders ``Ops`` and ``ops``) each get their own file."""
+    candidate, n = path, 1
+    while candidate in used:
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    used.add(candidate)
+    return candidate
+
+
 def _export_dashboards(objects: ServerObjects, existing: ProjectKeys, result: ExportResult) -> None:
     chosen = []
     for item in objects.dashboards:
@@ -358,20 +398,27 @@ def _export_dashboards(objects: ServerObjects, existing: ProjectKeys, result: Ex
             body, version = clean_dashboard(item)
         except UserError as exc:
             # One dashboard the UI could not open either must not stop the others.
-            result.skipped.append(f"{exc.message} ({exc.remedy})")
+            result.not_exported.append(f"{exc.message}; fix: {exc.remedy}")
             continue
         key = (str(item.get("folder_name", "")), str(body.get("title", "")))
         if key in existing.dashboards:
             result.skipped.append(f'dashboard "{key[0]}/{key[1]}": already defined in dashboards/')
             continue
-        chosen.append((key, body, version, str(item.get("dashboard_id") or "")))
+        dashboard_id = item.get("dashboard_id") or _dashboard_body(item).get("dashboardId")
+        chosen.append((key, body, version, str(dashboard_id or "")))
+    clashing = _key_clashes("dashboard", [(key, i) for key, _, _, i in chosen], result)
+    chosen = sorted((c for c in chosen if c[0] not in clashing), key=lambda c: (c[0], c[3]))
     title_slugs = [slug(key[1]) for key, *_ in chosen]
+    used: set[PurePosixPath] = set()
     for key, body, version, dashboard_id in chosen:
         folder, title = key
         base = slug(title)
         if title_slugs.count(base) > 1:
             base = f"{slug(folder)}-{base}"
-        json_rel = PurePosixPath(EXPORT_DIR, "dashboards", slug(folder), f"{slug(title)}.json")
+        json_rel = _unique_path(
+            PurePosixPath(EXPORT_DIR, "dashboards", slug(folder), f"{slug(title)}.json"), used
+        )
+        yaml_path = _unique_path(PurePosixPath("dashboards", f"{base}.yaml"), used)
         what = f'dashboard "{folder}/{title}"'
         result.files.append(
             ExportedFile(PurePosixPath("templates") / json_rel, _json_text(body), what)
@@ -385,19 +432,25 @@ def _export_dashboards(objects: ServerObjects, existing: ProjectKeys, result: Ex
             "replace `template` with a Jinja template. Folder + title are its key in o2kit.",
         ]
         doc = {"template": str(json_rel), "title": title, "folder": folder}
-        result.files.append(
-            ExportedFile(PurePosixPath("dashboards", f"{base}.yaml"), _yaml_text(header, doc), what)
-        )
+        result.files.append(ExportedFile(yaml_path, _yaml_text(header, doc), what))
 
 
 def _export_alerts(objects: ServerObjects, existing: ProjectKeys, result: ExportResult) -> None:
     by_folder: dict[str, list[dict[str, Any]]] = {}
+    chosen = []
     for body in objects.alerts:
         key = (str(body.get("folder_name", "")), str(body.get("name", "")))
         if key in existing.alerts:
             result.skipped.append(f'alert "{key[0]}/{key[1]}": already defined in alerts/')
             continue
-        by_folder.setdefault(key[0], []).append(body)
+        chosen.append((key, body))
+    # OpenObserve refuses a second alert only by id (src/core/src/alerts/alert.rs
+    # ``prepare_alert``), so one folder can hold two alerts with one name.
+    clashing = _key_clashes("alert", [(k, str(b.get("id") or "")) for k, b in chosen], result)
+    for key, body in chosen:
+        if key not in clashing:
+            by_folder.setdefault(key[0], []).append(body)
+    used: set[PurePosixPath] = set()
     destinations = {str(d.get("name")): d for d in objects.destinations}
     templates = {str(t.get("name")): t for t in objects.templates}
     written_destinations: set[str] = set()
@@ -409,7 +462,9 @@ def _export_alerts(objects: ServerObjects, existing: ProjectKeys, result: Export
         needed_templates: list[str] = []
         for body in sorted(by_folder[folder], key=lambda b: str(b.get("name"))):
             name = str(body.get("name", ""))
-            json_rel = PurePosixPath(EXPORT_DIR, "alerts", slug(folder), f"{slug(name)}.json")
+            json_rel = _unique_path(
+                PurePosixPath(EXPORT_DIR, "alerts", slug(folder), f"{slug(name)}.json"), used
+            )
             result.files.append(
                 ExportedFile(
                     PurePosixPath("templates") / json_rel,
@@ -463,7 +518,7 @@ def _export_alerts(objects: ServerObjects, existing: ProjectKeys, result: Export
         ]
         result.files.append(
             ExportedFile(
-                PurePosixPath("alerts", f"{slug(folder)}.yaml"),
+                _unique_path(PurePosixPath("alerts", f"{slug(folder)}.yaml"), used),
                 _yaml_text(header, doc),
                 f'alerts of folder "{folder}"',
             )

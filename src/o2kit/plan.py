@@ -159,17 +159,7 @@ def build_plan(
                 "o2kit will not guess which one is meant: rename or delete all but one in "
                 "OpenObserve"
             )
-    # Objects the server owns share the namespace of o2kit's: OpenObserve lists org default's
-    # alert templates in every org and refuses another template with such a name
-    # (src/core/src/alerts/templates.rs), so a desired one would fail at apply.
-    for res in live:
-        if (res.kind, res.key) in wanted and kinds.is_system(res.kind, res.body, org=org or None):
-            errors.append(
-                f"{_label(res)} is a name the server reserves here (a system template, or one "
-                f'that already exists in org "default", which OpenObserve shows in every org); '
-                "rename it in code (an --env overlay can), or do not deploy the same project to "
-                "org default and other orgs on one server"
-            )
+    errors.extend(_reserved_name_errors(wanted, live, org))
     if errors:
         raise PlanError("; ".join(errors), remedy="fix the problems named above, then plan again")
 
@@ -281,6 +271,28 @@ def build_plan(
         key=lambda c: (order[c.kind], c.key, c.action, str(c.live.server_id) if c.live else "")
     )
     return Plan(changes=tuple(changes), warnings=tuple(warnings), org=org, env=env)
+
+
+def _reserved_name_errors(
+    wanted: dict[tuple[str, tuple[str, ...]], Resource], live: Sequence[Resource], org: str
+) -> list[str]:
+    """Desired objects whose name a system object takes: OpenObserve lists org default's alert
+    templates in every org and refuses another template with such a name
+    (src/core/src/alerts/templates.rs), so a desired one would fail at apply. A desired key that
+    *names* a built-in object (folder ``default``, which dashboards and alerts are kept in:
+    src/config/src/meta/folder.rs ``DEFAULT_FOLDER``, created by the server on first use in
+    src/core/src/dashboards/mod.rs and src/core/src/alerts/alert.rs) is a reference to it, not a
+    clash: plan never creates, updates or deletes it (``kinds.is_builtin_key``)."""
+    return [
+        f"{_label(res)} is a name the server reserves here (a system template, or one "
+        f'that already exists in org "default", which OpenObserve shows in every org); '
+        "rename it in code (an --env overlay can), or do not deploy the same project to "
+        "org default and other orgs on one server"
+        for res in live
+        if (res.kind, res.key) in wanted
+        and not kinds.is_builtin_key(res.kind, res.key)
+        and kinds.is_system(res.kind, res.body, org=org or None)
+    ]
 
 
 def _deletes(

@@ -95,9 +95,13 @@ class _Report:
     line: int
     out: list[Problem]
 
-    def add(self, path: Path | str, message: str) -> None:
+    def add(self, path: Path | str, message: str, *, severity: str = "error") -> None:
         where = path if isinstance(path, str) else format_path(path)
-        self.out.append(Problem(self.file, self.line, where, message))
+        self.out.append(Problem(self.file, self.line, where, message, severity))
+
+    def warn(self, path: Path | str, message: str) -> None:
+        """A rule OpenObserve does not enforce: printed, never a refusal (``Problem.is_error``)."""
+        self.add(path, message, severity="warning")
 
 
 @dataclass
@@ -128,7 +132,8 @@ def _quoted_list(names: Iterable[str]) -> str:
 
 
 def validate_resources(resources: Sequence[Resource], config: Config) -> list[Problem]:
-    """Every problem of ``resources`` (desired state), sorted; empty when all is well."""
+    """Every problem of ``resources`` (desired state), sorted; empty when all is well. Warnings
+    (``Problem.is_error`` false) are among them: callers refuse only the errors."""
     out: list[Problem] = []
     ctx = _Context(config=config, streams=catalogue(config))
     for resource in resources:
@@ -602,13 +607,20 @@ def _check_tab_panels(
         if box is not None:
             placed.append(_PlacedPanel(path, panel_id or "", box[0], box[1], box[2], box[3]))
         _check_panel_content(panel, path, variables, ctx, report)
+    # Overlaps are a warning: the server stores any layout (src/core/src/dashboards/mod.rs
+    # ``put`` checks none), the UI's import check does not look for them
+    # (web/src/utils/dashboard/panelValidation.ts ``validateDashboardJson``: numbers and a unique
+    # ``layout.i`` per tab only), and its grid moves overlapping panels apart when it draws them
+    # (web/src/views/Dashboards/RenderDashboardCharts.vue, GridStack ``float: false``). Real
+    # dashboards have them; refusing would stop an exported dashboard from planning.
     for index, later in enumerate(placed):
         for earlier in placed[:index]:
             if later.overlaps(earlier):
-                report.add(
+                report.warn(
                     later.path + ("layout",),
                     f'panel "{later.panel_id}" ({later.box()}) overlaps panel "{earlier.panel_id}" '
-                    f"at {format_path(earlier.path)} ({earlier.box()})",
+                    f"at {format_path(earlier.path)} ({earlier.box()}); OpenObserve accepts it "
+                    "and its grid moves the panels apart when it draws them",
                 )
 
 
