@@ -92,10 +92,16 @@ def preview_command(
             target = base._state.project / target
         written: list[Path] = []
         pages: list[tuple[str, str]] = []  # (heading, relative picture path)
+        ran, failed = 0, 0
         try:
             for resource in dashboards:
                 results = preview.run_panels(resource.body, runner, start_us=start_us,
                                              end_us=end_us)
+                count, failures = preview.failed_queries(resource.body, results)
+                ran, failed = ran + count, failed + len(failures)
+                for where, error in failures:
+                    base._say(f'query failed: dashboard "{"/".join(resource.key)}" {where}: '
+                              f"{error}")
                 pictures = preview.draw_dashboard(resource.body, results,
                                                   split_tabs=not single, subtitle=subtitle,
                                                   window_us=(start_us, end_us))
@@ -126,6 +132,20 @@ def preview_command(
             typer.echo(str(path))
         base._say(f"Drew {len(written)} picture{'s' if len(written) != 1 else ''} of "
                   f"{len(dashboards)} dashboard{'s' if len(dashboards) != 1 else ''} in {target}")
+        if ran and failed == ran:
+            # Pictures of nothing but errors are not a preview: a wrong --url/--org, credentials
+            # without search rights or streams that do not exist there. Say so and fail.
+            from o2kit.errors import UserError
+
+            raise UserError(
+                f"every one of the {ran} panel queries failed (listed above); the pictures show "
+                "only errors",
+                remedy="check --url/--org and OPENOBSERVE_USER/PASSWORD (search rights), and "
+                "that the streams the panels read exist there",
+            )
+        if failed:
+            base._say(f"{failed} of {ran} panel queries failed (listed above); their panels show "
+                      "the error")
         return 0
 
     raise typer.Exit(base._run(body))

@@ -138,6 +138,25 @@ def run_panels(body: Mapping[str, Any], runner: Any, *, start_us: int,
     return results
 
 
+def failed_queries(body: Mapping[str, Any], results: Mapping[PanelKey, Sequence[QueryResult]]
+                   ) -> tuple[int, list[tuple[str, str]]]:
+    """How many queries ran (answered or failed; skipped ones not counted), and each failure as
+    (``tab "…" › panel "…"``, the error), in panel order."""
+    tab_names = {str(t.get("tabId") or i): _tab_name(t)
+                 for i, t in enumerate(body.get("tabs") or [])}
+    ran, failures = 0, []
+    for key, panel in panel_keys(body):
+        for answer in results.get(key, ()):
+            if answer.skipped:
+                continue
+            ran += 1
+            if answer.error:
+                title = str(panel.get("title") or key[1])
+                failures.append((f'tab "{tab_names.get(key[0], key[0])}" › panel "{title}"',
+                                 answer.error))
+    return ran, failures
+
+
 def _bucket_seconds(sql: str, start_us: int, end_us: int) -> int | None:
     """The width of the query's time buckets, so a lone bucket is drawn at its true width."""
     from o2kit.engine import query_histogram_seconds

@@ -26,11 +26,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_export, kinds
+from o2kit import cli, cli_export, cli_preview, kinds
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 if not any(c.name == "export" for c in cli.app.registered_commands):
     cli_export.register(cli.app)
+if not any(c.name == "preview" for c in cli.app.registered_commands):
+    cli_preview.register(cli.app)
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REPO / "tests" / "data_real_dashboards"
@@ -257,3 +259,59 @@ def test_dry_run_reports_title_clashes_too(o2: O2) -> None:
     assert "would write dashboards/stripe.yaml" in dry.output
     assert "would not be exported" in dry.output
     assert not (o2.root / "dashboards").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# preview --remote
+
+
+def _preview_remote(fake: FakeOpenObserve, tmp_path: Path, mp: pytest.MonkeyPatch) -> Any:
+    mp.setattr(cli, "_TRANSPORT", fake.transport(Faults()))
+    mp.setenv("OPENOBSERVE_USER", DEFAULT_USER)
+    mp.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
+    mp.setenv("CI", "true")
+    return CliRunner().invoke(cli.app, ["-C", str(REPO), "preview", "--out", str(tmp_path / "p"),
+                                        "--url", "http://o2.test", "--minutes", "30"])
+
+
+def _failed_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("query failed: ")]
+
+
+def test_preview_remote_fails_and_says_so_when_every_query_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = FakeOpenObserve(seed=11)  # an org where none of the streams exist
+    result = _preview_remote(empty, tmp_path, monkeypatch)
+    assert result.exit_code == 1, result.output
+    failed = _failed_lines(result.output)
+    assert failed and all('dashboard "Bedrock/Bedrock overview" tab "' in f for f in failed)
+    count = len(failed)
+    assert f"every one of the {count} panel queries failed" in result.output
+
+
+def test_preview_remote_reports_partial_failures_per_panel_and_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import time
+
+    from o2kit.engine import QueryEngine
+    from o2kit.synth import Scenario, firehose_bodies, generate
+
+    logs_only = FakeOpenObserve(seed=11, query_engine_factory=QueryEngine)
+    traffic = generate(Scenario(minutes=5, requests_per_minute=10.0),
+                       end_ms=int(time.time() * 1000) - 60_000, seed=3)
+    logs, _metrics = firehose_bodies(traffic)  # the metric stream gets nothing: it does not exist
+    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
+    ui = UiUser(logs_only)
+    for body in logs:
+        ui.ok(ui.http.post("/aws/default/bedrock_logs/_kinesis_firehose", content=body,
+                           headers={"X-Amz-Firehose-Access-Key": key,
+                                    "Content-Type": "application/json"}))
+    result = _preview_remote(logs_only, tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    failed = _failed_lines(result.output)
+    assert failed and all("bedrock_metrics" in line for line in failed), result.output
+    assert f"{len(failed)} of " in result.output and "panel queries failed" in result.output
+    assert "every one of" not in result.output
