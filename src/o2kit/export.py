@@ -137,6 +137,11 @@ class ServerObjects:
     destinations: list[dict[str, Any]] = field(default_factory=list)
     templates: list[dict[str, Any]] = field(default_factory=list)
     org: str = "default"
+    # Ids of *every* dashboard / alert listed (selected or not) per key (folder, title/name): a
+    # selected object whose key another one shares cannot be managed, even when only one of the
+    # two was asked for (``--id``). Empty: judge from the selected objects alone.
+    dashboard_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    alert_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 def read_server(client: OpenObserveClient, request: ExportRequest) -> ServerObjects:
@@ -169,6 +174,7 @@ def read_server(client: OpenObserveClient, request: ExportRequest) -> ServerObje
                 body = _dashboard_body(item)
                 title = str(body.get("title", item.get("title", "")))
                 object_id = str(item.get("dashboard_id") or body.get("dashboardId", ""))
+                out.dashboard_ids.setdefault((folder_name, title), []).append(object_id)
                 if request.selects(folder_name, folder_id, title, object_id):
                     out.dashboards.append({**item, "folder_name": folder_name})
                     matched |= {title, object_id}
@@ -179,6 +185,7 @@ def read_server(client: OpenObserveClient, request: ExportRequest) -> ServerObje
             folder_name = str(item.get("folder_name", ""))
             folder_id = str(item.get("folder_id", ""))
             name, object_id = str(item.get("name", "")), str(item.get("alert_id", ""))
+            out.alert_ids.setdefault((folder_name, name), []).append(object_id)
             if request.folders and {folder_name, folder_id} & set(request.folders):
                 matched |= {folder_name, folder_id}
             if request.selects(folder_name, folder_id, name, object_id):
@@ -357,25 +364,35 @@ def build_export(objects: ServerObjects, existing: ProjectKeys) -> ExportResult:
 
 
 def _key_clashes(
-    kind: str, items: Sequence[tuple[tuple[str, str], str]], result: ExportResult
+    kind: str,
+    items: Sequence[tuple[tuple[str, str], str]],
+    on_server: Mapping[tuple[str, str], Sequence[str]],
+    result: ExportResult,
 ) -> set[tuple[str, str]]:
-    """Keys (folder, title/name) that several selected objects share. o2kit pairs objects with
-    the server by that key (``kinds``), so it could manage none of them: each is reported with
-    the fix, and none is exported (plan would refuse the key: two live objects, one key)."""
+    """Keys (folder, title/name) of selected objects that another object on the server shares.
+    o2kit pairs objects with the server by that key (``kinds``), so it could manage none of
+    them (plan refuses a key two live objects have): each selected one is reported with the fix,
+    and none is exported. ``on_server``: every listed object's id per key."""
     ids: dict[tuple[str, str], list[str]] = {}
     for key, object_id in items:
         ids.setdefault(key, []).append(object_id)
+    for key, listed in on_server.items():
+        if key in ids:
+            ids[key] = sorted(set(ids[key]) | set(listed))
     clashing = {key for key, found in ids.items() if len(found) > 1}
     noun = "title" if kind == "dashboard" else "name"
+    selected = {object_id for _, object_id in items}
     for key in sorted(clashing):
         found = sorted(ids[key])
         for object_id in found:
+            if object_id not in selected:
+                continue
             others = ", ".join(i for i in found if i != object_id)
             result.not_exported.append(
                 f'{kind} "{key[0]}/{key[1]}" (id {object_id or "?"}): {len(found)} {kind}s in '
                 f'folder "{key[0]}" have this {noun} (also id {others}); o2kit tells {kind}s '
-                f"apart by folder + {noun}, so it can manage neither. Fix: rename all but one "
-                f"in the OpenObserve UI (or move them to other folders), then export again"
+                f"apart by folder + {noun}, so it can manage none of them. Fix: rename all but "
+                f"one in the OpenObserve UI (or move them to other folders), then export again"
             )
     return clashing
 
@@ -406,7 +423,9 @@ def _export_dashboards(objects: ServerObjects, existing: ProjectKeys, result: Ex
             continue
         dashboard_id = item.get("dashboard_id") or _dashboard_body(item).get("dashboardId")
         chosen.append((key, body, version, str(dashboard_id or "")))
-    clashing = _key_clashes("dashboard", [(key, i) for key, _, _, i in chosen], result)
+    clashing = _key_clashes(
+        "dashboard", [(key, i) for key, _, _, i in chosen], objects.dashboard_ids, result
+    )
     chosen = sorted((c for c in chosen if c[0] not in clashing), key=lambda c: (c[0], c[3]))
     title_slugs = [slug(key[1]) for key, *_ in chosen]
     used: set[PurePosixPath] = set()
@@ -446,7 +465,9 @@ def _export_alerts(objects: ServerObjects, existing: ProjectKeys, result: Export
         chosen.append((key, body))
     # OpenObserve refuses a second alert only by id (src/core/src/alerts/alert.rs
     # ``prepare_alert``), so one folder can hold two alerts with one name.
-    clashing = _key_clashes("alert", [(k, str(b.get("id") or "")) for k, b in chosen], result)
+    clashing = _key_clashes(
+        "alert", [(k, str(b.get("id") or "")) for k, b in chosen], objects.alert_ids, result
+    )
     for key, body in chosen:
         if key not in clashing:
             by_folder.setdefault(key[0], []).append(body)

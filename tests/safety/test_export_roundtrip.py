@@ -249,6 +249,13 @@ def test_a_title_clash_is_reported_per_dashboard_and_the_rest_is_exported(o2: O2
     assert not list(o2.root.rglob("netflow*"))  # neither twin: o2kit could manage neither
     assert "2 selected objects not exported" in result.output
 
+    # Asking for one twin by id does not help: plan would still find two dashboards with its key.
+    by_id = o2("export", "--id", twins[0])
+    assert by_id.exit_code == 1, by_id.output
+    (line,) = _clash_lines(by_id.output)
+    assert f"(id {twins[0]})" in line and f"also id {twins[1]}" in line
+    assert not list(o2.root.rglob("netflow*"))
+
 
 def test_dry_run_reports_title_clashes_too(o2: O2) -> None:
     twins, _other = _two_with_one_title(o2)
@@ -315,3 +322,45 @@ def test_preview_remote_reports_partial_failures_per_panel_and_succeeds(
     assert failed and all("bedrock_metrics" in line for line in failed), result.output
     assert f"{len(failed)} of " in result.output and "panel queries failed" in result.output
     assert "every one of" not in result.output
+
+
+# ---------------------------------------------------------------------------------------------
+# the same, without a server (build_export is pure)
+
+
+def test_two_alerts_with_one_name_in_one_folder_are_not_exported_the_rest_is() -> None:
+    from o2kit import export
+
+    def alert(alert_id: str, name: str) -> dict[str, Any]:
+        return {"id": alert_id, "name": name, "folder_name": "Ops", "destinations": [],
+                "stream_type": "logs", "stream_name": "bedrock_logs"}
+
+    objects = export.ServerObjects(alerts=[alert("a1", "twin"), alert("a2", "twin"),
+                                           alert("a3", "single")])
+    result = export.build_export(objects, export.ProjectKeys())
+    assert len(result.not_exported) == 2
+    assert all('alert "Ops/twin"' in line and "rename all but one" in line
+               for line in result.not_exported)
+    written = {str(f.path) for f in result.files}
+    assert written == {"templates/exported/alerts/ops/single.json", "alerts/ops.yaml"}
+
+
+def test_names_that_only_share_a_file_name_get_their_own_files() -> None:
+    from o2kit import export
+
+    def item(dashboard_id: str, title: str, folder: str) -> dict[str, Any]:
+        return {"version": 8, "dashboard_id": dashboard_id, "folder_name": folder,
+                "v8": {"version": 8, "title": title, "tabs": []}}
+
+    objects = export.ServerObjects(dashboards=[item("d1", "A/B", "F"), item("d2", "A B", "F"),
+                                               item("d3", "A B", "f")])
+    result = export.build_export(objects, export.ProjectKeys())
+    assert result.not_exported == []
+    paths = [str(f.path) for f in result.files]
+    assert len(paths) == len(set(paths)) == 6
+    import yaml
+
+    for f in result.files:
+        if f.path.suffix == ".yaml":
+            doc = yaml.safe_load(f.text)
+            assert f"templates/{doc['template']}" in paths, (f.path, doc)
