@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_envs
+from o2kit import cli, cli_base, cli_envs
 from o2kit.errors import ConfigError
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 from o2kit.report import MARKDOWN_MARKER
@@ -86,7 +86,7 @@ class Runner:
         self.mp = monkeypatch
 
     def cli(self, project: Path, *args: str) -> Any:
-        self.mp.setattr(cli, "_TRANSPORT", self.fake.transport())
+        self.mp.setattr(cli_base, "_TRANSPORT", self.fake.transport())
         return CliRunner().invoke(cli.app, ["--project", str(project), *args])
 
     def plan_json(self, project: Path, env: str) -> dict[str, Any]:
@@ -96,7 +96,7 @@ class Runner:
 
     def plan_all(self, project: Path, **flags: Any) -> int:
         """What ``o2kit --env all plan`` runs once cli.py calls plan_all_envs."""
-        self.mp.setattr(cli, "_TRANSPORT", self.fake.transport())
+        self.mp.setattr(cli_base, "_TRANSPORT", self.fake.transport())
         for name, value in dict(project=project, env="all", verbose=0, quiet=False,
                                 color=False).items():
             self.mp.setattr(cli._state, name, value)

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_export, kinds, plan
+from o2kit import cli, cli_base, cli_export, kinds, plan
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 if not any(c.name == "export" for c in cli.app.registered_commands):
@@ -189,7 +189,7 @@ class O2:
         mp.setenv("CI", "true")
 
     def __call__(self, *args: str) -> Any:
-        self.mp.setattr(cli, "_TRANSPORT", self.fake.transport(Faults()))
+        self.mp.setattr(cli_base, "_TRANSPORT", self.fake.transport(Faults()))
         return CliRunner().invoke(cli.app, ["--project", str(self.project), *args])
 
     def plan(self, *args: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import check, cli, cli_preview, preview
+from o2kit import check, cli, cli_base, cli_preview, preview
 from o2kit.preview import QueryResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -281,7 +281,7 @@ def test_preview_from_a_server_draws_its_answers_and_its_errors(
         return drawn[-len(args[0].get("tabs") or [1]):]
 
     monkeypatch.setattr(preview, "draw_dashboard", keep)
-    monkeypatch.setattr(cli, "_TRANSPORT", fake.transport())
+    monkeypatch.setattr(cli_base, "_TRANSPORT", fake.transport())
     monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
     monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
     result = CliRunner().invoke(_app(), ["-C", str(REPO), "preview", "--out", str(tmp_path),

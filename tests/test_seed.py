@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_seed, seed
+from o2kit import cli, cli_base, cli_seed, seed
 from o2kit.engine import QueryEngine
 from o2kit.errors import ConfigError
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
@@ -34,7 +34,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture()
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeOpenObserve:
     fake = FakeOpenObserve(query_engine_factory=QueryEngine)
-    monkeypatch.setattr(cli, "_TRANSPORT", fake.transport())
+    monkeypatch.setattr(cli_base, "_TRANSPORT", fake.transport())
     monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
     monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
     monkeypatch.delenv("OPENOBSERVE_ORG", raising=False)

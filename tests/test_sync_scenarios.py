@@ -17,7 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli
+from o2kit import cli, cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ class O2:
         monkeypatch.setenv("CI", "true")
 
     def __call__(self, *args: str) -> Any:
-        self._mp.setattr(cli, "_TRANSPORT", self.fake.transport(self.faults))
+        self._mp.setattr(cli_base, "_TRANSPORT", self.fake.transport(self.faults))
         result = CliRunner().invoke(cli.app, ["--project", str(self.project), *args])
         return result
 

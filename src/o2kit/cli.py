@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from o2kit import __version__
-from o2kit.config import ServerSettings, server_settings
-from o2kit.errors import O2kitError, ValidationFailed
-
-T = TypeVar("T")
+from o2kit import cli_base as base
+from o2kit.cli_base import (  # noqa: F401  (_load_validated, _state: used by tests)
+    _load_validated,
+    _make_plan,
+    _Planned,
+    _run,
+    _say,
+    _server_args,
+    _state,
+    _write,
+)
 
 app = typer.Typer(
     name="o2kit",
@@ -38,27 +41,6 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class Globals:
-    project: Path
-    env: str | None
-    verbose: int
-    quiet: bool
-    debug: bool
-    color: bool
-
-
-_state = Globals(project=Path("."), env=None, verbose=0, quiet=False, debug=False, color=False)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _use_color(no_color: bool) -> bool:
-    if no_color or os.environ.get("NO_COLOR") or os.environ.get("CI"):
-        return False
-    return sys.stdout.isatty()
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"o2kit {__version__}")
@@ -67,6 +49,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     project: Annotated[
         Path, typer.Option("--project", "-C", help="Repository root holding o2kit.yaml.")
     ] = Path("."),
@@ -93,68 +76,12 @@ def _root(
     _state.verbose = verbose
     _state.quiet = quiet
     _state.debug = debug
-    _state.color = _use_color(no_color)
-    out.no_color = not _state.color
-    err.no_color = not _state.color
+    _state.command = ctx.invoked_subcommand
+    base.set_color(base.use_color(no_color))
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-
-
-def _fail(exc: O2kitError) -> NoReturn:
-    if isinstance(exc, ValidationFailed):
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-    err.print(f"Error: {exc.message}", style="bold red", markup=False)
-    if exc.remedy:
-        err.print(f"  → {exc.remedy}", markup=False)
-    raise typer.Exit(exc.exit_code)
-
-
-def _run(fn: Callable[[], T]) -> T:
-    """Run a command body, mapping errors to messages and exit codes."""
-    try:
-        return fn()
-    except O2kitError as exc:
-        _fail(exc)
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # an o2kit bug, not a user error
-        if _state.debug:
-            raise
-        err.print(f"Internal error: {exc!r}", style="bold red", markup=False)
-        err.print("  → run again with --debug to see the traceback, and report it", markup=False)
-        raise typer.Exit(1) from None
-
-
-def _write(text: str) -> None:
-    """Text report.render_* already coloured (ANSI) or left plain, to standard output as is."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _say(message: str) -> None:
-    if not _state.quiet:
-        err.print(message, markup=False)
-
-
-# --- project loading ----------------------------------------------------------------------------
-
-
-def _load_validated(*, strict: bool = False) -> Any:
-    """The project, rendered and validated. Errors refuse (``ValidationFailed``); warnings — rules
-    OpenObserve does not enforce — are printed and refuse only with ``strict``."""
-    from o2kit.project import load_project
-    from o2kit.validate import validate_resources
-
-    project = load_project(_state.project, _state.env)
-    problems = validate_resources(project.resources, project.config.config)
-    errors = [p for p in problems if p.is_error or strict]
-    if errors:
-        raise ValidationFailed(errors)
-    for problem in problems:
-        _say(str(problem))
-    return project
 
 
 @app.command()
@@ -224,82 +151,6 @@ PruneOpt = Annotated[
 AdoptOpt = Annotated[
     bool, typer.Option("--adopt", help="Take over unmanaged objects with the same key.")
 ]
-
-
-def _settings(
-    url: str | None,
-    org: str | None,
-    ca: str | None,
-    insecure: bool,
-    timeout: float,
-    concurrency: int,
-    config_org: str,
-) -> ServerSettings:
-    return server_settings(
-        env=os.environ,
-        config_org=config_org,
-        url=url,
-        org=org,
-        ca_bundle=ca,
-        insecure=insecure,
-        timeout=timeout,
-        concurrency=concurrency,
-    )
-
-
-def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecure: bool,
-                 timeout: float, concurrency: int) -> dict[str, Any]:
-    """The server flags of plan/apply, as ``_settings`` takes them."""
-    return dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
-                concurrency=concurrency)
-
-
-@dataclass
-class _Planned:
-    plan: Any
-    live: Any
-    client: Any
-    checksum: str
-
-
-def _make_plan(
-    settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
-) -> _Planned:
-    from o2kit import envrefs
-    from o2kit.client import OpenObserveClient
-    from o2kit.model import Resource
-    from o2kit.plan import build_plan, plan_checksum
-    from o2kit.remote import fetch_live
-
-    project = _load_validated()
-    config = project.config.config
-    desired = [
-        Resource(
-            kind=r.kind,
-            key=r.key,
-            body=envrefs.resolve_env_refs(r.body, os.environ),
-            source=r.source,
-        )
-        for r in project.resources
-    ]
-    settings = _settings(config_org=config.org, **settings_args)
-    client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
-    stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
-    live = fetch_live(client, desired=desired, stream_types=stream_types)
-    plan = build_plan(
-        desired,
-        live.resources,
-        prune=prune,
-        adopt=adopt,
-        existing_streams=live.existing_streams,
-        org=settings.org,
-        env=_state.env,
-    )
-    return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))
-
-
-# Tests mount the fake OpenObserve here (httpx transport); None means real HTTP.
-_TRANSPORT: Any = None
 
 
 @app.command()
@@ -469,7 +320,7 @@ def _apply_with_progress(planned: _Planned, force: bool,
     if not show:
         return apply_plan(planned.client, planned.plan, force=force, create_streams=streams)
     with Progress(
-        TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=base.err, transient=True
     ) as progress:
         task = progress.add_task("apply", total=total)
         return apply_plan(
@@ -482,6 +333,7 @@ def _print_apply_summary(result: Any) -> None:
     done = [o for o in result.outcomes if o.status == "ok" and o.change.action != "noop"]
     failed = [o for o in result.outcomes if o.status == "failed"]
     skipped = [o for o in result.outcomes if o.status == "skipped"]
+    err = base.err
     for o in failed:
         err.print(f"✗ {o.change.action} {o.change.address}: {o.message}", style="red", markup=False)
     for o in skipped:
@@ -493,9 +345,9 @@ def _print_apply_summary(result: Any) -> None:
         f"Apply: {len(done)} succeeded, {len(failed)} failed, {len(skipped)} skipped "
         f"({result.writes} writes, {result.requests} requests)."
     )
-    (err if result.failed else out).print(line, markup=False)
+    (base.err if result.failed else base.out).print(line, markup=False)
     if result.failed:
-        err.print(
+        base.err.print(
             "  → fix the errors above and run `o2kit apply` again; it converges", markup=False
         )
 

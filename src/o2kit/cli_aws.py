@@ -37,7 +37,7 @@ def aws(
 
     Example: o2kit aws --region us-east-1 --region eu-west-1 --out build/aws
     """
-    from o2kit import cli as base
+    from o2kit import cli_base as base
 
     def body() -> None:
         from o2kit import awscfn

@@ -32,8 +32,10 @@ def check_command(
 
     Example: o2kit check --minutes 120
     """
+    from o2kit import cli_base as base
+
+    base.require_extra("local", "check")
     from o2kit import check
-    from o2kit import cli as base
 
     def body() -> int:
         project = base._load_validated()

@@ -59,8 +59,10 @@ def demo_command(
 
     Example: o2kit demo --minutes 90
     """
+    from o2kit import cli_base as base
+
+    base.require_extra("local", "demo")
     from o2kit import check, envrefs, report
-    from o2kit import cli as base
     from o2kit import seed as seeding
     from o2kit.alerttest import EvaluationError, UnsupportedAlert, evaluate
     from o2kit.client import OpenObserveClient

@@ -93,7 +93,7 @@ def _org_for(root: Any, env: str | None, settings_args: dict[str, Any]) -> str |
 
 def _plan_one(env: str | None, settings_args: dict[str, Any], *, prune: bool,
               adopt: bool) -> EnvOutcome:
-    from o2kit import cli as base
+    from o2kit import cli_base as base
 
     outcome = EnvOutcome(env=env, org=_org_for(base._state.project, env, settings_args))
     planned = None
@@ -227,7 +227,7 @@ def plan_all_envs(
     timeout, concurrency). Prints the plans and the summary; raises ``O2kitError`` only for
     problems that concern all environments (``envs/all.yaml``, a forced org).
     """
-    from o2kit import cli as base
+    from o2kit import cli_base as base
     from o2kit import report
 
     targets = environments(base._state.project)

@@ -77,7 +77,7 @@ def export_command(
 
     Example: o2kit export --folder Payments --title "Stripe"
     """
-    from o2kit import cli as base
+    from o2kit import cli_base as base
     from o2kit import export
     from o2kit.client import OpenObserveClient
     from o2kit.config import load_config
@@ -136,7 +136,7 @@ def _not_exported_code(result: ExportResult, dry_run: bool) -> int:
     exported all the same, and a script must not take the partial export for a whole one.
     ``--dry-run`` exits as the export would. Objects skipped because they are already in code
     are not problems."""
-    from o2kit import cli as base
+    from o2kit import cli_base as base
 
     missing = len(result.not_exported)
     if not missing:
@@ -151,7 +151,7 @@ def _not_exported_code(result: ExportResult, dry_run: bool) -> int:
 
 def _check_after_export() -> None:
     """Say at once when the project (with the new files) does not validate: plan refuses then."""
-    from o2kit import cli as base
+    from o2kit import cli_base as base
     from o2kit.errors import O2kitError, ValidationFailed
 
     try:
@@ -185,7 +185,7 @@ def schema_command(
 
     Example: o2kit schema --kind dashboard
     """
-    from o2kit import cli as base
+    from o2kit import cli_base as base
     from o2kit import jsonschema
     from o2kit.errors import UserError
 
@@ -217,7 +217,7 @@ def init_command(
 
     Example: o2kit init observability-config
     """
-    from o2kit import cli as base
+    from o2kit import cli_base as base
     from o2kit import scaffold
 
     def body() -> int:

@@ -61,8 +61,10 @@ def preview_command(
 
     Example: o2kit preview --out build/preview
     """
+    from o2kit import cli_base as base
+
+    base.require_extra("preview", "preview")
     from o2kit import check, preview
-    from o2kit import cli as base
     from o2kit.project import rendered_path
 
     def body() -> int:

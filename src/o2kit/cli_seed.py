@@ -52,7 +52,7 @@ def seed_command(
 
     Example: o2kit seed --url http://localhost:5080 --minutes 120 --throttle-burst
     """
-    from o2kit import cli as base
+    from o2kit import cli_base as base
 
     def body() -> None:
         from o2kit import seed as seeding

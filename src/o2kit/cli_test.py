@@ -48,8 +48,10 @@ def run_alert_tests(
 
     Example: o2kit test alert-tests/bedrock_throttling.yaml
     """
+    from o2kit import cli_base as base
+
+    base.require_extra("local", "test")
     from o2kit import alerttest
-    from o2kit import cli as base
 
     def body() -> int:
         project = base._load_validated()

@@ -1,0 +1,257 @@
+"""What every command shares: the global options, the terminal, error mapping, project loading.
+
+``o2kit.cli`` (the app and its core commands) and every ``o2kit.cli_<name>`` command module import
+this module; it imports none of them, so the command line has no import cycle.
+
+Kept cheap to import, because ``o2kit --help`` and ``o2kit --version`` load it: rich, pydantic
+(through ``o2kit.config``) and the rest of o2kit are imported by the functions that use them. The
+consoles ``out`` and ``err`` are made on first use (``cli_base.out``, ``cli_base.err``).
+
+Optional dependencies: a command that needs an extra (``EXTRAS``) calls ``require_extra`` first;
+without it, the command stops with one line naming the ``pip install`` that brings it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import typer
+
+from o2kit.errors import O2kitError, UserError, ValidationFailed
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from o2kit.config import ServerSettings
+
+T = TypeVar("T")
+
+
+@dataclass
+class Globals:
+    project: Path
+    env: str | None
+    verbose: int
+    quiet: bool
+    debug: bool
+    color: bool
+    command: str | None = None  # the subcommand being run, for messages
+
+
+_state = Globals(project=Path("."), env=None, verbose=0, quiet=False, debug=False, color=False)
+
+# --- the terminal -------------------------------------------------------------------------------
+
+_consoles: dict[str, Console] = {}
+
+
+def console(name: str) -> Console:
+    """``out`` (standard output) or ``err`` (standard error), made on first use."""
+    made = _consoles.get(name)
+    if made is None:
+        from rich.console import Console
+
+        made = Console(stderr=name == "err", highlight=False, soft_wrap=True,
+                       no_color=not _state.color)
+        _consoles[name] = made
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    # ``base.out`` / ``base.err``: the consoles, without importing rich at start-up.
+    if name in ("out", "err"):
+        return console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def use_color(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("CI"):
+        return False
+    return sys.stdout.isatty()
+
+
+def set_color(color: bool) -> None:
+    _state.color = color
+    for made in _consoles.values():
+        made.no_color = not color
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+# The optional dependencies of each extra (pyproject.toml [project.optional-dependencies]) and the
+# import names that show it is missing. ``preview`` holds the local engine too.
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "local": ("datafusion", "pyarrow"),
+    "preview": ("datafusion", "pyarrow", "matplotlib"),
+}
+
+
+def missing_extra(extra: str, command: str | None) -> UserError:
+    what = f"o2kit {command}" if command else "this o2kit command"
+    return UserError(f"{what} needs the '{extra}' extra: pip install 'o2kit[{extra}]'")
+
+
+def require_extra(extra: str, command: str) -> None:
+    """Stop with one line (exit 1) when a module of ``extra`` cannot be imported."""
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            _fail(missing_extra(extra, command))
+
+
+def _extra_of(exc: ImportError) -> str | None:
+    """The extra that would bring the module an ImportError is about, if any."""
+    top = (exc.name or "").split(".")[0]
+    for extra, modules in EXTRAS.items():
+        if top in modules:
+            return extra
+    return None
+
+
+def _fail(exc: O2kitError) -> NoReturn:
+    err = console("err")
+    if isinstance(exc, ValidationFailed):
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+    err.print(f"Error: {exc.message}", style="bold red", markup=False)
+    if exc.remedy:
+        err.print(f"  → {exc.remedy}", markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body, mapping errors to messages and exit codes."""
+    try:
+        return fn()
+    except O2kitError as exc:
+        _fail(exc)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except ImportError as exc:  # an optional dependency a command did not ask for up front
+        extra = _extra_of(exc)
+        if extra is None or _state.debug:
+            raise
+        _fail(missing_extra(extra, _state.command))
+    except Exception as exc:  # an o2kit bug, not a user error
+        if _state.debug:
+            raise
+        err = console("err")
+        err.print(f"Internal error: {exc!r}", style="bold red", markup=False)
+        err.print("  → run again with --debug to see the traceback, and report it", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _write(text: str) -> None:
+    """Text report.render_* already coloured (ANSI) or left plain, to standard output as is."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _say(message: str) -> None:
+    if not _state.quiet:
+        console("err").print(message, markup=False)
+
+
+# --- project loading ----------------------------------------------------------------------------
+
+
+def _load_validated(*, strict: bool = False) -> Any:
+    """The project, rendered and validated. Errors refuse (``ValidationFailed``); warnings — rules
+    OpenObserve does not enforce — are printed and refuse only with ``strict``."""
+    from o2kit.project import load_project
+    from o2kit.validate import validate_resources
+
+    project = load_project(_state.project, _state.env)
+    problems = validate_resources(project.resources, project.config.config)
+    errors = [p for p in problems if p.is_error or strict]
+    if errors:
+        raise ValidationFailed(errors)
+    for problem in problems:
+        _say(str(problem))
+    return project
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+# Tests mount the fake OpenObserve here (httpx transport); None means real HTTP.
+_TRANSPORT: Any = None
+
+
+def _settings(
+    url: str | None,
+    org: str | None,
+    ca: str | None,
+    insecure: bool,
+    timeout: float,
+    concurrency: int,
+    config_org: str,
+) -> ServerSettings:
+    from o2kit.config import server_settings
+
+    return server_settings(
+        env=os.environ,
+        config_org=config_org,
+        url=url,
+        org=org,
+        ca_bundle=ca,
+        insecure=insecure,
+        timeout=timeout,
+        concurrency=concurrency,
+    )
+
+
+def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecure: bool,
+                 timeout: float, concurrency: int) -> dict[str, Any]:
+    """The server flags of plan/apply, as ``_settings`` takes them."""
+    return dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
+                concurrency=concurrency)
+
+
+@dataclass
+class _Planned:
+    plan: Any
+    live: Any
+    client: Any
+    checksum: str
+
+
+def _make_plan(
+    settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
+) -> _Planned:
+    from o2kit import envrefs
+    from o2kit.client import OpenObserveClient
+    from o2kit.model import Resource
+    from o2kit.plan import build_plan, plan_checksum
+    from o2kit.remote import fetch_live
+
+    project = _load_validated()
+    config = project.config.config
+    desired = [
+        Resource(
+            kind=r.kind,
+            key=r.key,
+            body=envrefs.resolve_env_refs(r.body, os.environ),
+            source=r.source,
+        )
+        for r in project.resources
+    ]
+    settings = _settings(config_org=config.org, **settings_args)
+    client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
+    stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
+    live = fetch_live(client, desired=desired, stream_types=stream_types)
+    plan = build_plan(
+        desired,
+        live.resources,
+        prune=prune,
+        adopt=adopt,
+        existing_streams=live.existing_streams,
+        org=settings.org,
+        env=_state.env,
+    )
+    return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))
