@@ -27,11 +27,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from . import alerts, dashboard_api, firehose, folders, ingest, notify, streams
+from .delivery import Delivery
 from .faults import WRITE_METHODS, Decision, FaultDice, Faults, Outcome
 from .http import (
     HttpError,
@@ -69,15 +69,6 @@ class RequestRecord(NamedTuple):
         """A write that ran on the server (answered 2xx, or applied with the answer lost)."""
         return (self.method in WRITE_METHODS and self.fault in (None, "lost")
                 and self.status is not None and 200 <= self.status < 300)
-
-
-@dataclass
-class Delivery:
-    """What a transport should do with a request: answer with ``response``, or fail the way
-    ``outcome`` says (``DROP``: before the handler ran; ``LOST``: after)."""
-
-    outcome: Outcome
-    response: Response | None
 
 
 class FakeOpenObserve:

@@ -20,14 +20,14 @@ from urllib.parse import parse_qsl
 from .faults import Outcome
 
 if TYPE_CHECKING:
-    from .app import FakeOpenObserve
+    from .delivery import Dispatcher
 
 logger = logging.getLogger(__name__)
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    fake: FakeOpenObserve
+    fake: Dispatcher
 
 
 class _Server6(_Server):
@@ -79,7 +79,7 @@ class FakeServer:
         self.url = f"http://{shown}:{port}"
 
     @classmethod
-    def start(cls, fake: FakeOpenObserve, host: str = "127.0.0.1", port: int = 0) -> FakeServer:
+    def start(cls, fake: Dispatcher, host: str = "127.0.0.1", port: int = 0) -> FakeServer:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:

@@ -14,11 +14,11 @@ import httpx
 from .faults import Faults, Outcome
 
 if TYPE_CHECKING:
-    from .app import FakeOpenObserve
+    from .delivery import Dispatcher
 
 
 class FakeTransport(httpx.BaseTransport):
-    def __init__(self, fake: FakeOpenObserve, faults: Faults | None = None) -> None:
+    def __init__(self, fake: Dispatcher, faults: Faults | None = None) -> None:
         self.fake = fake
         self.faults = faults
 
