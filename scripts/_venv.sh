@@ -10,7 +10,7 @@ stamp=".venv/.o2kit-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[test]'
+  .venv/bin/python -m pip install --quiet -e '.[all,test]'
   echo "$want" > "$stamp"
 fi
 export PATH="$here/.venv/bin:$PATH"

@@ -83,10 +83,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pyarrow as pa
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -102,6 +101,11 @@ from pydantic import (
 
 from o2kit.errors import Problem
 from o2kit.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
+
+if TYPE_CHECKING:
+    # The file models load without the 'local' extra (``o2kit schema`` and ``init`` use them);
+    # evaluating a test imports pyarrow (o2kit.engine), as the functions below do.
+    import pyarrow as pa
 
 TIMESTAMP = "_timestamp"
 MINUTE_US = 60_000_000
@@ -492,6 +496,8 @@ def _json_number(value: Any) -> float | None:
 
 
 def _kind(data_type: pa.DataType) -> str:
+    import pyarrow as pa
+
     if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
         return "utf8"
     if data_type in (pa.int16(), pa.int32(), pa.int64()):
