@@ -79,12 +79,13 @@ models: []
 _VENV_SH = """\
 # Sourced by scripts/gitops.sh: create .venv on first use and install o2kit into it (again when
 # O2KIT_PIP_SPEC changes). TODO: point O2KIT_PIP_SPEC at where your o2kit comes from, e.g. a
-# package index pin, "o2kit @ git+https://<your git host>/o2kit@<tag>" or a wheel file.
+# package index pin, "o2kit[local] @ git+https://<your git host>/o2kit@<tag>" or a wheel file.
+# The 'local' extra brings the query engine `o2kit test` (in `gitops.sh pr`) runs alert tests on.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 python_bin="${PYTHON:-python3}"
-spec="${O2KIT_PIP_SPEC:-o2kit==%(version)s}"
+spec="${O2KIT_PIP_SPEC:-o2kit[local]==%(version)s}"
 if [ ! -x .venv/bin/python ]; then
   "$python_bin" -m venv .venv
 fi
