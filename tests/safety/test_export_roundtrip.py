@@ -26,7 +26,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_export, cli_preview, kinds
+from o2kit import cli, cli_base, cli_export, cli_preview, kinds
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 if not any(c.name == "export" for c in cli.app.registered_commands):
@@ -110,7 +110,7 @@ class O2:
         mp.setenv("CI", "true")
 
     def __call__(self, *args: str) -> Any:
-        self.mp.setattr(cli, "_TRANSPORT", self.fake.transport(Faults()))
+        self.mp.setattr(cli_base, "_TRANSPORT", self.fake.transport(Faults()))
         return CliRunner().invoke(cli.app, ["--project", str(self.root), *args])
 
     def ok(self, *args: str) -> Any:
@@ -273,7 +273,7 @@ def test_dry_run_reports_title_clashes_too(o2: O2) -> None:
 
 
 def _preview_remote(fake: FakeOpenObserve, tmp_path: Path, mp: pytest.MonkeyPatch) -> Any:
-    mp.setattr(cli, "_TRANSPORT", fake.transport(Faults()))
+    mp.setattr(cli_base, "_TRANSPORT", fake.transport(Faults()))
     mp.setenv("OPENOBSERVE_USER", DEFAULT_USER)
     mp.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
     mp.setenv("CI", "true")
