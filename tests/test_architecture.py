@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "o2kit"
 
 # Modules that must stay pure: no network, no terminal, no clock, no environment, no files.
 PURE = ["model", "errors", "kinds", "diff", "plan", "report", "validate", "sqlcheck", "columns",
-        "envrefs"]
+        "envrefs", "redact"]
 IO_MODULES = {"httpx", "typer", "socket", "subprocess", "os", "time", "requests", "urllib3",
               "http", "o2kit.client", "o2kit.remote", "o2kit.cli", "o2kit.project",
               "o2kit.fake"}

@@ -167,7 +167,7 @@ def test_secrets_never_appear_in_any_output(secret: str) -> None:
     ]
     for out in outputs:
         assert secret not in out
-    assert "(sensitive)" in outputs[0]
+    assert "(sensitive value changed)" in outputs[0]
 
 
 def test_secret_whole_object_is_masked() -> None:

@@ -6,6 +6,9 @@ anything else is an internal error that says how to see the traceback (``--debug
 
 Exit codes: 0 success (``plan --detailed-exitcode``: no changes), 1 error, 2 changes present
 (``plan --detailed-exitcode`` only).
+
+Everything printed or logged goes through one redaction layer (``o2kit.redact``), installed by
+the root callback before anything else runs (``cli_base.install_output_safety``).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def _root(
 
     Example: o2kit plan --env prod
     """
+    base.install_output_safety()
     _state.project = project
     _state.env = env
     _state.verbose = verbose
@@ -82,6 +86,9 @@ def _root(
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    from o2kit.redact import install_logging_redaction
+
+    install_logging_redaction(logging.getLogger().handlers)
 
 
 @app.command()
@@ -335,12 +342,15 @@ def _print_apply_summary(result: Any) -> None:
     skipped = [o for o in result.outcomes if o.status == "skipped"]
     err = base.err
     for o in failed:
-        err.print(f"✗ {o.change.action} {o.change.address}: {o.message}", style="red", markup=False)
+        err.print(base._safe(f"✗ {o.change.action} {o.change.address}: {o.message}"),
+                  style="red", markup=False)
     for o in skipped:
-        err.print(f"- skipped {o.change.address}: {o.message}", style="yellow", markup=False)
+        err.print(base._safe(f"- skipped {o.change.address}: {o.message}"), style="yellow",
+                  markup=False)
     if _state.verbose:
         for o in done:
-            err.print(f"✓ {o.change.action} {o.change.address}", style="green", markup=False)
+            err.print(base._safe(f"✓ {o.change.action} {o.change.address}"), style="green",
+                      markup=False)
     line = (
         f"Apply: {len(done)} succeeded, {len(failed)} failed, {len(skipped)} skipped "
         f"({result.writes} writes, {result.requests} requests)."

@@ -7,6 +7,12 @@ Kept cheap to import, because ``o2kit --help`` and ``o2kit --version`` load it: 
 (through ``o2kit.config``) and the rest of o2kit are imported by the functions that use them. The
 consoles ``out`` and ``err`` are made on first use (``cli_base.out``, ``cli_base.err``).
 
+Output safety (``o2kit.redact``): ``install_output_safety`` (called by the root callback) wraps
+``sys.stdout``/``sys.stderr`` in a ``SafeStream`` that masks every registered secret and URL
+password and strips control characters and escape sequences from everything written (keeping
+only our own colours on a terminal), and redacts every log record. Errors and ``--debug``
+tracebacks are formatted, then redacted (``_safe``).
+
 Optional dependencies: a command that needs an extra (``EXTRAS``) calls ``require_extra`` first;
 without it, the command stops with one line naming the ``pip install`` that brings it.
 """
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import typer
 
 from o2kit.errors import O2kitError, UserError, ValidationFailed
+from o2kit.redact import SafeStream, clean_text, install_logging_redaction, redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -68,6 +75,23 @@ def __getattr__(name: str) -> Any:
     if name in ("out", "err"):
         return console(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def install_output_safety() -> None:
+    """The last-line mask over everything this process prints (see the module docstring)."""
+    import logging
+
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout, lambda: _state.color)  # type: ignore[assignment]
+    if not isinstance(sys.stderr, SafeStream):
+        sys.stderr = SafeStream(sys.stderr, lambda: _state.color)  # type: ignore[assignment]
+    install_logging_redaction(logging.getLogger().handlers)
+
+
+def _safe(text: str) -> str:
+    """Text that may hold server or user input, fit for the terminal: secrets masked, control
+    characters and escape sequences removed (line breaks kept)."""
+    return clean_text(redact(text))
 
 
 def use_color(no_color: bool) -> bool:
@@ -119,10 +143,10 @@ def _fail(exc: O2kitError) -> NoReturn:
     err = console("err")
     if isinstance(exc, ValidationFailed):
         for problem in exc.problems:
-            err.print(str(problem), markup=False)
-    err.print(f"Error: {exc.message}", style="bold red", markup=False)
+            err.print(_safe(str(problem)), markup=False)
+    err.print(f"Error: {_safe(exc.message)}", style="bold red", markup=False)
     if exc.remedy:
-        err.print(f"  → {exc.remedy}", markup=False)
+        err.print(f"  → {_safe(exc.remedy)}", markup=False)
     raise typer.Exit(exc.exit_code)
 
 
@@ -137,13 +161,24 @@ def _run(fn: Callable[[], T]) -> T:
     except ImportError as exc:  # an optional dependency a command did not ask for up front
         extra = _extra_of(exc)
         if extra is None or _state.debug:
-            raise
+            _internal_error(exc)
         _fail(missing_extra(extra, _state.command))
     except Exception as exc:  # an o2kit bug, not a user error
-        if _state.debug:
-            raise
-        err = console("err")
-        err.print(f"Internal error: {exc!r}", style="bold red", markup=False)
+        _internal_error(exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _internal_error(exc: BaseException) -> NoReturn:
+    err = console("err")
+    if _state.debug:
+        import traceback
+
+        # Formatted first, then redacted: a secret in an exception's text or arguments never
+        # reaches the terminal (typer's own hook would print it as is).
+        err.print(_safe("".join(traceback.format_exception(exc))), markup=False)
+        raise typer.Exit(1) from None
+    else:
+        err.print(f"Internal error: {_safe(repr(exc))}", style="bold red", markup=False)
         err.print("  → run again with --debug to see the traceback, and report it", markup=False)
         raise typer.Exit(1) from None
 
@@ -155,7 +190,7 @@ def _write(text: str) -> None:
 
 def _say(message: str) -> None:
     if not _state.quiet:
-        console("err").print(message, markup=False)
+        console("err").print(_safe(message), markup=False)
 
 
 # --- project loading ----------------------------------------------------------------------------
@@ -228,19 +263,24 @@ def _make_plan(
     from o2kit.client import OpenObserveClient
     from o2kit.model import Resource
     from o2kit.plan import build_plan, plan_checksum
+    from o2kit.redact import mark_sensitive, register
     from o2kit.remote import fetch_live
 
     project = _load_validated()
     config = project.config.config
+    # Only what the user wrote is resolved; every value used is registered for masking, and the
+    # paths of the references mark the plan's fields sensitive on both sides.
     desired = [
         Resource(
             kind=r.kind,
             key=r.key,
-            body=envrefs.resolve_env_refs(r.body, os.environ),
+            body=envrefs.resolve_env_refs(r.body, os.environ, on_secret=register),
             source=r.source,
         )
         for r in project.resources
     ]
+    refs = {(r.kind, r.key): [p for p, _var in envrefs.find_env_ref_paths(r.body)]
+            for r in project.resources}
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
@@ -254,4 +294,5 @@ def _make_plan(
         org=settings.org,
         env=_state.env,
     )
+    plan = mark_sensitive(plan, refs)
     return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))

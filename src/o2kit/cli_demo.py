@@ -120,7 +120,8 @@ def demo_command(
                 result = apply_plan(client, first)
                 if not result.ok:
                     for o in result.failed:
-                        base.err.print(f"   ✗ {o.change.address}: {o.message}", markup=False)
+                        base.err.print(base._safe(f"   ✗ {o.change.address}: {o.message}"),
+                                       markup=False)
                     raise PlanError("apply failed on the demo server")
                 second = plan_now()
                 base.out.print(f"   apply: {len(result.outcomes)} changes, {result.writes} "
@@ -140,7 +141,7 @@ def demo_command(
                 base.out.print(f"3. Ran {len(outcomes)} panel and alert queries: "
                                f"{len(outcomes) - len(failed)} passed", markup=False)
                 for o in failed:
-                    base.err.print(f"   ✗ {o.query.label}: {o.problem}", markup=False)
+                    base.err.print(base._safe(f"   ✗ {o.query.label}: {o.problem}"), markup=False)
 
                 # 4. what the dashboard shows
                 _print_summary(base.out, outcomes)

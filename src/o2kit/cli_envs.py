@@ -107,10 +107,11 @@ def _plan_one(env: str | None, settings_args: dict[str, Any], *, prune: bool,
         outcome.error = _error_text(exc)
         if isinstance(exc, ValidationFailed):
             for problem in exc.problems:
-                base.err.print(str(problem), markup=False)
-        base.err.print(f"Error ({outcome.label}): {exc.message}", style="bold red", markup=False)
+                base.err.print(base._safe(str(problem)), markup=False)
+        base.err.print(f"Error ({outcome.label}): {base._safe(exc.message)}", style="bold red",
+                       markup=False)
         if exc.remedy:
-            base.err.print(f"  → {exc.remedy}", markup=False)
+            base.err.print(f"  → {base._safe(exc.remedy)}", markup=False)
     finally:
         base._state.env = ALL
         if planned is not None:
@@ -155,18 +156,18 @@ def summary_text(outcomes: list[EnvOutcome]) -> str:
     return "\n".join([head, line(list(_COLUMNS)), *(line(r) for r in rows)]) + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def summary_markdown(outcomes: list[EnvOutcome]) -> str:
+    from o2kit.redact import md_text
+
     out = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    for row in summary_rows(outcomes):
+    for raw in summary_rows(outcomes):
+        # Names and errors (server text) are escaped, so they cannot break out of the table.
+        row = [md_text(c) for c in raw]
         if len(row) < len(_COLUMNS):
             row = [row[0], row[1], f"**{row[2]}**", *([""] * (len(_COLUMNS) - 3))]
         elif row[-1]:
-            row = [*row[:-1], f"`{row[-1]}`"]
-        out.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+            row = [*row[:-1], f"`{raw[-1]}`"]
+        out.append("| " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
 

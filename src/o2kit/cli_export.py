@@ -112,10 +112,10 @@ def export_command(
             return _not_exported_code(result, dry_run)
         if dry_run:
             for f in result.files:
-                typer.echo(f"would write {f.path}  ({f.what})")
+                typer.echo(base._safe(f"would write {f.path}  ({f.what})"))
         else:
             for path in export.write_export(result, root, force=force):
-                typer.echo(f"wrote {path.relative_to(root)}")
+                typer.echo(base._safe(f"wrote {path.relative_to(root)}"))
         for note in result.notes:
             base._say(f"note: {note}")
         if result.env_vars:

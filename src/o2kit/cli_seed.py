@@ -70,7 +70,10 @@ def seed_command(
             raise ConfigError(
                 f"no Firehose access key secret: {access_key_secret_env} is not set",
                 remedy=f"export {access_key_secret_env} (an ingestion token or the password)")
-        access_key = seeding.firehose_access_key(user, secret)
+        from o2kit.redact import Secret
+
+        # Held as Secrets (and so masked in every output); only the client reads the raw key.
+        access_key = Secret(seeding.firehose_access_key(user, Secret(secret).get_secret_value()))
         options = seeding.SeedOptions(
             minutes=minutes, seed=seed, requests_per_minute=rpm,
             throttle_burst=throttle_burst, spend_spike=spend_spike,

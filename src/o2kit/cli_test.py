@@ -65,14 +65,14 @@ def run_alert_tests(
                 test_file, index = alerttest.load_test_file(path, shown)
             except alerttest.TestFileError as exc:
                 for problem in exc.problems:
-                    base.err.print(str(problem), markup=False)
+                    base.err.print(base._safe(str(problem)), markup=False)
                 failed += 1
                 continue
             result = alerttest.run_test_file(
                 test_file, index, alerts=alerts, logs_stream=config.streams.invocation_logs,
                 metrics_stream=config.streams.metrics, metrics_layout=layout)
             for problem in result.problems:
-                base.err.print(str(problem), markup=False)
+                base.err.print(base._safe(str(problem)), markup=False)
                 failed += 1
             for case in result.cases:
                 _print_case(base, shown, result.alert, case)

@@ -61,7 +61,11 @@ Errors (the tree is drawn in ``o2kit.errors``)
     ``ambiguous`` (True when a write may have been applied even though the call failed — the
     caller must look before writing again; a 2xx write with an unusable body did happen, so it
     is ambiguous too). No message or log line ever contains the Authorization header or the
-    password.
+    password: every message is built, then passed through ``o2kit.redact.redact`` (which knows
+    the password, its Basic form, every resolved ``${env:NAME}`` value, and masks URL passwords)
+    — so a server that echoes the request (headers, a webhook URL in the body) in its error is
+    masked too. The password and the Firehose access key are ``redact.Secret`` values; this
+    module is the only place that asks for their raw text, to put it on the wire.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ import httpx
 from o2kit import __version__
 from o2kit.config import ServerSettings
 from o2kit.errors import ApiError, AuthError, ConfigError, Conflict, NotFound, TransportError
+from o2kit.redact import Secret, redact, register, register_credentials, reveal
 
 log = logging.getLogger("o2kit.client")
 
@@ -156,9 +161,9 @@ def _base_url(raw: str) -> str:
     try:
         url = httpx.URL(raw)
     except httpx.InvalidURL as exc:
-        raise ConfigError(f"server URL {raw!r} is not a URL: {exc}") from exc
+        raise ConfigError(redact(f"server URL {raw!r} is not a URL: {exc}")) from exc
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(f"server URL {raw!r} must look like https://host[:port][/prefix]")
+        raise ConfigError(redact(f"server URL {raw!r} must look like https://host[:port][/prefix]"))
     if url.userinfo:
         # Refusing keeps credentials out of every URL we print or log.
         raise ConfigError(
@@ -166,7 +171,7 @@ def _base_url(raw: str) -> str:
             remedy="export OPENOBSERVE_USER and OPENOBSERVE_PASSWORD instead",
         )
     if url.query or url.fragment:
-        raise ConfigError(f"server URL {raw!r} must not have a query string or fragment")
+        raise ConfigError(redact(f"server URL {raw!r} must not have a query string or fragment"))
     prefix = url.raw_path.decode("ascii").rstrip("/")
     return str(url.copy_with(raw_path=b"/")).rstrip("/") + prefix
 
@@ -272,7 +277,7 @@ class OpenObserveClient:
         self._org = settings.org
         self._sleep = sleep
         self._random = random
-        self._secret = settings.password
+        register_credentials(settings.user, settings.password)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._lock = threading.Lock()
         self._requests = 0
@@ -281,7 +286,7 @@ class OpenObserveClient:
             settings.timeout, connect=min(settings.timeout, CONNECT_TIMEOUT_CAP)
         )
         self._http = httpx.Client(
-            auth=httpx.BasicAuth(settings.user, settings.password),
+            auth=httpx.BasicAuth(settings.user, reveal(settings.password)),
             headers={"Accept": "application/json", "User-Agent": f"o2kit/{__version__}"},
             timeout=timeout,
             # The semaphore bounds in-flight requests, so the pool never makes one wait.
@@ -524,7 +529,7 @@ class OpenObserveClient:
 
     # -- data: Firehose ingestion and search -----------------------------------------------------
     def post_firehose(
-        self, stream: str, body: bytes, *, access_key: str, resource: str = ""
+        self, stream: str, body: bytes, *, access_key: str | Secret, resource: str = ""
     ) -> dict[str, Any]:
         """Send one Kinesis Firehose HTTP-endpoint request body, as Firehose does:
         ``POST /aws/{org}/{stream}/_kinesis_firehose`` with ``X-Amz-Firehose-Access-Key``
@@ -536,11 +541,12 @@ class OpenObserveClient:
         the rows twice.
         """
         path = _segments("aws", self._org, stream, "_kinesis_firehose")
+        register(access_key)
         response = self._call(
             "POST",
             path,
             raw=body,
-            extra_headers={"X-Amz-Firehose-Access-Key": access_key},
+            extra_headers={"X-Amz-Firehose-Access-Key": reveal(access_key)},
             resource=resource or f'stream "{stream}"',
         )
         data = self._json_of(response, resource)
@@ -926,11 +932,11 @@ class OpenObserveClient:
     def _public_url(request: httpx.Request) -> str:
         return str(request.url.copy_with(username=None, password=None))
 
-    def _redact(self, text: str) -> str:
-        """Belt and braces: a server echoing the secret back must not put it on a screen."""
-        if len(self._secret) >= 4 and self._secret in text:
-            text = text.replace(self._secret, "***")
-        return text
+    @staticmethod
+    def _redact(text: str) -> str:
+        """Belt and braces: a server echoing a secret back must not put it on a screen (the CLI
+        masks its whole output too; a library caller gets masked messages here)."""
+        return redact(text)
 
 
 def _folder_type(folder_type: str) -> str:

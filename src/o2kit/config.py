@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from o2kit.errors import ConfigError, Problem, ValidationFailed
+from o2kit.redact import Secret, redact, register_credentials
 from o2kit.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
 
 CONFIG_FILE = "o2kit.yaml"
@@ -502,16 +503,23 @@ class ServerSettings:
     url: str
     org: str
     user: str
-    password: str
+    # A ``redact.Secret`` (a plain string is wrapped): its value is registered with the
+    # redaction layer, with the base64 of ``user:password`` a Basic Authorization header carries.
+    password: Secret
     ca_bundle: str | None = None
     insecure: bool = False
     timeout: float = 30.0
     concurrency: int = 8
     retries: int = 4
 
+    def __post_init__(self) -> None:
+        password = self.password if isinstance(self.password, Secret) else Secret(self.password)
+        object.__setattr__(self, "password", password)
+        register_credentials(self.user, password)
+
     def __repr__(self) -> str:  # never print the secret
         return (
-            f"ServerSettings(url={self.url!r}, org={self.org!r}, user={self.user!r}, "
+            f"ServerSettings(url={redact(self.url)!r}, org={self.org!r}, user={self.user!r}, "
             "password='***')"
         )
 
@@ -550,7 +558,8 @@ def server_settings(
         )
     assert url and user and password
     if not re.match(r"^https?://", url):
-        raise ConfigError(f"server URL {url!r} must start with http:// or https://")
+        # redact: a URL with a password in it (ftp://user:pw@host) is named without it.
+        raise ConfigError(redact(f"server URL {url!r} must start with http:// or https://"))
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     return ServerSettings(

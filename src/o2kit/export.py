@@ -26,6 +26,9 @@ Everything is written so that ``o2kit plan`` right after the export shows no cha
   prebuilt ones) are only referenced. **Secrets never reach a file**: every http destination URL
   and header value becomes ``${env:O2KIT_<DESTINATION>_URL}`` / ``…_HEADER_<NAME>``; the export
   lists the variables to set (with the value's host, never the value).
+- **Server text is data, never a reference**: every ``${env:`` in a server string (a template
+  body, a title, a query) is written ``$${env:`` (``envrefs.escape_env_refs``), which plan and
+  apply send back as the literal text — never as the value of a variable of the CI job.
 
 Objects already defined in the project (same key) are skipped, and existing files are never
 overwritten unless ``force``. Nothing is written until every file is known to be writable.
@@ -49,6 +52,7 @@ import yaml
 
 from o2kit import kinds, upgrade
 from o2kit.client import OpenObserveClient
+from o2kit.envrefs import escape_env_refs
 from o2kit.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -357,6 +361,14 @@ def _alert_destinations(body: Mapping[str, Any]) -> list[str]:
 
 def build_export(objects: ServerObjects, existing: ProjectKeys) -> ExportResult:
     """The files for ``objects``, skipping what ``existing`` defines. Pure."""
+    # Escape first, so no server string can become a reference in the files (module docstring).
+    objects = ServerObjects(
+        dashboards=escape_env_refs(objects.dashboards),
+        alerts=escape_env_refs(objects.alerts),
+        destinations=escape_env_refs(objects.destinations),
+        templates=escape_env_refs(objects.templates),
+        org=objects.org,
+    )
     result = ExportResult()
     _export_dashboards(objects, existing, result)
     _export_alerts(objects, existing, result)

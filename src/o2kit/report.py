@@ -1,8 +1,12 @@
 """Plan reports: terminal text, a Markdown pull-request comment, and versioned JSON.
 
-Every renderer masks secret values (``FieldChange.secret``) as ``(sensitive)``; a value absent on
-one side is shown as ``(absent)``. Long or multi-line strings (SQL, template bodies) and large
-objects (an added panel) are shown as a unified line diff.
+Every renderer masks secret values (``FieldChange.secret``) as ``(sensitive)`` — a secret field
+that changed on both sides reads ``(sensitive value changed)`` — and a value absent on one side is
+shown as ``(absent)``. Text from a server or a title is data: the text renderer strips control
+characters and escape sequences from it (``redact.clean_text``), the Markdown renderer escapes it
+(``redact.md_text``) so a title cannot break the table, close ``<details>`` or add a marker.
+Long or multi-line strings (SQL, template bodies) and large objects (an added panel) are shown as
+a unified line diff.
 
 JSON schema (``render_json``), ``format_version`` 1 — fields are only ever added within a version::
 
@@ -49,9 +53,11 @@ from typing import Any
 from o2kit.diff import format_path
 from o2kit.model import MISSING, Change, FieldChange, Plan
 from o2kit.plan import plan_checksum
+from o2kit.redact import clean_line, clean_text, md_text
 
 FORMAT_VERSION = 1
 SENSITIVE = "(sensitive)"
+SENSITIVE_CHANGED = "(sensitive value changed)"
 ABSENT = "(absent)"
 MARKDOWN_MARKER = "<!-- o2kit-plan -->"
 ACTIONS = ("create", "update", "replace", "delete")
@@ -108,7 +114,11 @@ def _shown(value: Any, secret: bool) -> str:
         return ABSENT
     if secret:
         return SENSITIVE
-    return _scalar(value)
+    return clean_line(_scalar(value))
+
+
+def _both_secret(fc: FieldChange) -> bool:
+    return fc.secret and fc.old is not MISSING and fc.new is not MISSING
 
 
 def _is_subtree(fc: FieldChange) -> bool:
@@ -189,9 +199,9 @@ def _color(text: str, code: str, on: bool) -> str:
 def _header(plan: Plan) -> str:
     where = []
     if plan.org:
-        where.append(f'org "{plan.org}"')
+        where.append(f'org "{clean_line(plan.org)}"')
     if plan.env:
-        where.append(f'env "{plan.env}"')
+        where.append(f'env "{clean_line(plan.env)}"')
     return "o2kit plan" + (": " + ", ".join(where) if where else "")
 
 
@@ -212,41 +222,40 @@ def render_text(plan: Plan, *, color: bool = False, verbose_noops: bool = False)
         lines.append("")
     if plan.warnings:
         lines.append(_color("Warnings:", _ANSI["warn"], color))
-        lines.extend(_color(f"  ! {w}", _ANSI["warn"], color) for w in plan.warnings)
+        lines.extend(_color(f"  ! {clean_line(w)}", _ANSI["warn"], color) for w in plan.warnings)
         lines.append("")
     lines.append(_color(summary_line(plan), _ANSI["bold"], color))
     reasons = noop_reasons(plan)
     if reasons:
         lines.append("Unchanged:")
-        lines.extend(f"  {n} {reason}" for reason, n in reasons)
+        lines.extend(f"  {n} {clean_line(reason)}" for reason, n in reasons)
     lines.append(f"Checksum: {plan_checksum(plan)}")
     return "\n".join(lines) + "\n"
 
 
 def _text_change(change: Change, color: bool) -> list[str]:
     symbol = SYMBOLS[change.action]
-    head = f"{symbol:>3} {change.action:<7} {change.address}"
+    head = f"{symbol:>3} {change.action:<7} {clean_line(change.address)}"
     out = [_color(head, _ANSI[change.action], color)]
     if change.reason:
-        out.append(f"      # {change.reason}")
+        out.append(f"      # {clean_line(change.reason)}")
     for fc in change.fields:
-        if _is_block(fc):
-            out.append(f"      {_block_title(fc)}")
+        if _both_secret(fc):
+            out.append(f"      {clean_line(fc.path)}: {SENSITIVE_CHANGED}")
+        elif _is_block(fc):
+            out.append(f"      {clean_line(_block_title(fc))}")
             for line in _line_diff(fc):
+                line = clean_text(line)
                 code = _ANSI.get(line[:1])
                 out.append("        " + (_color(line, code, color) if code else line))
         else:
             old, new = _shown(fc.old, fc.secret), _shown(fc.new, fc.secret)
-            out.append(f"      {fc.path}: {old} → {new}")
+            out.append(f"      {clean_line(fc.path)}: {old} → {new}")
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # markdown
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _longest_backtick_run(text: str) -> int:
@@ -270,19 +279,23 @@ def _fence_for(lines: list[str]) -> str:
 
 
 def _md_field_lines(fc: FieldChange) -> list[str]:
+    """Lines of a fenced diff block: literal text (the fence outgrows any backtick run), cleaned
+    of control characters."""
+    if _both_secret(fc):
+        return [f"~ {clean_line(fc.path)}: {SENSITIVE_CHANGED}"]
     if _is_block(fc):
-        return [f"  {_block_title(fc)}", *_line_diff(fc)]
+        return [f"  {clean_line(_block_title(fc))}", *(clean_text(x) for x in _line_diff(fc))]
     out = []
     if fc.old is not MISSING:
-        out.append(f"- {fc.path}: {_shown(fc.old, fc.secret)}")
+        out.append(f"- {clean_line(fc.path)}: {_shown(fc.old, fc.secret)}")
     if fc.new is not MISSING:
-        out.append(f"+ {fc.path}: {_shown(fc.new, fc.secret)}")
+        out.append(f"+ {clean_line(fc.path)}: {_shown(fc.new, fc.secret)}")
     return out
 
 
 def render_markdown(plan: Plan) -> str:
     """A pull-request comment: hidden marker, summary table, collapsible details per change."""
-    out = [MARKDOWN_MARKER, f"### {_header(plan)}", "", f"**{summary_line(plan)}**", ""]
+    out = [MARKDOWN_MARKER, f"### {md_text(_header(plan))}", "", f"**{summary_line(plan)}**", ""]
     acting = [c for c in plan.changes if c.action != "noop"]
     if acting:
         out += ["| | Action | Kind | Resource | Changes |", "|---|---|---|---|---|"]
@@ -290,7 +303,7 @@ def render_markdown(plan: Plan) -> str:
             note = f"{len(c.fields)} field{'s' if len(c.fields) != 1 else ''}" if c.fields else ""
             out.append(
                 f"| {_md_code(SYMBOLS[c.action])} | {c.action} | {c.kind} | "
-                f"{_md_code('/'.join(c.key))} | {note} |"
+                f"<code>{md_text('/'.join(c.key))}</code> | {note} |"
             )
         out.append("")
     else:
@@ -300,11 +313,11 @@ def render_markdown(plan: Plan) -> str:
             continue
         summary = (
             f"{html.escape(SYMBOLS[c.action])} {c.action} {c.kind} "
-            f"<code>{html.escape('/'.join(c.key))}</code>"
+            f"<code>{html.escape(clean_line('/'.join(c.key)))}</code>"
         )
         out += ["<details>", f"<summary>{summary}</summary>", ""]
         if c.reason:
-            out += [f"_{_md_cell(c.reason)}_", ""]
+            out += [f"_{md_text(c.reason)}_", ""]
         if c.fields:
             body = [line for fc in c.fields for line in _md_field_lines(fc)]
             fence = _fence_for(body)
@@ -315,13 +328,13 @@ def render_markdown(plan: Plan) -> str:
         for i, w in enumerate(plan.warnings):
             if i:
                 out.append(">")
-            out.append(f"> {_md_cell(w)}")
+            out.append(f"> {md_text(w)}")
         out.append("")
     reasons = noop_reasons(plan)
     if reasons:
         total = sum(n for _r, n in reasons)
         out += ["<details>", f"<summary>{total} unchanged</summary>", ""]
-        out += [f"- {n} {_md_cell(reason)}" for reason, n in reasons]
+        out += [f"- {n} {md_text(reason)}" for reason, n in reasons]
         out += ["", "</details>", ""]
     out.append(f"Checksum: `{plan_checksum(plan)}`")
     return "\n".join(out) + "\n"
