@@ -39,6 +39,7 @@ Split: ``read_server`` (I/O through the client) → ``build_export`` (pure) → 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import re
@@ -362,12 +363,14 @@ def _alert_destinations(body: Mapping[str, Any]) -> list[str]:
 def build_export(objects: ServerObjects, existing: ProjectKeys) -> ExportResult:
     """The files for ``objects``, skipping what ``existing`` defines. Pure."""
     # Escape first, so no server string can become a reference in the files (module docstring).
-    objects = ServerObjects(
+    objects = dataclasses.replace(
+        objects,
         dashboards=escape_env_refs(objects.dashboards),
         alerts=escape_env_refs(objects.alerts),
         destinations=escape_env_refs(objects.destinations),
         templates=escape_env_refs(objects.templates),
-        org=objects.org,
+        dashboard_ids={escape_env_refs(k): v for k, v in objects.dashboard_ids.items()},
+        alert_ids={escape_env_refs(k): v for k, v in objects.alert_ids.items()},
     )
     result = ExportResult()
     _export_dashboards(objects, existing, result)
