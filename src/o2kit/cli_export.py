@@ -73,7 +73,12 @@ def export_command(
     the end. Objects already in code are skipped; existing files are kept unless --force.
 
     Right after an export, `o2kit plan` shows no changes (the objects are "not managed by o2kit");
-    `o2kit apply --adopt` then marks them as managed.
+    `o2kit apply --adopt` then marks them as managed. Folder "default" is OpenObserve's built-in
+    folder: exported like any other, referenced (never created) by plan.
+
+    Exit 1 when something selected cannot be exported — e.g. two dashboards with one title in one
+    folder, which o2kit cannot tell apart: each is listed with the fix and the rest is exported
+    (--dry-run reports and exits the same way).
 
     Example: o2kit export --folder Payments --title "Stripe"
     """

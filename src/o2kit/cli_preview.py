@@ -57,7 +57,8 @@ def preview_command(
     Locally (the default) the panels' queries run on the local engine over synthetic Bedrock
     traffic ending at a fixed instant, so the same project gives the same pictures. With
     --url/--remote they run through the server's search API over the last --minutes.
-    Prints the path of each picture; an index.html beside them shows them all.
+    Prints the path of each picture; an index.html beside them shows them all. A failed query is
+    drawn in red and listed; when every query failed, preview says so and exits 1.
 
     Example: o2kit preview --out build/preview
     """
