@@ -240,7 +240,14 @@ def test_metric_stream_is_json_with_bedrock_and_firehose_namespaces() -> None:
     props = stream["Properties"]
     assert props["OutputFormat"] == "json"
     assert props["IncludeFilters"] == [{"Namespace": "AWS/Bedrock"}, {"Namespace": "AWS/Firehose"}]
-    assert "StatisticsConfigurations" not in props
+    # the default percentiles (streams.metric_percentiles) of latency and time to first token
+    assert props["StatisticsConfigurations"] == [{
+        "AdditionalStatistics": ["p50", "p90", "p99"],
+        "IncludeMetrics": [
+            {"Namespace": "AWS/Bedrock", "MetricName": "InvocationLatency"},
+            {"Namespace": "AWS/Bedrock", "MetricName": "TimeToFirstToken"},
+        ],
+    }]
     assert props["FirehoseArn"] == {"Fn::GetAtt": [metrics_id, "Arn"]}
     role = template["Resources"][props["RoleArn"]["Fn::GetAtt"][0]]
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -252,6 +259,38 @@ def test_metric_stream_is_json_with_bedrock_and_firehose_namespaces() -> None:
         "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
         "Resource": [{"Fn::GetAtt": [metrics_id, "Arn"]}],
     }]
+
+
+def _metric_stream_props(streams: dict[str, Any]) -> dict[str, Any]:
+    config = Config.model_validate({"org": "acme", "streams": streams,
+                                    "aws": {"openobserve_url": "https://o2.example.com"}})
+    template = awscfn.build_template(config, "us-east-1")
+    (stream,) = _resources(template, "AWS::CloudWatch::MetricStream").values()
+    return dict(stream["Properties"])
+
+
+def test_metric_stream_percentiles_follow_the_config() -> None:
+    props = _metric_stream_props({"metric_percentiles": ["p95", "p99.9"]})
+    (entry,) = props["StatisticsConfigurations"]
+    assert entry["AdditionalStatistics"] == ["p95", "p99.9"]
+    assert {m["MetricName"] for m in entry["IncludeMetrics"]} == {
+        "InvocationLatency", "TimeToFirstToken"}
+    # none asked for: no statistics configuration at all (CloudFormation refuses an empty list)
+    assert "StatisticsConfigurations" not in _metric_stream_props({"metric_percentiles": []})
+
+
+def test_no_percentiles_are_billed_for_the_special_layout() -> None:
+    # OpenObserve's metric-stream special case keeps only count/sum/max/min: percentiles would be
+    # paid for and dropped.
+    props = _metric_stream_props({"metrics_layout": "special"})
+    assert "StatisticsConfigurations" not in props
+
+
+@pytest.mark.parametrize("bad", [["p0"], ["p101"], ["P99"], ["tm90"], ["p99", "p99.0"],
+                                 ["p9x"], ["p99."], [f"p{n}" for n in range(1, 22)]])
+def test_percentiles_must_be_cloudwatch_percentiles(bad: list[str]) -> None:
+    with pytest.raises(ValueError, match="percentile|at most 20"):
+        Config.model_validate({"streams": {"metric_percentiles": bad}})
 
 
 def test_firehose_metrics_can_be_left_out() -> None:

@@ -85,7 +85,7 @@ def test_two_regions_from_config_lint_clean(tmp_path: Path) -> None:
 
 
 def test_variants_lint_clean() -> None:
-    config = Config.model_validate({"aws": {
+    config = Config.model_validate({"streams": {"metric_percentiles": ["p50", "p99.9"]}, "aws": {
         "openobserve_url": "https://o2.example.com",
         "invocation_logging": {"create_log_group": False, "configure_bedrock": False},
         "access_key": {"parameter": "O2Key"},

@@ -88,9 +88,12 @@ def datum(
     count: float | None = None,
     high: float | None = None,
     region: str = "us-east-1",
+    pcts: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """One CloudWatch metric-stream JSON datapoint (model None: no dimensions at all)."""
+    """One CloudWatch metric-stream JSON datapoint (model None: no dimensions at all); ``pcts``
+    are extra statistics of ``value`` (AdditionalStatistics, e.g. {"p99": 17.5})."""
     count = total if count is None else count
+    extra = {k: float(v) for k, v in (pcts or {}).items()}
     return {
         "metric_stream_name": "bedrock-ms",
         "account_id": "111122223333",
@@ -105,6 +108,7 @@ def datum(
             "min": 0.0,
             "sum": float(total),
             "count": float(count),
+            **extra,
         },
         "unit": "Count",
     }
@@ -155,14 +159,20 @@ DATAPOINTS = [
     datum(2, HAIKU, "InvocationClientErrors", 4),
     datum(3, HAIKU, "InvocationServerErrors", 6),
     datum(3, HAIKU, "InvocationThrottles", 25),
-    datum(1, HAIKU, "InvocationLatency", 40 * 500, count=40, high=4000),
-    datum(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000),
+    datum(1, HAIKU, "InvocationLatency", 40 * 500, count=40, high=4000,
+          pcts={"p50": 450, "p90": 900, "p99": 3000}),
+    datum(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000,
+          pcts={"p50": 900, "p90": 2000, "p99": 8000}),
+    datum(3, HAIKU, "OutputTokenCount", 40 * 200, count=40),
+    datum(4, SONNET, "OutputTokenCount", 30 * 400, count=30),
     datum(2, SONNET, "Invocations", 30),
     datum(2, SONNET, "InvocationServerErrors", 3),
     datum(4, SONNET, "InvocationThrottles", 5),
-    datum(4, SONNET, "InvocationLatency", 30 * 2000, count=30, high=5000),
+    datum(4, SONNET, "InvocationLatency", 30 * 2000, count=30, high=5000,
+          pcts={"p50": 1900, "p90": 3000, "p99": 4800}),
     datum(5, HAIKU, "Invocations", 10, region="eu-west-1"),
-    datum(4, SONNET, "TimeToFirstToken", 30 * 400, count=30, high=900),
+    datum(4, SONNET, "TimeToFirstToken", 30 * 400, count=30, high=900,
+          pcts={"p50": 380, "p90": 700, "p99": 880}),
     # a dimensionless aggregate series must not be double counted
     datum(2, None, "Invocations", 1000),
     # pipeline health: Firehose delivery (2 of 4 attempts failed on the logs stream, one batch
@@ -289,6 +299,63 @@ def test_latency_percentiles_and_samples(engine: QueryEngine, shipped: list[Reso
     assert rows[HAIKU]["max_ms"] == 9000.0 and rows[HAIKU]["requests"] == 100.0
 
 
+PCT_TABLE = ("{what} p50 / p90 / p99 per model — metric stream ({apis}), per-minute CloudWatch "
+             "percentiles")
+
+
+def test_metric_stream_percentiles_are_count_weighted_per_minute_values(
+    engine: QueryEngine, layout: str, shipped: list[Resource]
+) -> None:
+    p = panels(shipped)
+    latency = PCT_TABLE.format(what="Latency", apis="all APIs")
+    ttft = PCT_TABLE.format(what="Time to first token", apis="streaming APIs")
+    if layout == "special":
+        # OpenObserve's special case drops the percentiles: a notice instead of panels
+        assert latency not in p and ttft not in p
+        body = next(r.body for r in shipped if r.kind == "dashboard")
+        notes = [x["markdownContent"] for t in body["tabs"] for x in t["panels"]
+                 if x["type"] == "markdown" and "percentiles" in x["title"]]
+        assert len(notes) == 1 and "special" in notes[0]
+        return
+    rows = by_model(run(engine, p[latency]["queries"][0]["query"]))
+    # haiku: minute 1 (40 requests) and minute 2 (60 requests), by hand
+    assert rows[HAIKU] == {"model_id": HAIKU, "samples": 100.0,
+                           "p50_ms": pytest.approx((40 * 450 + 60 * 900) / 100),
+                           "p90_ms": pytest.approx((40 * 900 + 60 * 2000) / 100),
+                           "p99_ms": pytest.approx((40 * 3000 + 60 * 8000) / 100),
+                           "p99_worst_minute_ms": 8000.0}
+    assert rows[SONNET]["p99_ms"] == pytest.approx(4800) and rows[SONNET]["samples"] == 30
+    rows = by_model(run(engine, p[ttft]["queries"][0]["query"]))
+    assert set(rows) == {SONNET} and rows[SONNET]["p90_ms"] == pytest.approx(700)
+    only_haiku = {"model": [HAIKU], "region": ["_o2_all_"]}
+    assert run(engine, p[ttft]["queries"][0]["query"], only_haiku) == []
+    line = p[latency.replace("per model", "over time")]["queries"][0]["query"]
+    points = [h for h in run(engine, line) if h["model_id"] == HAIKU]
+    # minutes 1 and 2 arrive 3 minutes later, at START + 340 s and + 400 s: one 5-minute bucket
+    # (buckets are aligned to the epoch, START is 100 s into one), combined by request count
+    assert [h["p99_ms"] for h in points] == [pytest.approx((40 * 3000 + 60 * 8000) / 100)]
+
+
+def test_output_tokens_per_second_as_aws_defines_it(
+    engine: QueryEngine, shipped: list[Resource]
+) -> None:
+    p = panels(shipped)
+    table = "Output tokens per second and latency per output token — metric stream"
+    rows = by_model(run(engine, p[table]["queries"][0]["query"]))
+    # sonnet: 400 output tokens / (2000 ms latency - 400 ms TTFT) = 250 tokens/s
+    assert rows[SONNET]["otps"] == pytest.approx(400 / ((2000 - 400) / 1000))
+    assert rows[SONNET]["ms_per_output_token"] == pytest.approx(2000 / 400)
+    # haiku has no streaming calls (no TimeToFirstToken): no OTPS, latency per token still
+    assert "otps" not in rows[HAIKU]
+    assert rows[HAIKU]["ms_per_output_token"] == pytest.approx(((20000 + 60000) / 100) / 200)
+    logs = "Latency per output token — per-request (Converse only)"
+    rows = by_model(run(engine, p[logs]["queries"][0]["query"]))
+    # ten haiku Converse calls: 100 * (m + 1) ms for 100 output tokens each
+    assert rows[HAIKU]["samples"] == 10 and 1 <= rows[HAIKU]["p50_ms"] <= 10
+    assert rows[HAIKU]["tokens_per_s"] == pytest.approx(1000 / 5.5)
+    assert rows[SONNET]["p50_ms"] == pytest.approx(3000 / 500)
+
+
 def test_cost_marks_unpriced_models_and_matches_the_price_table(
     engine: QueryEngine, shipped: list[Resource], tmp_path: Path
 ) -> None:
@@ -399,8 +466,8 @@ def test_pipeline_health_panels(engine: QueryEngine, shipped: list[Resource]) ->
     assert sum(r["delivered"] for r in logs) == 12 and sum(r["failed"] for r in logs) == 3
     fresh = {r["source"]: r["row_count"] for r in
              run(engine, p["Data freshness per stream"]["queries"][0]["query"])}
-    # AWS/Bedrock: 13 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
-    assert fresh == {"metric stream (AWS/Bedrock)": 16, "metric stream (AWS/Firehose)": 5,
+    # AWS/Bedrock: 15 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
+    assert fresh == {"metric stream (AWS/Bedrock)": 18, "metric stream (AWS/Firehose)": 5,
                      "invocation logs": 15}
     eu = run(engine, p["Data freshness per stream"]["queries"][0]["query"],
              {"model": ["_o2_all_"], "region": ["eu-west-1"]})

@@ -365,12 +365,14 @@ def build_template(config: Config, region: str) -> Template:
             "FirehoseArn": _arn(metrics_dest.logical_id),
             "RoleArn": _arn("MetricStreamRole"),
             # JSON only: OpenObserve reads one JSON datum per line; OpenTelemetry output is not
-            # offered (only the first message of a record is decoded, §4.2). No additional
-            # statistics either: JSON output in OpenObserve drops them.
+            # offered (only the first message of a record is decoded, §4.2).
             "OutputFormat": "json",
             "IncludeFilters": [{"Namespace": ns} for ns in namespaces],
         },
     }
+    statistics = _statistics_configurations(config)
+    if statistics:
+        resources["MetricStream"]["Properties"]["StatisticsConfigurations"] = statistics
     outputs["MetricStream"] = {"Value": _arn("MetricStream")}
     outputs["InvocationLogGroup"] = {"Value": logging_cfg.log_group}
 
@@ -386,6 +388,29 @@ def build_template(config: Config, region: str) -> Template:
     template["Resources"] = resources
     template["Outputs"] = outputs
     return template
+
+
+# The AWS/Bedrock metrics whose distribution matters per request: CloudWatch streams their
+# percentiles when asked (streams.metric_percentiles).
+PERCENTILE_METRICS = ("InvocationLatency", "TimeToFirstToken")
+
+
+def _statistics_configurations(config: Config) -> list[dict[str, Any]]:
+    """``StatisticsConfigurations`` asking CloudWatch for ``streams.metric_percentiles`` of
+    InvocationLatency and TimeToFirstToken (API MetricStreamStatisticsConfiguration: at most 20
+    statistics, checked in ``config``). In JSON output each arrives as an extra key of the
+    datum's ``value`` named as requested ("p99"); OpenObserve's generic flattening keeps it as
+    ``value_p99`` (src/config/src/utils/flatten.rs), while its metric-stream special case keeps
+    only count/sum/max/min (``KinesisFHMetricValue``, src/ingestion_common/src/lib.rs). So in
+    the ``special`` layout nothing is asked for: the statistics would be billed and dropped."""
+    percentiles = list(config.streams.metric_percentiles)
+    if not percentiles or config.streams.metrics_layout != "flattened":
+        return []
+    return [{
+        "AdditionalStatistics": percentiles,
+        "IncludeMetrics": [{"Namespace": "AWS/Bedrock", "MetricName": name}
+                           for name in PERCENTILE_METRICS],
+    }]
 
 
 def _delivery_stream(

@@ -134,8 +134,10 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
     from o2kit import synth
     from o2kit.fake.firehose import decode_firehose_body
 
+    percentiles = tuple(getattr(config.streams, "metric_percentiles", synth.DEFAULT_PERCENTILES))
     scenario = scenario or synth.Scenario(minutes=minutes, firehose_metrics=pipeline_health,
-                                          log_delivery_metrics=pipeline_health)
+                                          log_delivery_metrics=pipeline_health,
+                                          percentiles=percentiles)
     traffic = synth.generate(scenario, end_ms=now_ms, seed=seed)
     layout = getattr(config.streams, "metrics_layout", "special")
     special = layout == "special"

@@ -96,7 +96,8 @@ def demo_command(
                 now_ms = int(time.time() * 1000)
                 options = seeding.SeedOptions(
                     minutes=minutes, seed=seed, throttle_burst=True,
-                    metrics_layout=getattr(config.streams, "metrics_layout", "flattened"))
+                    metrics_layout=getattr(config.streams, "metrics_layout", "flattened"),
+                    percentiles=tuple(config.streams.metric_percentiles))
                 traffic, log_bodies, metric_bodies = seeding.build_traffic(options, end_ms=now_ms)
                 started = time.perf_counter()
                 sent = seeding.send_traffic(

@@ -77,7 +77,8 @@ def seed_command(
         options = seeding.SeedOptions(
             minutes=minutes, seed=seed, requests_per_minute=rpm,
             throttle_burst=throttle_burst, spend_spike=spend_spike,
-            metrics_layout=str(getattr(config.streams, "metrics_layout", "flattened")))
+            metrics_layout=str(getattr(config.streams, "metrics_layout", "flattened")),
+            percentiles=tuple(config.streams.metric_percentiles))
         traffic, log_bodies, metric_bodies = seeding.build_traffic(
             options, end_ms=int(time.time() * 1000))
         with OpenObserveClient(settings, transport=base._TRANSPORT) as client:

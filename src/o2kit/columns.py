@@ -117,8 +117,9 @@ _METRIC_COMMON_COLUMNS = (
 
 # bedrock-telemetry.md §4.2, layout ``special``: the statistics hoisted out of ``value`` (no
 # ``value_`` prefix), dimensions joined into one ``metric_dimensions`` string, no ``timestamp``
-# column (it became ``_timestamp``). The OpenTelemetry-only percentile columns (``p99_0`` …) are
-# left out on purpose: the reference recommends JSON output, where they do not exist.
+# column (it became ``_timestamp``). No percentile columns: the special case keeps only these four
+# statistics of ``value`` (``KinesisFHMetricValue``, src/ingestion_common/src/lib.rs) and drops
+# CloudWatch's AdditionalStatistics (``p99`` …), which the flattened layout keeps as ``value_p99``.
 METRIC_STREAM_COLUMNS: frozenset[str] = frozenset(
     _METRIC_COMMON_COLUMNS + ("count", "sum", "max", "min", "metric_dimensions")
 )
@@ -274,11 +275,14 @@ _FLOAT_COLUMNS = frozenset(
     {"count", "sum", "max", "min", "value_count", "value_sum", "value_max", "value_min"}
 )
 _INT_SUFFIXES = ("tokencount", "_timestamp")
+# A CloudWatch percentile inside ``value`` (streams.metric_percentiles), flattened: ``p99`` →
+# ``value_p99``, ``p99.9`` → ``value_p99_9``; a JSON float like the other statistics.
+_PERCENTILE_COLUMN = re.compile(r"value_p\d+(_\d+)?")
 
 
 def column_type(name: str) -> str:
     """The Arrow type OpenObserve's ingestion gives the documented column ``name``."""
-    if name in _FLOAT_COLUMNS:
+    if name in _FLOAT_COLUMNS or _PERCENTILE_COLUMN.fullmatch(name):
         return "Float64"
     if name in ("timestamp", TIMESTAMP) or name.endswith(_INT_SUFFIXES):
         return "Int64"

@@ -97,7 +97,63 @@ class Streams(_Strict):
     built without that feature, or a fixed one). Templates pick their columns from this value.
     """
 
+    metric_percentiles: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_METRIC_PERCENTILES),
+        description=(
+            "Percentiles the CloudWatch metric stream carries for AWS/Bedrock InvocationLatency "
+            "and TimeToFirstToken (CloudWatch statistic syntax pNN or pNN.NN; at most 20). "
+            "`o2kit aws` asks CloudWatch for them (AdditionalStatistics); the dashboard reads "
+            "them as value_<pNN> columns (flattened layout only). [] = none."
+        ),
+    )
+    """CloudWatch ``AdditionalStatistics`` of the metric stream (docs/research/
+    openobserve-ingest-slo.md §5): one list, used by ``o2kit aws`` (what to ask CloudWatch for),
+    the dashboard (which ``value_pNN`` columns to read) and the synthetic traffic (what to send).
+    It lives under ``streams`` rather than ``aws`` because it describes the stream's columns, and a
+    project without an ``aws:`` section (metric stream made by hand) needs it too."""
+
     _check = field_validator("metrics", "invocation_logs")(_stream_name)
+
+    @field_validator("metric_percentiles")
+    @classmethod
+    def _percentiles(cls, value: list[str]) -> list[str]:
+        return check_percentiles(value)
+
+
+# CloudWatch percentile statistics: "p" and a number above 0 and at most 100, up to 10 decimal
+# places (CloudWatch user guide, "CloudWatch statistics definitions"; the metric stream's JSON
+# output names the extra key exactly as requested, API MetricStreamStatisticsConfiguration).
+_PERCENTILE = re.compile(r"^p(\d{1,3})(\.\d{1,10})?$")
+DEFAULT_METRIC_PERCENTILES: tuple[str, ...] = ("p50", "p90", "p99")
+MAX_ADDITIONAL_STATISTICS = 20  # MetricStreamStatisticsConfiguration.AdditionalStatistics
+
+
+def check_percentiles(value: list[str]) -> list[str]:
+    """CloudWatch percentile statistics, each once, at most 20."""
+    seen: dict[float, str] = {}
+    for stat in value:
+        match = _PERCENTILE.fullmatch(stat)
+        number = float(stat[1:]) if match else -1.0
+        if not match or not 0 < number <= 100:
+            raise ValueError(
+                f"{stat!r} is not a CloudWatch percentile: write p and a number above 0 and at "
+                "most 100, e.g. p50, p99, p99.9"
+            )
+        if number in seen:
+            raise ValueError(f"{stat!r} is the same percentile as {seen[number]!r}")
+        seen[number] = stat
+    if len(value) > MAX_ADDITIONAL_STATISTICS:
+        raise ValueError(
+            f"CloudWatch streams at most {MAX_ADDITIONAL_STATISTICS} additional statistics per "
+            "metric"
+        )
+    return value
+
+
+def percentile_column(stat: str) -> str:
+    """The flattened column of percentile ``stat`` inside ``value``: ``p99.9`` → ``value_p99_9``
+    (src/config/src/utils/flatten.rs ``format_key``: a byte outside [a-z0-9_] becomes ``_``)."""
+    return "value_" + stat.lower().replace(".", "_")
 
 
 class Folders(_Strict):

@@ -360,6 +360,8 @@ class _Loader:
             "application_logs": app.model_dump() if app is not None else None,
             # Which metric-stream columns exist (templates/lib/bedrock.j2 picks them by this).
             "metrics_layout": config.streams.metrics_layout,
+            # The CloudWatch percentiles the metric stream carries (value_pNN columns).
+            "metric_percentiles": list(config.streams.metric_percentiles),
         }
         return {
             "org": mark_params(config.org),

@@ -55,6 +55,8 @@ class SeedOptions:
     throttle_burst: bool = False
     spend_spike: bool = False
     metrics_layout: str = "flattened"  # config streams.metrics_layout
+    # config streams.metric_percentiles: the CloudWatch percentiles the metric stream carries
+    percentiles: tuple[str, ...] = synth.DEFAULT_PERCENTILES
 
 
 @dataclass
@@ -112,7 +114,7 @@ def scenario_for(options: SeedOptions) -> synth.Scenario:
     # log-delivery metrics: seed them (healthy) so the Pipeline health panels have data.
     return synth.Scenario(minutes=minutes, requests_per_minute=options.requests_per_minute,
                           throttle_burst=burst, spend_spike=spike, firehose_metrics=True,
-                          log_delivery_metrics=True)
+                          log_delivery_metrics=True, percentiles=tuple(options.percentiles))
 
 
 def build_traffic(options: SeedOptions, *, end_ms: int) -> tuple[synth.Traffic, list[bytes],

@@ -35,6 +35,12 @@ reference says "verify" is a choice, listed here):
   latencyMs``, an object). ``ConverseStream`` bodies are event arrays whose ``metadata`` event
   carries ``metrics.latencyMs``; ``InvokeModel`` bodies carry no latency.
 * Metric values are written the way CloudWatch writes them, as floats (``"sum":42.0``).
+* ``InvocationLatency`` and ``TimeToFirstToken`` datapoints carry the percentiles of
+  ``Scenario.percentiles`` (default p50, p90, p99, as ``o2kit aws`` asks CloudWatch for them) as
+  extra keys of ``value`` named as requested (``"p99"``, ``"p99.9"``; CloudWatch metric stream
+  JSON output, docs/research/openobserve-ingest-slo.md §5.1): the percentile of that minute's
+  per-request values of that model, linear interpolation between the closest ranks
+  (:func:`percentile`; CloudWatch does not publish its exact estimator).
 
 Pipeline health (all off by default, so a seed's traffic and payloads are unchanged):
 
@@ -79,6 +85,9 @@ METRIC_NAMES = ("Invocations", "InvocationLatency", "InvocationClientErrors",
                 "InvocationServerErrors", "InvocationThrottles", "InputTokenCount",
                 "OutputTokenCount", "TimeToFirstToken")
 METRIC_UNITS = {"InvocationLatency": "Milliseconds", "TimeToFirstToken": "Milliseconds"}
+# Metrics whose datapoints carry Scenario.percentiles (awscfn.PERCENTILE_METRICS asks for them).
+PERCENTILE_METRICS = ("InvocationLatency", "TimeToFirstToken")
+DEFAULT_PERCENTILES = ("p50", "p90", "p99")
 STREAMING_OPERATIONS = ("ConverseStream", "InvokeModelWithResponseStream")
 # Time to first token as a share of the whole call's latency (bedrock-telemetry.md §4.3: the
 # metric exists for streaming APIs only). Deterministic, so seeds keep their traffic.
@@ -207,6 +216,9 @@ class Scenario:
     tags: tuple[tuple[str, str], ...] = (
         ("search", "cc-42"), ("chat", "cc-17"), ("platform", "cc-01"))
     untagged_share: float = 0.1  # calls without requestMetadata
+    # CloudWatch percentiles in the InvocationLatency / TimeToFirstToken datapoints (config
+    # streams.metric_percentiles); () = none. Computed, never drawn: the traffic is the same.
+    percentiles: tuple[str, ...] = DEFAULT_PERCENTILES
     # Pipeline health (module docstring); all off by default.
     firehose_metrics: bool = False
     log_delivery_metrics: bool = False
@@ -509,9 +521,22 @@ def _truth(scenario: Scenario, invocations: Iterable[Invocation]) -> dict[str, M
     return truth
 
 
-def _stat(values: Sequence[float]) -> dict[str, float]:
-    return {"max": float(max(values)), "min": float(min(values)), "sum": float(sum(values)),
+def _stat(values: Sequence[float], percentiles: Sequence[str] = ()) -> dict[str, float]:
+    stat = {"max": float(max(values)), "min": float(min(values)), "sum": float(sum(values)),
             "count": float(len(values))}
+    for name in percentiles:
+        stat[name] = percentile(values, float(name[1:]))
+    return stat
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values``: linear interpolation between the closest
+    ranks (numpy's default, ``statistics.quantiles(method="inclusive")``)."""
+    ordered = sorted(float(v) for v in values)
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
@@ -550,7 +575,8 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
                 "namespace": "AWS/Bedrock", "metric_name": name,
                 "dimensions": {"ModelId": model_id},
                 "timestamp": start + minute * MINUTE_MS,
-                "value": _stat(samples[name]),
+                "value": _stat(samples[name], scenario.percentiles
+                               if name in PERCENTILE_METRICS else ()),
                 "unit": METRIC_UNITS.get(name, "Count"),
             })
     points.extend(_pipeline_datapoints(scenario, invocations, start))
