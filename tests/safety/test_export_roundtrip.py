@@ -364,3 +364,27 @@ def test_names_that_only_share_a_file_name_get_their_own_files() -> None:
         if f.path.suffix == ".yaml":
             doc = yaml.safe_load(f.text)
             assert f"templates/{doc['template']}" in paths, (f.path, doc)
+
+
+def test_preview_remote_with_refused_credentials_stops_after_one_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeOpenObserve(seed=11)
+    inner = fake.transport(Faults())
+    searches: list[str] = []
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/_search"):
+                searches.append(request.url.path)
+            return inner.handle_request(request)
+
+    monkeypatch.setattr(cli_base, "_TRANSPORT", Counting())
+    monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
+    monkeypatch.setenv("OPENOBSERVE_PASSWORD", "not-the-password")
+    monkeypatch.setenv("CI", "true")
+    result = CliRunner().invoke(cli.app, ["-C", str(REPO), "preview", "--out", str(tmp_path),
+                                          "--url", "http://o2.test"])
+    assert result.exit_code == 1, result.output
+    assert "no panel query could run" in result.output and "401" in result.output
+    assert len(searches) == 1, searches
