@@ -85,7 +85,7 @@ def test_seed_sends_the_traffic_and_search_shows_it(
 def test_seed_refuses_minutes_beyond_the_ingest_window(project: Path,
                                                        fake: FakeOpenObserve) -> None:
     code, output = run(project, "--minutes", "300")
-    assert code == 1
+    assert code == 64  # a usage error (README "Exit codes")
     assert "5 h" in output and "299" in output
     assert fake.request_log == []
 

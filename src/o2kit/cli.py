@@ -4,8 +4,11 @@ Each command is a thin sequence over the library: load → render → validate �
 report/apply). Every ``O2kitError`` becomes a one-line message with a remedy and exit code 1;
 anything else is an internal error that says how to see the traceback (``--debug``).
 
-Exit codes: 0 success (``plan --detailed-exitcode``: no changes), 1 error, 2 changes present
-(``plan --detailed-exitcode`` only).
+Exit codes (``o2kit.cli_flags``): 0 success (``plan --detailed-exitcode``: no changes), 1 error,
+2 changes present (``plan --detailed-exitcode`` only), 64 usage error (an unknown option, a flag
+value that is not a finite number in its range: nothing was read or sent), 130 interrupted.
+Typer's own usage-error code is 2; o2kit moves it to 64 so that a mistyped flag in CI is never
+read as "the plan has changes". Without ``--debug`` no failure prints a traceback.
 
 Everything printed or logged goes through one redaction layer (``o2kit.redact``), installed by
 the root callback before anything else runs (``cli_base.install_output_safety``).
@@ -33,8 +36,17 @@ from o2kit.cli_base import (  # noqa: F401  (_load_validated, _state: used by te
     _state,
     _write,
 )
+from o2kit.cli_flags import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    CliGroup,
+    check_concurrency,
+    check_timeout,
+    in_range,
+)
 
 app = typer.Typer(
+    cls=CliGroup,
     name="o2kit",
     no_args_is_help=True,
     add_completion=True,
@@ -150,8 +162,11 @@ CaOpt = Annotated[
 InsecureOpt = Annotated[
     bool, typer.Option("--insecure", help="Do not verify TLS certificates (never by default).")
 ]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request.")]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once.")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", callback=check_timeout,
+    help="Seconds per request, body included (more than 0, at most 3600).")]
+ConcurrencyOpt = Annotated[int, typer.Option(
+    "--concurrency", callback=check_concurrency, help="Requests in flight at once (1-64).")]
 PruneOpt = Annotated[
     bool, typer.Option("--prune", help="Delete managed objects that are no longer in code.")
 ]
@@ -247,7 +262,8 @@ def apply(
     max_delete_fraction: Annotated[
         float,
         typer.Option(
-            "--max-delete-fraction", help="Deleting more than this share of a kind needs --force."
+            "--max-delete-fraction", callback=in_range(0, 1),
+            help="Deleting more than this share of a kind needs --force (0 to 1).",
         ),
     ] = 0.3,
 ) -> None:
@@ -380,4 +396,14 @@ _register_command_modules()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # raised outside a command body (option parsing, typer itself)
+        if _state.debug:
+            raise
+        plain = base.plain_error(exc)
+        sys.stderr.write(f"Error: {base.one_line(plain[0] if plain else repr(exc))}\n")
+        raise SystemExit(EXIT_ERROR) from None

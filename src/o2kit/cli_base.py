@@ -19,6 +19,7 @@ without it, the command stops with one line naming the ``pip install`` that brin
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
+from o2kit.cli_flags import EXIT_ERROR, EXIT_INTERRUPTED
 from o2kit.errors import O2kitError, UserError, ValidationFailed
 from o2kit.redact import SafeStream, clean_text, install_logging_redaction, redact
 
@@ -150,21 +152,60 @@ def _fail(exc: O2kitError) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
+def one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain_error(exc: BaseException) -> tuple[str, str | None] | None:
+    """(message, remedy) for failures that are the input's or the machine's, not o2kit's."""
+    if isinstance(exc, RecursionError):
+        return ("the input is nested too deeply to process",
+                "flatten the structure (o2kit reads at most 100 levels of nesting)")
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason})", "save the file as UTF-8"
+    if isinstance(exc, OSError):
+        what = exc.strerror or type(exc).__name__
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        where = " → ".join(names)
+        remedy = ("shorten the file or folder name" if exc.errno == errno.ENAMETOOLONG
+                  else None)
+        return (f"{where}: {what}" if where else one_line(str(exc) or what)), remedy
+    if isinstance(exc, MemoryError):
+        return "out of memory", "the input is too large"
+    if type(exc).__module__.split(".")[0] == "yaml":
+        return f"invalid YAML: {one_line(str(exc))}", None
+    return None
+
+
 def _run(fn: Callable[[], T]) -> T:
-    """Run a command body, mapping errors to messages and exit codes."""
+    """Run a command body, mapping errors to one line and an exit code (README "Exit codes");
+    no traceback unless ``--debug``."""
     try:
         return fn()
     except O2kitError as exc:
         _fail(exc)
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt:
+        if _state.debug:
+            raise
+        console("err").print("Interrupted.", style="bold red", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except ImportError as exc:  # an optional dependency a command did not ask for up front
         extra = _extra_of(exc)
         if extra is None or _state.debug:
             _internal_error(exc)
         _fail(missing_extra(extra, _state.command))
-    except Exception as exc:  # an o2kit bug, not a user error
-        _internal_error(exc)
+    except Exception as exc:
+        plain = None if _state.debug else plain_error(exc)
+        if plain is None:  # an o2kit bug, not a user error
+            _internal_error(exc)
+        err = console("err")
+        err.print(f"Error: {_safe(one_line(plain[0]))}", style="bold red", markup=False)
+        if plain[1]:
+            err.print(f"  → {_safe(plain[1])}", markup=False)
+        raise typer.Exit(EXIT_ERROR) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -178,9 +219,10 @@ def _internal_error(exc: BaseException) -> NoReturn:
         err.print(_safe("".join(traceback.format_exception(exc))), markup=False)
         raise typer.Exit(1) from None
     else:
-        err.print(f"Internal error: {_safe(repr(exc))}", style="bold red", markup=False)
+        err.print(f"Internal error: {_safe(one_line(repr(exc)))}", style="bold red",
+                  markup=False)
         err.print("  → run again with --debug to see the traceback, and report it", markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def _write(text: str) -> None:

@@ -7,6 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from o2kit import cli_flags as _flags
+
+MAX_WINDOW_MINUTES = 7 * 24 * 60  # a week: locally, the synthetic traffic is held in memory
+
 
 def check_command(
     url: Annotated[
@@ -19,7 +23,8 @@ def check_command(
     ] = False,
     org: Annotated[str | None, typer.Option("--org", help="Org on the server.")] = None,
     minutes: Annotated[
-        int, typer.Option("--minutes", help="Time window (and synthetic traffic, locally).")
+        int, typer.Option("--minutes", callback=_flags.in_range(1, MAX_WINDOW_MINUTES),
+                          help="Time window (and synthetic traffic, locally), 1-10080.")
     ] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic traffic.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,

@@ -15,6 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from o2kit import cli_flags as _flags
+from o2kit.seed import MAX_MINUTES
+
 # Secrets the shipped alerts reference; the demo server never sends notifications, so a
 # placeholder address stands in when the user has not exported one.
 DEMO_SECRET_VALUE = "https://hooks.example.com/o2kit-demo"
@@ -47,9 +50,13 @@ def _num(value: Any, digits: int = 0) -> str:
 
 
 def demo_command(
-    minutes: Annotated[int, typer.Option("--minutes", help="Minutes of synthetic traffic.")] = 60,
+    minutes: Annotated[int, typer.Option(
+        "--minutes", callback=_flags.in_range(1, MAX_MINUTES),
+        help="Minutes of synthetic traffic (1-299).")] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic traffic.")] = 1,
-    port: Annotated[int, typer.Option("--port", help="Loopback port (0: any free one).")] = 0,
+    port: Annotated[int, typer.Option(
+        "--port", callback=_flags.in_range(0, 65535),
+        help="Loopback port (0: any free one).")] = 0,
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="Keep the fake server up until Ctrl-C.")
     ] = False,

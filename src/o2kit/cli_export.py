@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from o2kit import cli_flags as _flags
+
 if TYPE_CHECKING:
     from o2kit.export import ExportResult
 
@@ -58,10 +60,13 @@ def export_command(
         typer.Option("--insecure", help="Do not verify TLS certificates.", rich_help_panel=_SERVER),
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per request.", rich_help_panel=_SERVER)
+        float, typer.Option("--timeout", callback=_flags.check_timeout,
+                            help="Seconds per request (more than 0, at most 3600).",
+                            rich_help_panel=_SERVER)
     ] = 30.0,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", help="Requests in flight.", rich_help_panel=_SERVER)
+        int, typer.Option("--concurrency", callback=_flags.check_concurrency,
+                          help="Requests in flight (1-64).", rich_help_panel=_SERVER)
     ] = 8,
 ) -> None:
     """Pull dashboards and alerts from a server into this repository as files o2kit manages.

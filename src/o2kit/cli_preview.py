@@ -18,6 +18,9 @@ from typing import Annotated, Any
 
 import typer
 
+from o2kit import cli_flags as _flags
+from o2kit.cli_check import MAX_WINDOW_MINUTES
+
 # The end of the local synthetic traffic: fixed, so pictures are reproducible.
 LOCAL_END_MS = 1_767_268_800_000  # 2026-01-01T12:00:00Z
 MANIFEST = ".o2kit-preview"
@@ -44,7 +47,8 @@ def preview_command(
     ] = False,
     org: Annotated[str | None, typer.Option("--org", help="Org on the server.")] = None,
     minutes: Annotated[
-        int, typer.Option("--minutes", min=1, help="Time window (and synthetic traffic, locally).")
+        int, typer.Option("--minutes", callback=_flags.in_range(1, MAX_WINDOW_MINUTES),
+                          help="Time window (and synthetic traffic, locally), 1-10080.")
     ] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic traffic.")] = 1,
     single: Annotated[

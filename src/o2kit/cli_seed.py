@@ -8,6 +8,11 @@ from typing import Annotated
 
 import typer
 
+from o2kit import cli_flags as _flags
+from o2kit.seed import MAX_MINUTES
+
+MAX_RPM = 5000.0  # requests per minute of synthetic traffic: 1.5 M calls over 299 minutes
+
 
 def seed_command(
     url: Annotated[str | None, typer.Option("--url", help="OpenObserve URL [env OPENOBSERVE_URL]")
@@ -15,11 +20,15 @@ def seed_command(
     org: Annotated[str | None, typer.Option(
         "--org", help="Org [env OPENOBSERVE_ORG, o2kit.yaml]")] = None,
     minutes: Annotated[int, typer.Option(
-        "--minutes", help="Minutes of traffic ending now (at most 299: the server drops rows "
-                          "older than 5 h).")] = 60,
+        "--minutes", callback=_flags.in_range(
+            1, MAX_MINUTES, why=" (OpenObserve drops rows older than 5 h)"),
+        help="Minutes of traffic ending now (1-299: the server drops rows older than 5 h)."
+    )] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic traffic.")] = 1,
     rpm: Annotated[float, typer.Option(
-        "--rpm", help="Mean Bedrock requests per minute, all models together.")] = 40.0,
+        "--rpm", callback=_flags.in_range(0, MAX_RPM, above=True),
+        help="Mean Bedrock requests per minute, all models together (more than 0, at most "
+             "5000).")] = 40.0,
     throttle_burst: Annotated[bool, typer.Option(
         "--throttle-burst", help="Add a burst of throttled calls two thirds into the window.")
     ] = False,
@@ -38,9 +47,12 @@ def seed_command(
         "--ca-bundle", help="CA bundle file [env OPENOBSERVE_CA_BUNDLE]")] = None,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Do not verify TLS certificates (never by default).")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request.")] = 30.0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", callback=_flags.check_timeout,
+        help="Seconds per request (more than 0, at most 3600).")] = 30.0,
     concurrency: Annotated[int, typer.Option(
-        "--concurrency", help="Requests in flight at once.")] = 4,
+        "--concurrency", callback=_flags.check_concurrency,
+        help="Requests in flight at once (1-64).")] = 4,
 ) -> None:
     """Send synthetic Bedrock traffic (invocation logs and metric-stream data) to OpenObserve.
 

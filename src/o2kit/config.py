@@ -438,6 +438,10 @@ class Config(_Strict):
     folders: Folders = Field(default_factory=Folders)
     streams: Streams = Field(default_factory=Streams)
     prices: str = "prices.yaml"
+    # Files named here (prices) and the project's folders (dashboards/, alerts/, templates/,
+    # envs/) must resolve inside the project — `..`, absolute paths and symlinks included —
+    # unless this is true (a price table shared by several repositories, say).
+    allow_outside_project: bool = False
     # AWS regions whose Bedrock telemetry reaches the streams: the dashboard's region variable
     # offers them (empty: the regions found in the metric stream). Every row carries its region
     # (metric rows `region`, log rows `message_region`), so all regions may share the streams.
@@ -467,6 +471,12 @@ class LoadedConfig:
     root: Path
     env: str | None
     files: tuple[str, ...]  # the files it was read from, for messages
+
+
+def _allowed_outside(data: Any) -> bool:
+    """``allow_outside_project`` of the base file, read before it is validated: an overlay
+    cannot grant itself the permission."""
+    return isinstance(data, Mapping) and data.get("allow_outside_project") is True
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -522,6 +532,11 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
                 raise ConfigError(f"--env {env!r}: use letters, digits, '_' and '-' only")
             overlay_name = f"{ENVS_DIR}/{env}.yaml"
             overlay_path = root / overlay_name
+            if overlay_path.is_file() and not _allowed_outside(data):
+                try:
+                    project_path(root, overlay_name)
+                except OutsideProject as exc:
+                    raise ConfigError(str(exc)) from None
             if not overlay_path.is_file():
                 known = sorted(p.stem for p in (root / ENVS_DIR).glob("*.yaml"))
                 raise ConfigError(
@@ -534,6 +549,11 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
                 overlay = {}
             if not isinstance(overlay, dict):
                 raise ValidationFailed([overlay_index.problem((), "must be a mapping")])
+            if "allow_outside_project" in overlay:
+                raise ValidationFailed([overlay_index.problem(
+                    ("allow_outside_project",),
+                    f"may only be set in {CONFIG_FILE}: an overlay cannot widen what the "
+                    "project reads")])
             data = deep_merge(data or {}, overlay)
     except YamlError as exc:
         raise ValidationFailed([exc.problem]) from exc
@@ -546,6 +566,30 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
     except ModelErrors as exc:
         raise ValidationFailed(exc.problems) from exc
     return LoadedConfig(config=config, root=root, env=env, files=tuple(files))
+
+
+class OutsideProject(ValueError):
+    """A path that resolves outside the project root."""
+
+
+def project_path(root: Path, name: str | Path, *, allow_outside: bool = False) -> Path:
+    """``root / name``, refused with ``OutsideProject`` when it resolves (``..``, an absolute
+    path, a symlink anywhere on the way) outside ``root`` and ``allow_outside`` is False.
+
+    A project is often a pull request's checkout: a symlink or ``../`` there must not make o2kit
+    read (and echo in errors, or send to a server) a file of the machine it runs on.
+    """
+    path = root / name
+    if allow_outside:
+        return path
+    real_root = root.resolve()
+    real = path.resolve()
+    if not real.is_relative_to(real_root):
+        raise OutsideProject(
+            f"{name} leads outside the project (to {real}); set allow_outside_project: true in "
+            f"{CONFIG_FILE} to allow it"
+        )
+    return path
 
 
 def list_envs(root: Path) -> list[str]:

@@ -59,7 +59,7 @@ from pydantic import (
 )
 
 from o2kit import upgrade
-from o2kit.config import LoadedConfig, load_config
+from o2kit.config import LoadedConfig, OutsideProject, load_config, project_path
 from o2kit.envrefs import find_env_ref_paths, find_env_refs, malformed_env_refs
 from o2kit.errors import Problem, UserError, ValidationFailed
 from o2kit.model import KINDS, Resource, SourceRef
@@ -74,7 +74,16 @@ from o2kit.render import (
     render_document,
     resolve_params,
 )
-from o2kit.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
+from o2kit.yamlsrc import (
+    MAX_FILE_BYTES,
+    MAX_TOTAL_BYTES,
+    LineIndex,
+    ModelErrors,
+    YamlError,
+    load_json,
+    load_yaml_file,
+    parse_as,
+)
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -473,16 +482,24 @@ class _Loader:
         if not path.is_relative_to(templates_dir):
             self.out.add(index.problem(where, f"{shown} leads outside {TEMPLATES_DIR}/"))
             return None
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            self.out.add(index.problem(where, f"{shown}: {exc.strerror}"))
+            return None
+        if not found:
             self.out.add(index.problem(where, f"{shown} not found"))
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise YamlError(Problem(shown, 1, "", f"file is over {MAX_FILE_BYTES:,} bytes "
+                                        "(o2kit's limit)"), limit=True)
+            data = load_json(path.read_text(encoding="utf-8"), shown)
         except UnicodeDecodeError:
             self.out.add(Problem(shown, 1, "", "not UTF-8 text"))
             return None
-        except json.JSONDecodeError as exc:
-            self.out.add(Problem(shown, exc.lineno, "", f"invalid JSON: {exc.msg}"))
+        except YamlError as exc:
+            self.out.add(exc.problem)
             return None
         if kind == "dashboard" and isinstance(data, list) and len(data) == 1:
             data = data[0]  # the UI's dashboard export is a list of dashboards
@@ -760,15 +777,27 @@ def _render_problem(file: str, line: int, base: tuple[str | int, ...], exc: Rend
     return Problem(file, line, field_path, message)
 
 
-def _project_files(root: Path, folder: str, out: _Collector) -> list[tuple[str, Path]]:
+def _project_files(
+    root: Path, folder: str, out: _Collector, *, allow_outside: bool = False
+) -> list[tuple[str, Path]]:
     directory = root / folder
     if not directory.is_dir():
+        return []
+    try:
+        project_path(root, folder, allow_outside=allow_outside)
+    except OutsideProject as exc:
+        out.add(Problem(folder, 1, "", str(exc)))
         return []
     files = []
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") or not path.is_file():
             continue
         rel = f"{folder}/{path.name}"
+        try:
+            project_path(root, rel, allow_outside=allow_outside)
+        except OutsideProject as exc:
+            out.add(Problem(rel, 1, "", str(exc)))
+            continue
         if path.suffix == ".yml":
             out.add(Problem(rel, 1, "", "use the .yaml extension (this file is not read)"))
         elif path.suffix == ".yaml":
@@ -795,11 +824,31 @@ def _defaults_locator(root: Path, loaded: LoadedConfig) -> Callable[[str, str], 
     return locate
 
 
+def _config_line(root: Path, loaded: LoadedConfig, key: str) -> tuple[str, int]:
+    """File and line of a top-level key of the configuration (the overlay's if it sets it)."""
+    for name in reversed(loaded.files):
+        try:
+            index = load_yaml_file(root / name, name)[1]
+        except YamlError:
+            continue
+        if (key,) in index.lines:
+            return name, index.lines[(key,)]
+    return loaded.files[0], 1
+
+
 def _load_prices(root: Path, loaded: LoadedConfig, out: _Collector) -> PriceTable | None:
     name = loaded.config.prices
-    path = root / name
-    if not path.is_file():
-        out.add(Problem(loaded.files[0], 1, "prices", f"price table {name!r} not found"))
+    try:
+        path = project_path(root, name, allow_outside=loaded.config.allow_outside_project)
+        found = path.is_file()
+    except (OutsideProject, OSError) as exc:
+        file, line = _config_line(root, loaded, "prices")
+        reason = str(exc) if isinstance(exc, OutsideProject) else f"{name!r}: {exc.strerror}"
+        out.add(Problem(file, line, "prices", reason))
+        return None
+    if not found:
+        file, line = _config_line(root, loaded, "prices")
+        out.add(Problem(file, line, "prices", f"price table {name!r} not found"))
         return None
     try:
         data, index = load_yaml_file(path, name)
@@ -809,6 +858,29 @@ def _load_prices(root: Path, loaded: LoadedConfig, out: _Collector) -> PriceTabl
     except ModelErrors as exc:
         out.extend(exc.problems)
     return None
+
+
+def _check_total_size(root: Path, loaded: LoadedConfig) -> None:
+    """Refuse a project whose files together are over ``MAX_TOTAL_BYTES`` before reading them."""
+    paths = [root / name for name in (*loaded.files, loaded.config.prices)]
+    for folder in (DASHBOARDS_DIR, ALERTS_DIR):
+        if (root / folder).is_dir():
+            paths.extend((root / folder).glob("*.yaml"))
+    if (root / TEMPLATES_DIR).is_dir():
+        paths.extend(p for p in (root / TEMPLATES_DIR).rglob("*") if not p.is_symlink())
+    total = 0
+    for path in paths:
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+        except OSError:
+            continue  # reported when the file is read
+    if total > MAX_TOTAL_BYTES:
+        raise UserError(
+            f"the project's files total {total:,} bytes; o2kit reads at most "
+            f"{MAX_TOTAL_BYTES:,} bytes ({MAX_TOTAL_BYTES // (1024 * 1024)} MiB) per project",
+            remedy="remove large files from dashboards/, alerts/ and templates/",
+        )
 
 
 _EMPTY_PRICES = PriceTable.model_validate(
@@ -823,6 +895,7 @@ def load_project(root: Path, env: str | None = None) -> Project:
     o2kit.yaml) are raised by ``load_config`` before anything else is read.
     """
     loaded = load_config(root, env)
+    _check_total_size(root, loaded)
     out = _Collector()
     prices = _load_prices(root, loaded, out)
     loader = _Loader(
@@ -833,14 +906,20 @@ def load_project(root: Path, env: str | None = None) -> Project:
         out=out,
         defaults_problem=_defaults_locator(root, loaded),
     )
-    for rel, path in _project_files(root, DASHBOARDS_DIR, out):
+    outside = loaded.config.allow_outside_project
+    if (root / TEMPLATES_DIR).is_dir():
+        try:
+            project_path(root, TEMPLATES_DIR, allow_outside=outside)
+        except OutsideProject as exc:
+            raise ValidationFailed([Problem(TEMPLATES_DIR, 1, "", str(exc))]) from None
+    for rel, path in _project_files(root, DASHBOARDS_DIR, out, allow_outside=outside):
         try:
             data, index = load_yaml_file(path, rel)
         except YamlError as exc:
             out.add(exc.problem)
             continue
         loader.dashboard_file(rel, data, index)
-    for rel, path in _project_files(root, ALERTS_DIR, out):
+    for rel, path in _project_files(root, ALERTS_DIR, out, allow_outside=outside):
         try:
             data, index = load_yaml_file(path, rel)
         except YamlError as exc:

@@ -52,7 +52,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, TypeAdapter
 
 from o2kit.errors import Problem
-from o2kit.yamlsrc import LineIndex, YamlError, load_yaml, pydantic_problems
+from o2kit.yamlsrc import LineIndex, YamlError, check_bounds, load_yaml, pydantic_problems
 
 TEMPLATES_DIR = "templates"
 GRID_COLUMNS = 192  # OpenObserve dashboards use a 192-column grid (reference openobserve-api §4.2)
@@ -686,7 +686,9 @@ def render_document(
 ) -> Any:
     """Render and parse the template's YAML output. Raises ``RenderError``."""
     try:
-        text = env.get_template(template.name).render(dict(context))
+        text = _bounded_render(env.get_template(template.name), dict(context), template.file)
+    except RenderError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(exc, env) from exc
     except jinja2.TemplateNotFound as exc:
@@ -700,13 +702,32 @@ def render_document(
     try:
         data = _parse_output(text, f"output of {template.file}")
     except YamlError as exc:
+        what = "is over a limit" if exc.limit else "is not valid YAML"
         raise RenderError(
-            f"rendered output is not valid YAML (output line {exc.problem.line}): "
+            f"rendered output {what} (output line {exc.problem.line}): "
             f"{exc.problem.message.removeprefix('invalid YAML: ')}",
             template.file,
             None,
         ) from exc
     return data
+
+
+# The most text one template may render (a shipped dashboard renders ~100 KB): a loop that
+# multiplies output is stopped here rather than by the machine's memory.
+MAX_RENDERED_CHARS = 5 * 1024 * 1024
+
+
+def _bounded_render(template: jinja2.Template, context: dict[str, Any], file: str) -> str:
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(context):
+        size += len(part)
+        if size > MAX_RENDERED_CHARS:
+            raise RenderError(
+                f"rendered output is over {MAX_RENDERED_CHARS:,} characters (o2kit's limit)",
+                file, None)
+        parts.append(part)
+    return "".join(parts)
 
 
 # Rendered output is parsed with libyaml when PyYAML has it: a dashboard is ~100 KB of YAML and
@@ -732,6 +753,7 @@ _OutputLoader: Any = type(
 
 
 def _parse_output(text: str, name: str) -> Any:
+    check_bounds(text, name)  # size, depth and aliases, before libyaml builds anything
     try:
         return yaml.load(text, Loader=_OutputLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
