@@ -28,3 +28,21 @@ def test_system_templates_are_not_planned_for() -> None:
     prebuilt = Resource("template", ("prebuilt_slack",),
                         {"name": "prebuilt_slack", "isPrebuilt": True, "body": "x"})
     assert build_plan([], [prebuilt], org="prod").changes == ()
+
+
+def test_folder_default_is_referenced_not_refused() -> None:
+    """Desired folder "default" (a dashboard or alert kept in it) names the built-in folder: a
+    no-op, never a clash, while a template of org default still is one elsewhere."""
+    from o2kit.plan import BUILTIN
+
+    wanted = [Resource("folder", (t, "default"), {"name": "default", "description": ""})
+              for t in ("dashboards", "alerts")]
+    live = [Resource("folder", (t, "default"), {"folderId": "default", "name": "default",
+                                                "description": "default"}, server_id="default")
+            for t in ("dashboards", "alerts")]
+    for org in ("default", "prod"):
+        plan = build_plan(wanted, live, org=org, prune=True, adopt=True)
+        assert [(c.action, c.reason) for c in plan.changes] == [("noop", BUILTIN)] * 2
+    with pytest.raises(PlanError, match='template "ops"') as caught:
+        build_plan([*wanted, DESIRED], [*live, FOREIGN], org="prod")
+    assert "folder" not in str(caught.value)
