@@ -283,7 +283,8 @@ def test_folder_that_still_holds_dashboards_is_not_deleted() -> None:
     desired = [r for r in desired_set() if r.kind != "folder" and r.kind != "dashboard"]
     hand_made = res("dashboard", ("Bedrock", "Hand made"), {"title": "Hand made"}, server_id="77")
     plan = build_plan(desired, [*live_set(), hand_made], prune=True)
-    assert by_key(plan, "dashboard", DASH_KEY).action == "delete"
+    # The folder is no longer declared: what is in it is never touched, not even by --prune.
+    assert by_key(plan, "dashboard", DASH_KEY).reason == planmod.UNDECLARED_FOLDER
     assert by_key(plan, "folder", ("dashboards", "Bedrock")).reason == planmod.STILL_USED
     assert by_key(plan, "folder", ("alerts", "Bedrock")).reason == planmod.STILL_USED  # alert stays
 
@@ -291,10 +292,22 @@ def test_folder_that_still_holds_dashboards_is_not_deleted() -> None:
 # --- duplicates ------------------------------------------------------------------------------
 
 
-def test_two_live_objects_with_one_key_is_an_error_naming_both_ids() -> None:
+def test_an_unmarked_twin_of_ours_is_named_and_left_alone() -> None:
     twin = res("dashboard", DASH_KEY, unmarked_dashboard(), server_id="7400000000000000002")
+    plan = build_plan(desired_set(), [*live_set(), twin])
+    changes = [c for c in plan.changes if c.kind == "dashboard" and c.key == DASH_KEY]
+    by_id = {c.live.server_id: c for c in changes if c.live}
+    assert by_id["7400000000000000002"].reason == planmod.NOT_MANAGED
+    assert by_id["7400000000000000002"].action == "noop"
+    assert by_id["7400000000000000001"].action in ("noop", "update")
+
+
+def test_two_unmarked_objects_with_a_key_in_code_and_adopt_is_an_error_naming_both_ids() -> None:
+    one = res("dashboard", DASH_KEY, unmarked_dashboard(), server_id="7400000000000000001")
+    twin = res("dashboard", DASH_KEY, unmarked_dashboard(), server_id="7400000000000000002")
+    live = [r for r in live_set() if r.kind != "dashboard"]
     with pytest.raises(PlanError) as err:
-        build_plan(desired_set(), [*live_set(), twin])
+        build_plan(desired_set(), [*live, one, twin], adopt=True)
     assert "7400000000000000001" in err.value.message
     assert "7400000000000000002" in err.value.message
     assert "dashboard" in err.value.message and "Bedrock/Bedrock overview" in err.value.message

@@ -178,7 +178,8 @@ def test_stale_hash_is_a_conflict_and_nothing_is_overwritten(o2: O2) -> None:
                                config_org="default")
     client = OpenObserveClient(settings, transport=o2.fake.transport(Faults()))
     live = fetch_live(client, desired=desired, stream_types={"logs"})
-    plan = build_plan(desired, live.resources, existing_streams=live.existing_streams)
+    plan = build_plan(desired, live.resources, existing_streams=live.existing_streams,
+                      project=project.config.config.project)
     assert [c.kind for c in plan.changes if c.action == "update"] == ["dashboard"]
 
     # Someone edits the dashboard in the UI after the plan was made.

@@ -276,6 +276,11 @@ def apply(
     from o2kit.plan import delete_guard
 
     def body() -> int:
+        if not 0.0 <= max_delete_fraction <= 1.0:  # NaN fails too
+            raise PlanError(
+                f"--max-delete-fraction must be a number from 0 to 1, not {max_delete_fraction}",
+                remedy="pass e.g. --max-delete-fraction 0.3",
+            )
         planned = _make_plan(
             _server_args(url, org, ca_bundle, insecure, timeout, concurrency),
             prune=prune,
@@ -293,7 +298,9 @@ def apply(
         if not p.has_changes:
             planned.client.close()
             return 0
-        guard = delete_guard(p, planned.live.resources, max_fraction=max_delete_fraction)
+        guard = delete_guard(
+            p, planned.live.resources, max_fraction=max_delete_fraction, project=p.project
+        )
         if guard and not force:
             raise PlanError("; ".join(guard), remedy="review the deletes and pass --force")
         if not auto_approve:

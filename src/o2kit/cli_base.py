@@ -310,6 +310,16 @@ def _make_plan(
 
     project = _load_validated()
     config = project.config.config
+    if prune and config.project is None:
+        from o2kit.errors import PlanError
+        from o2kit.plan import NO_PROJECT_PRUNE
+
+        raise PlanError(
+            NO_PROJECT_PRUNE,
+            remedy="add a stable id to o2kit.yaml, e.g. `project: bedrock-monitoring-7f3a` "
+            "(lower-case letters, digits, '-'); plan and apply without --prune migrate the "
+            "markers of objects in code to it",
+        )
     # Only what the user wrote is resolved; every value used is registered for masking, and the
     # paths of the references mark the plan's fields sensitive on both sides.
     desired = [
@@ -335,6 +345,10 @@ def _make_plan(
         existing_streams=live.existing_streams,
         org=settings.org,
         env=_state.env,
+        project=config.project,
+        declared_folders=[
+            ("dashboards", config.folders.dashboards), ("alerts", config.folders.alerts)
+        ],
     )
     plan = mark_sensitive(plan, refs)
     return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))

@@ -121,7 +121,8 @@ def demo_command(
                 def plan_now() -> Any:
                     live = fetch_live(client, desired=desired, stream_types={"logs"})
                     return build_plan(desired, live.resources,
-                                      existing_streams=live.existing_streams, org=config.org)
+                                      existing_streams=live.existing_streams, org=config.org,
+                                      project=config.project)
 
                 first = plan_now()
                 base.out.print("2. " + report.summary_line(first), markup=False)

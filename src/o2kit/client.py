@@ -70,6 +70,7 @@ Errors (the tree is drawn in ``o2kit.errors``)
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -486,8 +487,41 @@ class OpenObserveClient:
     def update_template(self, name: str, body: dict[str, Any], *, resource: str = "") -> None:
         self._call("PUT", self._v1("alerts", "templates", name), body=body, resource=resource)
 
+    def get_template(self, name: str, *, resource: str = "") -> dict[str, Any]:
+        path = self._v1("alerts", "templates", name)
+        data = self._get_json(path, resource=resource)
+        if not isinstance(data, dict):
+            raise self._unexpected("GET", path, resource, "a template object", data)
+        return data
+
+    def get_destination(self, name: str, *, resource: str = "") -> dict[str, Any]:
+        path = self._v1("alerts", "destinations", name)
+        data = self._get_json(path, resource=resource)
+        if not isinstance(data, dict):
+            raise self._unexpected("GET", path, resource, "a destination object", data)
+        return data
+
     def delete_template(self, name: str, *, resource: str = "") -> None:
         self._call("DELETE", self._v1("alerts", "templates", name), resource=resource)
+
+    # -- the org key-value store (src/api/management/src/request/kv/mod.rs) -----------------------
+    def list_kv_keys(self, prefix: str, *, resource: str = "") -> list[str]:
+        """Keys starting with ``prefix`` (a JSON array of strings)."""
+        path = self._v1("kv")
+        data = self._get_json(path, params={"prefix": prefix}, resource=resource)
+        if not isinstance(data, list):
+            raise self._unexpected("GET", path, resource, "a JSON array of keys", data)
+        return [str(k) for k in data if isinstance(k, str)]
+
+    def set_kv(self, key: str, value: str, *, resource: str = "") -> None:
+        """Create or replace ``key`` (an upsert; the server trims the key)."""
+        self._call("POST", self._v1("kv", key), raw=value.encode("utf-8"),
+                   extra_headers={"Content-Type": "text/plain; charset=utf-8"}, resource=resource)
+
+    def delete_kv(self, key: str, *, resource: str = "") -> None:
+        """Remove ``key``; one already absent is not an error."""
+        with contextlib.suppress(NotFound):
+            self._call("DELETE", self._v1("kv", key), resource=resource)
 
     # -- streams (src/api/management/src/request/stream/mod.rs: `list`, `schema`) --------------
     def list_streams(

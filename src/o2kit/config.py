@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from o2kit.errors import ConfigError, Problem, ValidationFailed
+from o2kit.kinds import PROJECT_PATTERN
 from o2kit.redact import Secret, redact, register_credentials
 from o2kit.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
 
@@ -434,6 +435,16 @@ def _firehose_base_url(value: str) -> str:
 class Config(_Strict):
     """``o2kit.yaml``: what the templates are rendered for."""
 
+    # The project's identity: written into the ownership marker of everything o2kit creates, so
+    # that --prune and updates touch only this repository's objects (see README "Ownership").
+    # Stable across renames of files; `o2kit init` writes one. None: no identity (legacy
+    # markers; --prune refused).
+    project: str | None = Field(
+        default=None,
+        description="stable project id written into the ownership marker of every object o2kit "
+        "creates (o2kit init writes one); without it --prune is refused",
+        json_schema_extra={"pattern": f"^{PROJECT_PATTERN}$"},
+    )
     org: str = "default"
     folders: Folders = Field(default_factory=Folders)
     streams: Streams = Field(default_factory=Streams)
@@ -456,6 +467,16 @@ class Config(_Strict):
     def _regions(cls, value: list[str]) -> list[str]:
         # A misspelt region would be a variable choice that matches no row.
         return check_aws_regions(value)
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(PROJECT_PATTERN, value):
+            raise ValueError(
+                "project must be 2 to 42 characters: lower-case letters, digits and '-', "
+                "starting with a letter or digit (e.g. bedrock-monitoring-7f3a)"
+            )
+        return value
 
     @field_validator("org")
     @classmethod

@@ -51,7 +51,9 @@ import binascii
 import copy
 import dataclasses
 import functools
+import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +70,21 @@ MARKER_SEPARATOR = "\n\n"
 ALERT_MARKER_TAG = "managed-by:o2kit"
 DESTINATION_MARKER_KEY = "managed-by"
 DESTINATION_MARKER_VALUE = "o2kit"
+
+# Project identity (see "Ownership per project" in the module docstring). A token
+# ``o2kit:<project>:<key digest>`` names the project and the object's own key; it is lower-case
+# and made of letters, digits, ``-`` and ``:`` only, so it survives every place it is stored
+# (alert tags are trimmed and lower-cased and must match ``[letter][alnum _-./:]*``,
+# src/config/src/meta/alerts/tags.rs).
+PROJECT_PATTERN = r"[a-z0-9][a-z0-9-]{1,40}"
+TOKEN_PREFIX = "o2kit:"
+_TOKEN_RE = re.compile(rf"o2kit:({PROJECT_PATTERN}):([0-9a-f]{{12}})")
+_DESCRIPTION_MARKER_RE = re.compile(
+    rf"(?:{re.escape(MARKER_SEPARATOR)})?{re.escape(MARKER_TEXT)}(?: \[{_TOKEN_RE.pattern}\])?"
+)
+# The KV key prefix under which ownership of templates and e-mail/SNS destinations (kinds with
+# no field for a marker) is recorded: ``o2kit.<project>.<kind>.<hex of the key>``.
+KV_PREFIX = "o2kit."
 
 # System templates visible in every org (src/config/src/prebuilt_loader.rs
 # ``is_prebuilt_template_name`` + config/prebuilt-destinations.json: ids and endpoint types;
@@ -232,12 +249,85 @@ def _drop_if(*empties: Any) -> Callable[[Any], Any]:
 def _strip_description_marker(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    return value.replace(MARKER_SEPARATOR + MARKER_TEXT, "").replace(MARKER_TEXT, "")
+    return _DESCRIPTION_MARKER_RE.sub("", value)
 
 
-def _with_description_marker(description: Any) -> str:
+# ---------------------------------------------------------------------------------------------
+# Project identity
+
+
+def key_digest(kind: str, key: Sequence[str]) -> str:
+    """12 hex digits naming one object's o2kit key (kind + key parts). A digest, not the key
+    itself: titles may hold any character and any length, tags are lower-cased."""
+    raw = "\x1f".join((kind, *key)).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def identity_token(project: str, kind: str, key: Sequence[str]) -> str:
+    """The marker o2kit writes: ``o2kit:<project>:<key digest>``."""
+    return f"{TOKEN_PREFIX}{project}:{key_digest(kind, key)}"
+
+
+def kv_key(project: str, kind: str, key: Sequence[str]) -> str:
+    """The key-value store key recording that ``project`` owns this template or e-mail/SNS
+    destination: ``o2kit.<project>.<kind>.<hex of the key>`` (only ``[a-z0-9.-]``, so no path
+    or trimming issue, src/api/management/src/request/kv/mod.rs)."""
+    return f"{KV_PREFIX}{project}.{kind}.{'/'.join(key).encode('utf-8').hex()}"
+
+
+def parse_kv_key(text: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """``(project, kind, key)`` of a ``kv_key``, or None for any other key."""
+    parts = text.split(".")
+    if len(parts) != 4 or parts[0] + "." != KV_PREFIX:
+        return None
+    _prefix, project, kind, hexkey = parts
+    if not re.fullmatch(PROJECT_PATTERN, project):
+        return None
+    try:
+        name = bytes.fromhex(hexkey).decode("utf-8")
+    except ValueError:
+        return None
+    return project, kind, (name,)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What a live object's marker says: ``token`` (project + key digest), ``legacy`` (the plain
+    "managed by o2kit" of o2kit before project identity) or ``none``."""
+
+    state: str
+    project: str | None = None
+    digest: str | None = None
+
+
+NO_MARKER = Marker("none")
+LEGACY_MARKER = Marker("legacy")
+
+
+def _token_marker(text: Any) -> Marker | None:
+    if isinstance(text, str):
+        m = _TOKEN_RE.fullmatch(text.strip().lower())
+        if m:
+            return Marker("token", m.group(1), m.group(2))
+    return None
+
+
+def _description_marker(body: dict[str, Any]) -> Marker:
+    text = str(body.get("description") or "")
+    for m in _DESCRIPTION_MARKER_RE.finditer(text):
+        if m.group(1):
+            return Marker("token", m.group(1), m.group(2))
+    return LEGACY_MARKER if MARKER_TEXT in text else NO_MARKER
+
+
+def _with_description_marker(description: Any, token: str | None = None) -> str:
     text = _strip_description_marker(description) if isinstance(description, str) else ""
-    return f"{text}{MARKER_SEPARATOR}{MARKER_TEXT}" if text.strip() else MARKER_TEXT
+    line = f"{MARKER_TEXT} [{token}]" if token else MARKER_TEXT
+    return f"{text}{MARKER_SEPARATOR}{line}" if text.strip() else line
+
+
+def _stamp_description(body: dict[str, Any], token: str) -> None:
+    body["description"] = _with_description_marker(body.get("description", ""), token)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +376,10 @@ class KindSpec:
     # dashboard read from the server is compared as the v8 the UI would make of it). Must not
     # modify its argument.
     _prepare: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda body: body)
+    # Reads the marker of a live body (kinds that can carry one).
+    _marker_of: Callable[[dict[str, Any]], Marker] = field(default=lambda body: NO_MARKER)
+    # Writes the project identity token into a payload that already carries the plain marker.
+    _stamp: Callable[[dict[str, Any], str], None] = field(default=lambda body, token: None)
 
     def normalize(self, body: dict[str, Any]) -> dict[str, Any]:
         """The body as OpenObserve would return it, minus server-owned fields and the marker."""
@@ -326,9 +420,22 @@ class KindSpec:
         """False for objects with no field that can carry a marker (see module docstring)."""
         return self._can_mark(body)
 
-    def payload(self, desired: Resource, live: Resource | None) -> dict[str, Any]:
-        """The JSON to POST (``live`` None) or PUT: desired body + marker + server identity."""
-        return self._payload(dataclasses.replace(desired, body=self.complete(desired)), live)
+    def payload(
+        self, desired: Resource, live: Resource | None, project: str | None = None
+    ) -> dict[str, Any]:
+        """The JSON to POST (``live`` None) or PUT: desired body + marker + server identity.
+        With ``project`` the marker names the project and the object's key (``identity_token``);
+        without, it is the plain legacy marker."""
+        out = self._payload(dataclasses.replace(desired, body=self.complete(desired)), live)
+        if project and self._can_mark(out):
+            self._stamp(out, identity_token(project, self.kind, desired.key))
+        return out
+
+    def marker_of(self, live_body: dict[str, Any]) -> Marker:
+        """The ownership marker a live object carries (``none`` for kinds that cannot carry one)."""
+        if not self._can_mark(live_body):
+            return NO_MARKER
+        return self._marker_of(live_body)
 
     def references(self, key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
         """Objects this one uses, as (kind, key): folder, destinations, template."""
@@ -379,6 +486,8 @@ FOLDER = KindSpec(
     _is_managed=lambda b: MARKER_TEXT in str(b.get("description") or ""),
     _strip_marker=_folder_strip_marker,
     _payload=_folder_payload,
+    _marker_of=_description_marker,
+    _stamp=_stamp_description,
 )
 
 
@@ -487,20 +596,27 @@ def _dest_emails(value: Any) -> Any:
 
 
 def _dest_is_managed(body: dict[str, Any]) -> bool:
+    return _dest_marker(body).state != "none"
+
+
+def _dest_marker(body: dict[str, Any]) -> Marker:
     metadata = body.get("metadata")
-    return (
-        isinstance(metadata, dict)
-        and metadata.get(DESTINATION_MARKER_KEY) == DESTINATION_MARKER_VALUE
-    )
+    value = metadata.get(DESTINATION_MARKER_KEY) if isinstance(metadata, dict) else None
+    if value == DESTINATION_MARKER_VALUE:
+        return LEGACY_MARKER
+    return _token_marker(value) or NO_MARKER
 
 
 def _dest_strip_marker(body: dict[str, Any]) -> None:
     metadata = body.get("metadata")
-    if (
-        isinstance(metadata, dict)
-        and metadata.get(DESTINATION_MARKER_KEY) == DESTINATION_MARKER_VALUE
-    ):
+    if isinstance(metadata, dict) and _dest_marker(body).state != "none":
         del metadata[DESTINATION_MARKER_KEY]
+
+
+def _dest_stamp(body: dict[str, Any], token: str) -> None:
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        metadata[DESTINATION_MARKER_KEY] = token
 
 
 def _dest_payload(desired: Resource, live: Resource | None) -> dict[str, Any]:
@@ -562,6 +678,8 @@ DESTINATION = KindSpec(
     _is_managed=_dest_is_managed,
     _strip_marker=_dest_strip_marker,
     _payload=_dest_payload,
+    _marker_of=_dest_marker,
+    _stamp=_dest_stamp,
     _can_mark=lambda b: _dest_type(b) == "http",
     _references=_dest_references,
 )
@@ -686,6 +804,8 @@ DASHBOARD = KindSpec(
     _is_managed=lambda b: MARKER_TEXT in str(b.get("description") or ""),
     _strip_marker=_dashboard_strip_marker,
     _payload=_dashboard_payload,
+    _marker_of=_description_marker,
+    _stamp=_stamp_description,
     _references=lambda key, body: [("folder", ("dashboards", key[0]))],
     _prepare=_dashboard_prepare,
 )
@@ -819,34 +939,49 @@ def _deduplication(value: Any) -> Any:
     return value
 
 
-def _alert_is_managed(body: dict[str, Any]) -> bool:
+def _alert_marker(body: dict[str, Any]) -> Marker:
     tags = body.get("tags") or []
-    return isinstance(tags, list) and any(
-        isinstance(t, str) and t.strip().lower() == ALERT_MARKER_TAG for t in tags
+    if not isinstance(tags, list):
+        return NO_MARKER
+    for t in tags:
+        found = _token_marker(t)
+        if found is not None:
+            return found
+    if any(isinstance(t, str) and t.strip().lower() == ALERT_MARKER_TAG for t in tags):
+        return LEGACY_MARKER
+    return NO_MARKER
+
+
+def _alert_is_managed(body: dict[str, Any]) -> bool:
+    return _alert_marker(body).state != "none"
+
+
+def _is_marker_tag(tag: Any) -> bool:
+    return isinstance(tag, str) and (
+        tag.strip().lower() == ALERT_MARKER_TAG or _token_marker(tag) is not None
     )
 
 
+def _alert_stamp(body: dict[str, Any], token: str) -> None:
+    body["tags"] = [*(body.get("tags") or []), token]
+
+
 def is_managed_alert_item(item: dict[str, Any]) -> bool:
-    """True when an alert *list item* (``GET /api/v2/{org}/alerts``) carries o2kit's tag."""
+    """True when an alert *list item* (``GET /api/v2/{org}/alerts``) carries an o2kit marker
+    (of any project)."""
     return _alert_is_managed(item)
 
 
 def _alert_strip_marker(body: dict[str, Any]) -> None:
     tags = body.get("tags")
     if isinstance(tags, list):
-        body["tags"] = [
-            t for t in tags if not (isinstance(t, str) and t.strip().lower() == ALERT_MARKER_TAG)
-        ]
+        body["tags"] = [t for t in tags if not _is_marker_tag(t)]
 
 
 def _alert_payload(desired: Resource, live: Resource | None) -> dict[str, Any]:
     out = _without(desired.body, ALERT_SERVER_OWNED)
     out.setdefault("name", desired.key[-1])
-    tags = [
-        t
-        for t in (out.get("tags") or [])
-        if not (isinstance(t, str) and t.strip().lower() == ALERT_MARKER_TAG)
-    ]
+    tags = [t for t in (out.get("tags") or []) if not _is_marker_tag(t)]
     out["tags"] = [*tags, ALERT_MARKER_TAG]
     tc = out.get("trigger_condition")
     if isinstance(tc, dict) and tc.get("frequency_type") == "cron":
@@ -968,6 +1103,8 @@ ALERT = KindSpec(
     _is_managed=_alert_is_managed,
     _strip_marker=_alert_strip_marker,
     _payload=_alert_payload,
+    _marker_of=_alert_marker,
+    _stamp=_alert_stamp,
     _references=_alert_references,
 )
 

@@ -100,6 +100,10 @@ class Change:
     # (stream_type, stream_name) of an alert whose stream does not exist yet: OpenObserve would
     # refuse it (404), so apply skips it unless it may create the stream first.
     missing_stream: tuple[str, str] | None = None
+    # sha256 of the normalised live body the plan saw (``plan.fingerprint``), for kinds without a
+    # server-side hash (alerts, templates, destinations): apply re-reads the object right before
+    # it writes and stops when it changed since.
+    fingerprint: str | None = None
 
     @property
     def address(self) -> str:
@@ -114,6 +118,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     org: str = ""
     env: str | None = None
+    project: str | None = None  # o2kit.yaml ``project:``; None: no project identity
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]

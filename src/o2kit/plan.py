@@ -50,6 +50,31 @@ NOT_IN_CODE = "not in code; use --prune to delete"
 STILL_USED = "not in code, but still used by objects that stay; not deleted"
 BUILTIN = "built-in; OpenObserve creates it on first use"
 
+# Ownership per project (``ownership``). Reasons of no-ops that name what is not ours.
+COPY = "a copy of an o2kit object (its marker names another key), not ours; left alone"
+OTHER_PROJECT = "not ours (project {project}); left alone"
+LEGACY_NOT_IN_CODE = (
+    "carries the o2kit marker of before project identity and is not in this project's code: "
+    "it may be another repository's, so --prune never deletes it (delete it in OpenObserve, or "
+    "add it to the code to migrate it)"
+)
+UNDECLARED_FOLDER = (
+    "ours, but in a folder this project does not declare; never touched, not even by --prune"
+)
+NOT_OURS_UNMARKABLE = (
+    "exists, not ours — use --adopt ({kind}s carry no marker; o2kit records the ones it owns in "
+    "the server's key-value store)"
+)
+MIGRATE = "migrate: rewrite the o2kit marker to name this project and the object's key"
+DUPLICATE = "duplicate of ours (id {keep} is kept, the oldest); delete this extra copy"
+NO_PROJECT_PRUNE = (
+    "o2kit.yaml has no `project:`; without a project identity o2kit cannot tell its objects from "
+    "another repository's, so --prune is refused"
+)
+
+# Ownership states (``ownership``).
+OURS, COPY_STATE, OTHER, LEGACY, NONE = "ours", "copy", "other", "legacy", "none"
+
 ADOPT_MARK = "adopt: add o2kit's ownership marker"
 ADOPT_UPDATE = "adopt: take over and update"
 REPLACE_STREAM = (
@@ -77,18 +102,50 @@ def _label(res: Resource) -> str:
     return f'{res.kind} "{"/".join(res.key)}"'
 
 
-def managed_set(live: Sequence[Resource]) -> set[Ident]:
-    """The live objects o2kit owns: those carrying its marker, plus — for kinds that cannot carry
-    one (templates, e-mail/SNS destinations) — those used by at least one owned object and by no
-    object that is not owned. Destinations are settled before templates, which they use."""
-    owned: set[Ident] = set()
+def _state_of_marked(res: Resource, project: str | None) -> tuple[str, str | None]:
+    marker = _spec(res.kind).marker_of(res.body)
+    if marker.state == "token":
+        if project is None or marker.project != project:
+            return OTHER, marker.project
+        if marker.digest != kinds.key_digest(res.kind, res.key):
+            return COPY_STATE, project
+        return OURS, project
+    if marker.state == "legacy":
+        # Without a project (o2kit.yaml has none), o2kit keeps its behaviour of before project
+        # identity: the plain marker is ours.
+        return (OURS if project is None else LEGACY), None
+    return NONE, None
+
+
+def ownership(
+    live: Sequence[Resource], project: str | None = None
+) -> dict[Ident, tuple[str, str | None]]:
+    """Whose each live object is: ``(state, project)`` with state one of
+
+    - ``ours``: its marker names ``project`` and the object's own key;
+    - ``copy``: its marker names ``project`` but another key (a UI copy carries the marker along);
+    - ``other``: its marker names another project;
+    - ``legacy``: the plain marker of o2kit before project identity (with ``project`` None,
+      legacy markers are ``ours`` and project markers ``other``);
+    - ``none``: no marker.
+
+    Kinds that cannot carry a marker (templates, e-mail/SNS destinations) are ``ours``/``other``
+    by the ownership record o2kit keeps in the server's key-value store (``meta["o2kit_project"]``,
+    read by ``remote.fetch_live``). Without a record, one counts as ``legacy`` when it is used
+    by an object with a legacy marker and by nothing that is not ours or legacy (the "managed by
+    reference" rule of before); otherwise ``none``. Destinations are settled before templates,
+    which they use.
+    """
+    states: dict[Ident, tuple[str, str | None]] = {}
     for res in live:
         spec = _spec(res.kind)
-        if spec.is_managed(res.body):
-            owned.add(_ident(res))
-    by_kind_key: dict[tuple[str, tuple[str, ...]], list[Resource]] = defaultdict(list)
-    for res in live:
-        by_kind_key[(res.kind, res.key)].append(res)
+        if spec.can_mark(res.body):
+            states[_ident(res)] = _state_of_marked(res, project)
+            continue
+        owner = res.meta.get("o2kit_project")
+        if isinstance(owner, str) and owner:
+            states[_ident(res)] = (OURS if owner == project else OTHER, owner)
+    legacy_like = (OURS, LEGACY) if project is not None else (OURS,)
     for kind in ("destination", "template"):
         users: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
         for res in live:
@@ -96,12 +153,62 @@ def managed_set(live: Sequence[Resource]) -> set[Ident]:
                 if ref_kind == kind:
                     users[ref_key].append(res)
         for res in live:
-            if res.kind != kind or _spec(kind).can_mark(res.body):
+            if res.kind != kind or _ident(res) in states:
                 continue
             referrers = users.get(res.key, [])
-            if referrers and all(_ident(r) in owned for r in referrers):
-                owned.add(_ident(res))
-    return owned
+            referrer_states = [states.get(_ident(r), (NONE, None))[0] for r in referrers]
+            by_legacy = (LEGACY if project is not None else OURS) in referrer_states
+            if referrers and by_legacy and all(st in legacy_like for st in referrer_states):
+                states[_ident(res)] = (LEGACY if project is not None else OURS, None)
+            else:
+                states[_ident(res)] = (NONE, None)
+    return states
+
+
+def managed_set(live: Sequence[Resource], project: str | None = None) -> set[Ident]:
+    """The live objects that are ``project``'s (see ``ownership``)."""
+    return {ident for ident, (st, _p) in ownership(live, project).items() if st == OURS}
+
+
+def fingerprint(res: Resource) -> str:
+    """sha256 of the normalised body: what apply compares with a fresh read of the object before
+    it writes (kinds without a server-side hash: alerts, templates, destinations)."""
+    spec = _spec(res.kind)
+    return _digest(spec.normalize(res.body))
+
+
+def age_key(res: Resource) -> tuple[int, int, str]:
+    """Oldest first, by server id: dashboard and folder ids are snowflakes (decimal, strictly
+    increasing), alert ids KSUIDs (ordered by second, then random). Concurrent applies need only
+    a total order they all agree on: each deletes every copy of ours but the first in it."""
+    text = str(res.server_id or "")
+    if text.isdigit():
+        return (0, len(text), text)
+    return (1, 0, text)
+
+
+def _not_ours_reason(
+    kind: str, body: dict[str, Any], state: str, owner: str | None, project: str | None
+) -> str:
+    if state == COPY_STATE:
+        return COPY
+    if state == OTHER:
+        return OTHER_PROJECT.format(project=owner)
+    if state == LEGACY:
+        return LEGACY_NOT_IN_CODE
+    if _spec(kind).can_mark(body):
+        return NOT_MANAGED
+    if project is None:
+        return NOT_MANAGED_UNMARKABLE
+    return NOT_OURS_UNMARKABLE.format(kind=kind)
+
+
+def _container(res: Resource) -> tuple[str, tuple[str, ...]] | None:
+    if res.kind == "dashboard":
+        return ("folder", ("dashboards", res.key[0]))
+    if res.kind == "alert":
+        return ("folder", ("alerts", res.key[0]))
+    return None
 
 
 def _stream_of(desired: Resource) -> tuple[str, str] | None:
@@ -127,8 +234,12 @@ def build_plan(
     existing_streams: set[tuple[str, str]] | None = None,
     org: str = "",
     env: str | None = None,
+    project: str | None = None,
+    declared_folders: Iterable[tuple[str, str]] = (),
 ) -> Plan:
-    """Compute the plan (see the module docstring for the rules)."""
+    """Compute the plan (see the module docstring for the rules). ``project`` is the project
+    identity (``o2kit.yaml`` ``project:``); None keeps o2kit's behaviour of before it (plain
+    markers are o2kit's); the CLI then refuses ``--prune`` (``NO_PROJECT_PRUNE``)."""
     errors: list[str] = []
 
     # Desired: one resource per key.
@@ -143,19 +254,29 @@ def build_plan(
         wanted[(res.kind, res.key)] = res
 
     present = [r for r in live if not kinds.is_system(r.kind, r.body, org=org or None)]
-    owned = managed_set(present)
+    states = ownership(present, project)
     groups: dict[tuple[str, tuple[str, ...]], list[Resource]] = defaultdict(list)
     for res in present:
         _spec(res.kind)
         groups[(res.kind, res.key)].append(res)
 
+    def state(res: Resource) -> str:
+        return states.get(_ident(res), (NONE, None))[0]
+
     for (kind, key), found in groups.items():
-        if len(found) < 2:
+        if (kind, key) not in wanted:
             continue
-        if (kind, key) in wanted or any(_ident(r) in owned for r in found):
-            ids = sorted(str(r.server_id) for r in found)
+        # Several live objects with a key in code: ours are settled below (the oldest is kept,
+        # the others deleted); several legacy or — with --adopt — unmarked ones are a guess.
+        for group in (LEGACY, NONE):
+            same = [r for r in found if state(r) == group]
+            if len(same) < 2 or any(state(r) == OURS for r in found):
+                continue
+            if group == NONE and (not adopt or any(state(r) == LEGACY for r in found)):
+                continue
+            ids = sorted(str(r.server_id) for r in same)
             errors.append(
-                f'{len(found)} live {kind}s have the key "{"/".join(key)}" (ids {", ".join(ids)}); '
+                f'{len(same)} live {kind}s have the key "{"/".join(key)}" (ids {", ".join(ids)}); '
                 "o2kit will not guess which one is meant: rename or delete all but one in "
                 "OpenObserve"
             )
@@ -184,12 +305,42 @@ def build_plan(
         if not found:
             changes.append(Change("create", kind, key, desired=want))
             continue
-        have = found[0]
-        managed = _ident(have) in owned
-        if not managed and not adopt:
-            reason = NOT_MANAGED if spec.can_mark(have.body) else NOT_MANAGED_UNMARKABLE
-            changes.append(Change("noop", kind, key, desired=want, live=have, reason=reason))
+        ours = sorted((r for r in found if state(r) == OURS), key=age_key)
+        legacy = [r for r in found if state(r) == LEGACY]
+        unmarked = [r for r in found if state(r) == NONE]
+        note = ""
+        if ours:
+            have, managed = ours[0], True
+            for extra in ours[1:]:
+                changes.append(
+                    Change(
+                        "delete", kind, key, live=extra,
+                        reason=DUPLICATE.format(keep=have.server_id),
+                        fingerprint=_fingerprint_if_needed(extra),
+                    )
+                )
+        elif legacy:
+            have, managed, note = legacy[0], True, MIGRATE
+        elif unmarked and adopt:
+            have, managed = unmarked[0], False
+        else:
+            for res in found:
+                st, owner = states.get(_ident(res), (NONE, None))
+                changes.append(
+                    Change(
+                        "noop", kind, key, desired=want, live=res,
+                        reason=_not_ours_reason(kind, res.body, st, owner, project),
+                    )
+                )
             continue
+        for res in found:
+            if res is have or (state(res) == OURS and res in ours):
+                continue
+            st, owner = states.get(_ident(res), (NONE, None))
+            changes.append(
+                Change("noop", kind, key, live=res,
+                       reason=_not_ours_reason(kind, res.body, st, owner, project))
+            )
         new_body = spec.normalize(spec.complete(want))
         old_body = spec.normalize(have.body)
         fields = _mark_secrets(kind, diff(old_body, new_body))
@@ -216,27 +367,54 @@ def build_plan(
                     desired=want,
                     live=have,
                     fields=fields,
-                    reason="" if managed else ADOPT_UPDATE,
+                    reason=note if managed else ADOPT_UPDATE,
                 )
             )
-        elif not managed and spec.can_mark(have.body):
-            changes.append(Change("update", kind, key, desired=want, live=have, reason=ADOPT_MARK))
+        elif not managed or note:
+            changes.append(
+                Change("update", kind, key, desired=want, live=have,
+                       reason=note or ADOPT_MARK)
+            )
         else:
             changes.append(Change("noop", kind, key, desired=want, live=have, reason=IN_SYNC))
-        if not managed and not spec.can_mark(have.body) and changes[-1].action == "update":
+        if changes[-1].action in ("update", "replace"):
+            changes[-1] = replace(changes[-1], fingerprint=_fingerprint_if_needed(have))
+        if (
+            project is None
+            and not managed
+            and not spec.can_mark(have.body)
+            and changes[-1].action == "update"
+        ):
             warnings.append(
                 f"{_label(have)}: adopted, but {kind}s cannot carry an ownership marker; later "
-                "plans treat it as o2kit's only while an o2kit-managed object uses it"
+                "plans treat it as o2kit's only while an o2kit-managed object uses it (set "
+                "`project:` in o2kit.yaml to record ownership on the server)"
             )
 
     # Live objects that are not in the code.
+    # Folders this project declares: those in code, those its objects live in, and
+    # ``declared_folders`` (o2kit.yaml ``folders``, as (folder_type, name)).
+    declared = {k for k in wanted if k[0] == "folder"}
+    declared.update(("folder", (t, n)) for t, n in declared_folders)
+    for want in wanted.values():
+        folder = _container(want)
+        if folder is not None:
+            declared.add(folder)
     candidates: list[Resource] = []
     for (kind, key), found in groups.items():
         if (kind, key) in wanted:
             continue
         for res in found:
-            if _ident(res) not in owned:
+            st, owner = states.get(_ident(res), (NONE, None))
+            if st == NONE:
                 changes.append(Change("noop", kind, key, live=res, reason=UNMANAGED))
+            elif st != OURS:
+                changes.append(
+                    Change("noop", kind, key, live=res,
+                           reason=_not_ours_reason(kind, res.body, st, owner, project))
+                )
+            elif _container(res) is not None and _container(res) not in declared:
+                changes.append(Change("noop", kind, key, live=res, reason=UNDECLARED_FOLDER))
             elif not prune:
                 changes.append(Change("noop", kind, key, live=res, reason=NOT_IN_CODE))
             else:
@@ -270,7 +448,9 @@ def build_plan(
     changes.sort(
         key=lambda c: (order[c.kind], c.key, c.action, str(c.live.server_id) if c.live else "")
     )
-    return Plan(changes=tuple(changes), warnings=tuple(warnings), org=org, env=env)
+    return Plan(
+        changes=tuple(changes), warnings=tuple(warnings), org=org, env=env, project=project
+    )
 
 
 def _reserved_name_errors(
@@ -321,8 +501,21 @@ def _deletes(
             leaving.discard(_ident(res))
             out.append(Change("noop", res.kind, res.key, live=res, reason=STILL_USED))
         else:
-            out.append(Change("delete", res.kind, res.key, live=res))
+            out.append(
+                Change("delete", res.kind, res.key, live=res,
+                       fingerprint=_fingerprint_if_needed(res))
+            )
     return out
+
+
+# Kinds without a server-side hash: apply re-reads them right before writing and compares.
+FINGERPRINTED = frozenset({"template", "destination", "alert"})
+
+
+def _fingerprint_if_needed(res: Resource) -> str | None:
+    if res.kind not in FINGERPRINTED or res.meta.get("partial"):
+        return None
+    return fingerprint(res)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +571,8 @@ def plan_checksum(plan: Plan) -> str:
         "changes": entries,
         "warnings": list(plan.warnings),
     }
+    if plan.project is not None:
+        doc["project"] = plan.project
     return _digest(doc)
 
 
@@ -385,15 +580,30 @@ def plan_checksum(plan: Plan) -> str:
 # delete guard
 
 
-def delete_guard(plan: Plan, live: Sequence[Resource], max_fraction: float = 0.3) -> list[str]:
+def delete_guard(
+    plan: Plan,
+    live: Sequence[Resource],
+    max_fraction: float = 0.3,
+    project: str | None = None,
+) -> list[str]:
     """One message per kind whose deletes exceed ``max_fraction`` of the live objects of that kind
-    o2kit manages (apply then needs ``--force``). Replaces are not counted: they recreate."""
-    owned = managed_set([r for r in live if not kinds.is_system(r.kind, r.body)])
+    that are ``project``'s (apply then needs ``--force``). Replaces are not counted (they
+    recreate), nor deletes of extra copies of ours (one copy stays). ``max_fraction`` must be a
+    finite number in [0, 1]."""
+    if not isinstance(max_fraction, int | float) or not 0.0 <= max_fraction <= 1.0:
+        # NaN fails both comparisons, so it is refused here too.
+        raise PlanError(
+            f"--max-delete-fraction must be a number from 0 to 1, not {max_fraction!r}",
+            remedy="pass e.g. --max-delete-fraction 0.3",
+        )
+    owned = managed_set([r for r in live if not kinds.is_system(r.kind, r.body)], project)
     managed_per_kind: dict[str, int] = defaultdict(int)
     for kind, _key, _id in owned:
         managed_per_kind[kind] += 1
     deletes: dict[str, int] = defaultdict(int)
     for c in plan.of("delete"):
+        if c.reason.startswith(DUPLICATE.split("{", 1)[0]):
+            continue
         deletes[c.kind] += 1
     messages = []
     for kind in KINDS:

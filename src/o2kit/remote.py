@@ -23,6 +23,8 @@ before creating, so a create that did happen is found, not repeated.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from o2kit import kinds
 from o2kit.client import OpenObserveClient
 from o2kit.errors import ApiError, Conflict, NotFound, O2kitError, TransportError
 from o2kit.model import Change, Plan, Resource
+from o2kit.plan import age_key, fingerprint
 
 log = logging.getLogger("o2kit.remote")
 
@@ -89,25 +92,32 @@ def fetch_live(
                 )
             )
 
+    records = _ownership_records(client)
+
     # System objects stay in the live state: plan leaves them alone (``kinds.is_system``) and
     # refuses desired objects whose names they take.
     for body in client.list_templates(resource="alert templates"):
+        key = (str(body.get("name", "")),)
         resources.append(
             Resource(
                 kind="template",
-                key=(str(body.get("name", "")),),
+                key=key,
                 body=body,
                 server_id=str(body.get("name", "")),
+                meta=_owner_meta(records, "template", key),
             )
         )
 
     for body in client.list_destinations(resource="alert destinations"):
+        key = (str(body.get("name", "")),)
+        unmarkable = not kinds.SPECS["destination"].can_mark(body)
         resources.append(
             Resource(
                 kind="destination",
-                key=(str(body.get("name", "")),),
+                key=key,
                 body=body,
                 server_id=str(body.get("name", "")),
+                meta=_owner_meta(records, "destination", key) if unmarkable else {},
             )
         )
 
@@ -177,6 +187,36 @@ def fetch_live(
     return LiveState(resources, existing, client.request_count - start)
 
 
+def _ownership_records(client: OpenObserveClient) -> dict[tuple[str, tuple[str, ...]], str]:
+    """``(kind, key) -> project`` from the org's key-value store, where o2kit records which
+    project owns each template and e-mail/SNS destination (they have no field for a marker).
+    One request (``GET /api/{org}/kv?prefix=o2kit.``, src/api/management/src/request/kv/mod.rs
+    ``list``). A server without the KV API (404) has no records: such objects count as not ours
+    unless adopted."""
+    try:
+        keys = client.list_kv_keys(kinds.KV_PREFIX, resource="o2kit ownership records")
+    except NotFound:
+        log.warning("the server has no key-value store; templates count as not ours")
+        return {}
+    records: dict[tuple[str, tuple[str, ...]], str] = {}
+    for text in keys:
+        parsed = kinds.parse_kv_key(text)
+        if parsed is None:
+            continue
+        project, kind, key = parsed
+        # Two projects claiming one object (a race): the first in key order is the owner shown;
+        # neither is then the other's.
+        records.setdefault((kind, key), project)
+    return records
+
+
+def _owner_meta(
+    records: dict[tuple[str, tuple[str, ...]], str], kind: str, key: tuple[str, ...]
+) -> dict[str, Any]:
+    owner = records.get((kind, key))
+    return {"o2kit_project": owner} if owner else {}
+
+
 def _live_dashboard(item: dict[str, Any], folder_name: str, folder_id: str) -> Resource:
     version = item.get("version", 8)
     body = item.get(f"v{version}") or {}
@@ -240,6 +280,7 @@ class _Applier:
         self.created_streams = created_streams or set()
         self.client = client
         self.plan = plan
+        self.project = plan.project
         self.force = force
         self.progress = progress
         # folder (type, name) -> folderId, filled from live state and from creates.
@@ -306,6 +347,8 @@ class _Applier:
                 f"{stream_type} stream {stream!r} does not exist yet; OpenObserve would refuse "
                 "the alert (ingest data first, then apply again)"))
         try:
+            if change.action in ("update", "replace", "delete") and not self._unchanged(change):
+                return self._done(Outcome(change, "ok", "already deleted on the server"))
             if change.action == "create":
                 self._create(change)
             elif change.action == "update":
@@ -317,14 +360,86 @@ class _Applier:
                 self._delete(change)
             else:
                 return self._done(Outcome(change, "ok", "no change"))
+            self._record_ownership(change)
         except O2kitError as exc:
             return self._done(Outcome(change, "failed", exc.message))
         return self._done(Outcome(change, "ok", change.action + "d"))
 
+    # -- ownership -----------------------------------------------------------------------------
+    def _is_ours(self, kind: str, key: tuple[str, ...], body: dict[str, Any]) -> bool:
+        """The live body carries this project's marker for this key (any o2kit marker when the
+        project has no identity)."""
+        spec = kinds.SPECS[kind]
+        if self.project is None:
+            return spec.is_managed(body)
+        marker = spec.marker_of(body)
+        return (
+            marker.state == "token"
+            and marker.project == self.project
+            and marker.digest == kinds.key_digest(kind, key)
+        )
+
+    def _record_ownership(self, change: Change) -> None:
+        """Templates and e-mail/SNS destinations carry no marker: record in the server's
+        key-value store that this project owns one it created or updated, and forget it when
+        it is deleted (``POST``/``DELETE /api/{org}/kv/{key}``)."""
+        if self.project is None or change.kind not in ("template", "destination"):
+            return
+        body = (change.desired or change.live or Resource(change.kind, change.key, {})).body
+        if kinds.SPECS[change.kind].can_mark(body):
+            return
+        key = kinds.kv_key(self.project, change.kind, change.key)
+        if change.action == "delete":
+            self.client.delete_kv(key, resource=change.address)
+        else:
+            value = json.dumps({"project": self.project, "kind": change.kind,
+                                "key": list(change.key)})
+            self.client.set_kv(key, value, resource=change.address)
+
+    def _fresh_body(self, change: Change) -> dict[str, Any] | None:
+        live, c, res = change.live, self.client, change.address
+        assert live is not None
+        try:
+            if change.kind == "alert":
+                return c.get_alert(str(live.server_id), resource=res)
+            if change.kind == "template":
+                return c.get_template(change.key[0], resource=res)
+            if change.kind == "destination":
+                return c.get_destination(change.key[0], resource=res)
+        except NotFound:
+            return None
+        raise AssertionError(change.kind)
+
+    def _unchanged(self, change: Change) -> bool:
+        """Re-read an alert, template or destination right before writing it; raise Conflict
+        when it changed since plan (no server-side hash exists for these kinds, unlike
+        dashboards). False when a delete finds it already gone."""
+        if change.fingerprint is None or change.live is None:
+            return True
+        fresh = self._fresh_body(change)
+        if fresh is None:
+            if change.action == "delete":
+                return False
+            if self.force:
+                return True
+            raise Conflict(
+                f"{change.address} was deleted on the server since plan; nothing was written",
+                status=409, remedy="run `o2kit plan` again",
+            )
+        now = fingerprint(dataclasses.replace(change.live, body=fresh))
+        if now != change.fingerprint and not self.force:
+            raise Conflict(
+                f"{change.address} changed on the server since plan; nothing was overwritten",
+                status=409,
+                remedy="run `o2kit plan` again to see the change, or apply with --force "
+                "to overwrite it",
+            )
+        return True
+
     def _create(self, change: Change) -> None:
         assert change.desired is not None
         spec = kinds.SPECS[change.kind]
-        payload = spec.payload(change.desired, None)
+        payload = spec.payload(change.desired, None, self.project)
         last: BaseException | None = None
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             if attempt > 1:
@@ -337,11 +452,15 @@ class _Applier:
                     return
             try:
                 created = self._post(change, payload)
-                self._remember(change, created)
+                self._remember(change, self._reconcile(change, created))
                 return
             except O2kitError as exc:
                 if not _is_ambiguous(exc):
-                    raise
+                    found = self._created_concurrently(change, exc)
+                    if found is None:
+                        raise
+                    self._remember(change, found)
+                    return
                 last = exc
                 log.warning(
                     "%s: create outcome unknown (%s); looking again", change.address, exc.message
@@ -374,6 +493,69 @@ class _Applier:
             return c.create_alert(self._folder_id("alerts", key[0]), payload, resource=res)
         raise AssertionError(change.kind)
 
+    def _reconcile(self, change: Change, created: str | None) -> str | None:
+        """After creating a dashboard or alert (kinds whose names the server does not keep
+        unique), list that key: when another apply of this project created it too, every copy
+        of ours but the oldest (``plan.age_key``) is deleted — by whichever apply sees it. The
+        oldest is never deleted (nothing is older), and the apply that lists last sees every
+        copy, so concurrent applies end with exactly one. Returns the id kept."""
+        if self.project is None or change.kind not in ("dashboard", "alert") or not created:
+            return created
+        copies = sorted(self._copies_of_ours(change), key=age_key)
+        if len(copies) < 2:
+            return created
+        keep = copies[0]
+        for extra in copies[1:]:
+            log.warning("%s: another apply created it too; keeping id %s, deleting id %s",
+                        change.address, keep.server_id, extra.server_id)
+            self._delete(Change("delete", change.kind, change.key, live=extra))
+        return keep.server_id
+
+    def _copies_of_ours(self, change: Change) -> list[Resource]:
+        c, key, res = self.client, change.key, change.address
+        out: list[Resource] = []
+        if change.kind == "dashboard":
+            folder_id = self._folder_id("dashboards", key[0])
+            for item in c.list_dashboards(folder_id, resource=res):
+                live = _live_dashboard(item, key[0], folder_id)
+                if live.key == key and self._is_ours("dashboard", key, live.body):
+                    out.append(live)
+        else:
+            for item in c.list_alerts(resource=res):
+                k = (str(item.get("folder_name", "")), str(item.get("name", "")))
+                if k == key and self._is_ours("alert", key, _alert_item_as_body(item)):
+                    out.append(Resource("alert", k, _alert_item_as_body(item),
+                                        server_id=str(item.get("alert_id", ""))))
+        return out
+
+    def _created_concurrently(self, change: Change, exc: O2kitError) -> str | None:
+        """A create refused because the name is taken (folders, templates and destinations are
+        unique by name: src/core/src/alerts/templates.rs ``AlreadyExists``, the folder name check
+        in src/db/src/folders.rs): when what holds the name is exactly what this project would
+        create — another apply of it just made it — that is success, not a failure."""
+        status = getattr(exc, "status", None)
+        if change.kind not in ("folder", "template", "destination") or status not in (400, 409):
+            return None
+        assert change.desired is not None
+        c, key, res = self.client, change.key, change.address
+        spec = kinds.SPECS[change.kind]
+        try:
+            if change.kind == "folder":
+                for item in c.list_folders(key[0], resource=res):
+                    if item.get("name") == key[1] and self._is_ours("folder", key, item):
+                        return str(item["folderId"])
+                return None
+            body = (c.get_template(key[0], resource=res) if change.kind == "template"
+                    else c.get_destination(key[0], resource=res))
+        except NotFound:
+            return None
+        if spec.can_mark(body) and not self._is_ours(change.kind, key, body):
+            return None
+        if spec.normalize(body) != spec.normalize(spec.complete(change.desired)):
+            return None
+        log.info("%s: created meanwhile by another apply, with the same content", res)
+        return key[0]
+
     def _remember(self, change: Change, server_id: str | None) -> None:
         if change.kind == "folder" and server_id:
             self.folder_ids[change.key] = server_id
@@ -396,7 +578,7 @@ class _Applier:
         if change.kind == "dashboard":
             for item in c.list_dashboards(self._folder_id("dashboards", key[0]), resource=res):
                 live = _live_dashboard(item, key[0], "")
-                if live.key == key and kinds.SPECS["dashboard"].is_managed(live.body):
+                if live.key == key and self._is_ours("dashboard", key, live.body):
                     return live.server_id
             return None
         if change.kind == "alert":
@@ -404,7 +586,7 @@ class _Applier:
                 if (
                     item.get("folder_name"),
                     item.get("name"),
-                ) == key and kinds.is_managed_alert_item(item):
+                ) == key and self._is_ours("alert", key, _alert_item_as_body(item)):
                     return str(item.get("alert_id"))
             return None
         raise AssertionError(change.kind)
@@ -412,7 +594,7 @@ class _Applier:
     def _update(self, change: Change) -> None:
         assert change.desired is not None and change.live is not None
         spec = kinds.SPECS[change.kind]
-        payload = spec.payload(change.desired, change.live)
+        payload = spec.payload(change.desired, change.live, self.project)
         c, live, res = self.client, change.live, change.address
         if change.kind == "folder":
             c.update_folder(change.key[0], str(live.server_id), payload, resource=res)
@@ -460,7 +642,7 @@ class _Applier:
                 str(live.server_id),
                 folder_id,
                 str(current.get("hash")),
-                kinds.SPECS["dashboard"].payload(change.desired, fresh),
+                kinds.SPECS["dashboard"].payload(change.desired, fresh, self.project),
                 resource=res,
             )
 

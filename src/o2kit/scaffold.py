@@ -26,6 +26,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +169,33 @@ def _ci_workflow(text: str) -> str:
                         "cache-dependency-path: scripts/_venv.sh")
 
 
+def project_id(directory: Path, suffix: str | None = None) -> str:
+    """A new project identity: the directory's name as a slug plus a short random suffix, so
+    two repositories both called "monitoring" still differ (``[a-z0-9][a-z0-9-]{1,40}``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", directory.resolve().name.lower()).strip("-")[:30]
+    suffix = suffix if suffix is not None else secrets.token_hex(2)
+    return f"{slug or 'o2kit'}-{suffix}"
+
+
+_PROJECT_LINE = re.compile(r"^project:.*$", re.MULTILINE)
+_PROJECT_COMMENT = (
+    "# Project identity: goes into the ownership marker of every object o2kit creates, so that\n"
+    "# apply and --prune touch only this repository's objects. Keep it when files or the\n"
+    "# repository are renamed; give every repository its own.\n"
+)
+
+
+def _with_project(config: str, project: str) -> str:
+    """``o2kit.yaml`` text with ``project: <id>`` (replacing one the starter carries)."""
+    if _PROJECT_LINE.search(config):
+        return _PROJECT_LINE.sub(f"project: {project}", config, count=1)
+    line = f"{_PROJECT_COMMENT}project: {project}\n"
+    match = re.search(r"^org:", config, re.MULTILINE)
+    if match is None:
+        return config + ("" if config.endswith("\n") else "\n") + line
+    return config[: match.start()] + line + config[match.start():]
+
+
 def init_project(directory: Path, *, force: bool = False, source: Path | None = None) -> InitResult:
     """Create the repository in ``directory``. ``source``: where starter files are copied from
     (default ``starter_root()``)."""
@@ -201,6 +230,8 @@ def init_project(directory: Path, *, force: bool = False, source: Path | None = 
     for rel in (".github/workflows/o2kit.yml", "scripts/gitops.sh"):
         if Path(rel) not in planned and source is not None:
             result.notes.append(f"{rel} is not in {source} yet; copy it later for CI")
+    config = Path("o2kit.yaml")
+    planned[config] = _with_project(planned[config].decode("utf-8"), project_id(directory)).encode()
     planned[Path("scripts/_venv.sh")] = (_VENV_SH % {"version": __version__}).encode()
     for name, schema in jsonschema.all_schemas().items():
         rel = Path(jsonschema.SCHEMA_DIR, jsonschema.schema_file_name(name))

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from . import alerts, dashboard_api, firehose, folders, ingest, notify, streams
+from . import alerts, dashboard_api, firehose, folders, ingest, kv, notify, streams
 from .delivery import Delivery
 from .faults import WRITE_METHODS, Decision, FaultDice, Faults, Outcome
 from .http import (
@@ -411,4 +411,8 @@ def _routes(store: Store, search: SearchService) -> Router:
     router.add("{org}/streams/{stream}", POST=bind(streams.create_stream))
     # search (src/api/search/src/search/mod.rs)
     router.add("{org}/_search", POST=search.search)
+    # key-value store (router/mod.rs: /{org_id}/kv/{key}, /{org_id}/kv)
+    router.add("{org}/kv", GET=bind(kv.list_keys))
+    router.add("{org}/kv/{key}", GET=bind(kv.get_value), POST=bind(kv.set_value),
+               DELETE=bind(kv.delete_value))
     return router

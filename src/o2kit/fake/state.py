@@ -107,6 +107,7 @@ class Store:
     destinations: dict[tuple[str, str], Destination] = field(default_factory=dict)
     templates: dict[tuple[str, str], Template] = field(default_factory=dict)
     streams: dict[tuple[str, str, str], Stream] = field(default_factory=dict)
+    kv: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (org, key) -> value
     smtp_enabled: bool = False  # ZO_SMTP_ENABLED: email destinations need it
     ssrf_allow_loopback: bool = False  # ZO_SSRF_ALLOW_LOOPBACK: switches the SSRF guard off
 
