@@ -97,27 +97,27 @@ def fetch_live(
     # System objects stay in the live state: plan leaves them alone (``kinds.is_system``) and
     # refuses desired objects whose names they take.
     for body in client.list_templates(resource="alert templates"):
-        key = (str(body.get("name", "")),)
+        name = (str(body.get("name", "")),)
         resources.append(
             Resource(
                 kind="template",
-                key=key,
+                key=name,
                 body=body,
                 server_id=str(body.get("name", "")),
-                meta=_owner_meta(records, "template", key),
+                meta=_owner_meta(records, "template", name),
             )
         )
 
     for body in client.list_destinations(resource="alert destinations"):
-        key = (str(body.get("name", "")),)
+        name = (str(body.get("name", "")),)
         unmarkable = not kinds.SPECS["destination"].can_mark(body)
         resources.append(
             Resource(
                 kind="destination",
-                key=key,
+                key=name,
                 body=body,
                 server_id=str(body.get("name", "")),
-                meta=_owner_meta(records, "destination", key) if unmarkable else {},
+                meta=_owner_meta(records, "destination", name) if unmarkable else {},
             )
         )
 
