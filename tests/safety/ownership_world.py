@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli
+from o2kit import cli, cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ class O2:
         monkeypatch.setenv("CI", "true")
 
     def __call__(self, root: Path, *args: str) -> Any:
-        self._mp.setattr(cli, "_TRANSPORT", self.transport or self.fake.transport(Faults()))
+        self._mp.setattr(cli_base, "_TRANSPORT", self.transport or self.fake.transport(Faults()))
         return CliRunner().invoke(cli.app, ["--project", str(root), *args])
 
     def plan_json(self, root: Path, *args: str) -> dict[str, Any]:
