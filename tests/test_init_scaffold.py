@@ -91,3 +91,27 @@ def test_init_from_this_checkout_validates(tmp_path: Path) -> None:
     assert check.exit_code == 0, check.output
     again = runner.invoke(cli.app, ["init", str(target)])
     assert again.exit_code == 1 and "not empty" in again.output
+
+
+def test_init_writes_a_project_id_of_its_own(tmp_path: Path) -> None:
+    from o2kit.config import load_config
+
+    ids = []
+    for name in ("My Team", "my-team"):
+        scaffold.init_project(tmp_path / name)
+        config = load_config(tmp_path / name).config
+        assert config.project is not None and config.project.startswith("my-team-")
+        ids.append(config.project)
+    assert ids[0] != ids[1]  # a random suffix: two repositories named alike still differ
+    text = (tmp_path / "my-team" / "o2kit.yaml").read_text(encoding="utf-8")
+    assert text.count("project:") == 1
+
+
+def test_init_minimal_project_has_a_project_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scaffold, "starter_root", lambda: None)
+    scaffold.init_project(tmp_path / "x")
+    from o2kit.config import load_config
+
+    assert load_config(tmp_path / "x").config.project

@@ -72,6 +72,21 @@ NO_PROJECT_PRUNE = (
     "another repository's, so --prune is refused"
 )
 
+def names_not_ours(change: Change) -> bool:
+    """A no-op the plan names object by object: something o2kit sees but must not touch
+    because it is another project's, a copy, a legacy object not in code, in an undeclared
+    folder, or an unmarked object with a key in code."""
+    if change.action != "noop":
+        return False
+    reason = change.reason
+    fixed = (COPY, LEGACY_NOT_IN_CODE, UNDECLARED_FOLDER, NOT_MANAGED, NOT_MANAGED_UNMARKABLE)
+    return (
+        reason in fixed
+        or reason.startswith(OTHER_PROJECT.split("{", 1)[0])
+        or reason.startswith(NOT_OURS_UNMARKABLE.split("{", 1)[0])
+    )
+
+
 # Ownership states (``ownership``).
 OURS, COPY_STATE, OTHER, LEGACY, NONE = "ours", "copy", "other", "legacy", "none"
 

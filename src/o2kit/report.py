@@ -52,7 +52,7 @@ from typing import Any
 
 from o2kit.diff import format_path
 from o2kit.model import MISSING, Change, FieldChange, Plan
-from o2kit.plan import plan_checksum
+from o2kit.plan import names_not_ours, plan_checksum
 from o2kit.redact import clean_line, clean_text, md_text
 
 FORMAT_VERSION = 1
@@ -224,6 +224,12 @@ def render_text(plan: Plan, *, color: bool = False, verbose_noops: bool = False)
         lines.append(_color("Warnings:", _ANSI["warn"], color))
         lines.extend(_color(f"  ! {clean_line(w)}", _ANSI["warn"], color) for w in plan.warnings)
         lines.append("")
+    not_ours = [c for c in plan.changes if names_not_ours(c)]
+    if not_ours and not verbose_noops:
+        lines.append("Not ours (left alone):")
+        lines.extend(f"  = {clean_line(c.address + _id_note(c))}: {clean_line(c.reason)}"
+                     for c in not_ours)
+        lines.append("")
     lines.append(_color(summary_line(plan), _ANSI["bold"], color))
     reasons = noop_reasons(plan)
     if reasons:
@@ -231,6 +237,10 @@ def render_text(plan: Plan, *, color: bool = False, verbose_noops: bool = False)
         lines.extend(f"  {n} {clean_line(reason)}" for reason, n in reasons)
     lines.append(f"Checksum: {plan_checksum(plan)}")
     return "\n".join(lines) + "\n"
+
+
+def _id_note(change: Change) -> str:
+    return f" (id {change.live.server_id})" if change.live and change.live.server_id else ""
 
 
 def _text_change(change: Change, color: bool) -> list[str]:
@@ -330,6 +340,11 @@ def render_markdown(plan: Plan) -> str:
                 out.append(">")
             out.append(f"> {md_text(w)}")
         out.append("")
+    not_ours = [c for c in plan.changes if names_not_ours(c)]
+    if not_ours:
+        out += ["<details>", f"<summary>{len(not_ours)} not ours (left alone)</summary>", ""]
+        out += [f"- {md_text(c.address + _id_note(c))}: {md_text(c.reason)}" for c in not_ours]
+        out += ["", "</details>", ""]
     reasons = noop_reasons(plan)
     if reasons:
         total = sum(n for _r, n in reasons)

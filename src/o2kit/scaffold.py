@@ -231,9 +231,10 @@ def init_project(directory: Path, *, force: bool = False, source: Path | None = 
         if Path(rel) not in planned and source is not None:
             result.notes.append(f"{rel} is not in {source} yet; copy it later for CI")
     config_file = Path("o2kit.yaml")
-    planned[config_file] = _with_project(
-        planned[config_file].decode("utf-8"), project_id(directory)
-    ).encode()
+    if config_file in planned:
+        planned[config_file] = _with_project(
+            planned[config_file].decode("utf-8"), project_id(directory)
+        ).encode()
     planned[Path("scripts/_venv.sh")] = (_VENV_SH % {"version": __version__}).encode()
     for name, schema in jsonschema.all_schemas().items():
         rel = Path(jsonschema.SCHEMA_DIR, jsonschema.schema_file_name(name))

@@ -48,6 +48,9 @@ def test_prune_in_repo_a_never_deletes_repo_b_objects_in_the_same_org(
     reasons = {c["address"]: c["reason"] for c in plan_changes(plan, "dashboard")}
     assert reasons['dashboard "Bedrock/Team B overview"'] == planmod.OTHER_PROJECT.format(
         project="team-b")
+    text = o2(a, "plan", "--prune").output  # named one by one, not only counted
+    assert 'dashboard "Bedrock/Team B overview"' in text.split("Not ours (left alone):")[1]
+    assert "not ours (project team-b)" in text
     result = o2(a, "apply", "--auto-approve", "--prune", "--force")
     assert result.exit_code == 0, result.output
     assert _titles(o2) == ["Team B overview"]
