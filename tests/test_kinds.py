@@ -439,3 +439,37 @@ def test_key_parts_fill_a_body_that_left_them_out() -> None:
     alert = res("alert", ("Bedrock", "a1"), {"name": "kept"})
     assert SPECS["alert"].complete(alert)["name"] == "kept"
     assert desired.body == {"tabs": []}  # the resource is left as it was
+
+
+# --- project identity in markers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,key,body", [
+    ("dashboard", ("Bedrock", "Overview"), {"title": "Overview", "description": "x"}),
+    ("folder", ("dashboards", "Bedrock"), {"name": "Bedrock", "description": ""}),
+    ("alert", ("Bedrock", "Throttles"), {"name": "Throttles", "tags": ["Prod"]}),
+    ("destination", ("slack",), {"name": "slack", "type": "http", "url": "https://h.example"}),
+])
+def test_identity_marker_names_project_and_key_and_normalises_away(
+    kind: str, key: tuple[str, ...], body: dict
+) -> None:
+    from o2kit.model import Resource
+
+    spec = SPECS[kind]
+    payload = spec.payload(Resource(kind, key, body), None, "team-a")
+    marker = spec.marker_of(payload)
+    assert (marker.state, marker.project, marker.digest) == (
+        "token", "team-a", kinds.key_digest(kind, key))
+    assert spec.normalize(payload) == spec.normalize(spec.payload(Resource(kind, key, body), None))
+    assert spec.normalize(spec.normalize(payload)) == spec.normalize(payload)
+    assert spec.marker_of(spec.payload(Resource(kind, key, body), None)).state == "legacy"
+    assert spec.marker_of(body).state == "none"
+
+
+def test_kv_key_round_trips_any_name() -> None:
+    for name in ("bedrock_slack", "Ops: page me!", "日本"):
+        text = kinds.kv_key("team-a", "template", (name,))
+        assert set(text) <= set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+        assert kinds.parse_kv_key(text) == ("team-a", "template", (name,))
+    assert kinds.parse_kv_key("o2kit.Team.template.00") is None
+    assert kinds.parse_kv_key("other.key") is None

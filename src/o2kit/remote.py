@@ -32,7 +32,7 @@ from typing import Any
 
 from o2kit import kinds
 from o2kit.client import OpenObserveClient
-from o2kit.errors import ApiError, Conflict, NotFound, O2kitError, TransportError
+from o2kit.errors import ApiError, AuthError, Conflict, NotFound, O2kitError, TransportError
 from o2kit.model import Change, Plan, Resource
 from o2kit.plan import age_key, fingerprint
 
@@ -195,8 +195,11 @@ def _ownership_records(client: OpenObserveClient) -> dict[tuple[str, tuple[str, 
     unless adopted."""
     try:
         keys = client.list_kv_keys(kinds.KV_PREFIX, resource="o2kit ownership records")
-    except NotFound:
-        log.warning("the server has no key-value store; templates count as not ours")
+    except (NotFound, AuthError) as exc:
+        if isinstance(exc, AuthError) and exc.status != 403:
+            raise
+        log.warning("o2kit cannot read the server's key-value store (%s): templates and "
+                    "e-mail/SNS destinations count as not ours", exc.message)
         return {}
     records: dict[tuple[str, tuple[str, ...]], str] = {}
     for text in keys:
@@ -348,6 +351,7 @@ class _Applier:
                 "the alert (ingest data first, then apply again)"))
         try:
             if change.action in ("update", "replace", "delete") and not self._unchanged(change):
+                self._record_ownership(change)  # a delete found it gone: forget the record
                 return self._done(Outcome(change, "ok", "already deleted on the server"))
             if change.action == "create":
                 self._create(change)
