@@ -276,11 +276,6 @@ def apply(
     from o2kit.plan import delete_guard
 
     def body() -> int:
-        if not 0.0 <= max_delete_fraction <= 1.0:  # NaN fails too
-            raise PlanError(
-                f"--max-delete-fraction must be a number from 0 to 1, not {max_delete_fraction}",
-                remedy="pass e.g. --max-delete-fraction 0.3",
-            )
         planned = _make_plan(
             _server_args(url, org, ca_bundle, insecure, timeout, concurrency),
             prune=prune,
