@@ -165,3 +165,53 @@ def test_a_webhook_url_with_a_password_rejected_by_the_server_is_masked(o2: O2) 
     run = o2("apply", "--auto-approve")
     assert run.exit_code == 1
     assert o2.outputs.leaks([*ALL, "S3NT1NEL-hook-password", hook]) == []
+
+
+def test_a_debug_traceback_is_formatted_then_masked(
+        o2: O2, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An o2kit bug whose exception carries a secret (its text and a local variable)."""
+    from o2kit import remote
+
+    _use(o2, TOKEN_NEW, KEY_NEW, HOOK_NEW)
+
+    def broken(client: object, **_kw: object) -> None:
+        secret_in_a_local = f"{CI_PASSWORD} {HOOK_NEW}"
+        raise RuntimeError(f"unexpected state near {secret_in_a_local}")
+
+    monkeypatch.setattr(remote, "fetch_live", broken)
+    debug = o2("--debug", "plan")
+    plain = o2("plan")
+    assert debug.exit_code == 1 and plain.exit_code == 1
+    assert "Traceback" in debug.stderr and "RuntimeError" in debug.stderr
+    assert "Internal error" in plain.stderr
+    assert o2.outputs.leaks(ALL) == []
+
+
+def test_a_real_process_masks_its_debug_log_and_errors(
+        o2: O2, fake: FakeOpenObserve, tmp_path: Path) -> None:
+    """``python -m o2kit`` with the real standard streams and logging set-up, against the fake
+    served on loopback: --debug HTTP logs, -v, and an error naming a URL with a password."""
+    import os
+    import subprocess
+    import sys
+
+    server = fake.serve()
+    try:
+        env = {**os.environ, "OPENOBSERVE_URL": server.url, "OPENOBSERVE_USER": CI_USER,
+               "OPENOBSERVE_PASSWORD": CI_PASSWORD, "SAFETY_BODY_TOKEN": TOKEN_NEW,
+               "SAFETY_HEADER_KEY": KEY_NEW, "SLACK_WEBHOOK_URL": HOOK_NEW, "CI": "true"}
+        outputs = []
+        for args in (["--debug", "-v", "apply", "--auto-approve"],
+                     ["--debug", "plan", "--markdown"],
+                     ["plan", "--url", "ftp://admin:S3NT1NEL-url-password@o2.test"]):
+            done = subprocess.run([sys.executable, "-m", "o2kit", "-C", str(o2.project), *args],
+                                  env=env, capture_output=True, text=True, timeout=120,
+                                  check=False)
+            outputs.append(done.stdout + done.stderr)
+        assert "DEBUG" in outputs[0] and "Apply:" in outputs[0], outputs[0]
+        assert "URL" in outputs[2]
+    finally:
+        server.stop()
+    for text in outputs:
+        for secret in [*ALL, "S3NT1NEL-url-password"]:
+            assert secret not in text, (secret, text)
