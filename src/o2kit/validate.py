@@ -611,8 +611,9 @@ def _check_tab_panels(
     # ``put`` checks none), the UI's import check does not look for them
     # (web/src/utils/dashboard/panelValidation.ts ``validateDashboardJson``: numbers and a unique
     # ``layout.i`` per tab only), and its grid moves overlapping panels apart when it draws them
-    # (web/src/views/Dashboards/RenderDashboardCharts.vue, GridStack ``float: false``). Real
-    # dashboards have them; refusing would stop an exported dashboard from planning.
+    # (web/src/views/Dashboards/RenderDashboardCharts.vue; gridstack.js src/gridstack-engine.ts
+    # ``addNode`` → ``_fixCollisions`` pushes a colliding panel down). Real dashboards have them;
+    # refusing would stop an exported dashboard from planning.
     for index, later in enumerate(placed):
         for earlier in placed[:index]:
             if later.overlaps(earlier):
@@ -647,25 +648,30 @@ def _check_layout(
         value = _int(layout[key])
         if value is not None:
             values[key] = value
+    # A box off the grid is a warning, like an overlap: the server stores any i64
+    # (src/config/src/meta/dashboards/v8/mod.rs ``Layout``), the UI's import check wants numbers
+    # only (panelValidation.ts ``validatePanelContent``), and its grid moves the box onto the 192
+    # columns when it draws it (gridstack.js src/gridstack-engine.ts ``nodeBoundFix``).
     ok = True
+    drawn = f"; OpenObserve stores it and its grid fits the panel onto the {GRID_COLUMNS} columns"
     x, y, w, h = (values.get(k) for k in ("x", "y", "w", "h"))
     if x is not None and x < 0:
-        report.add(layout_path + ("x",), f"must be at least 0, got {x}")
+        report.warn(layout_path + ("x",), f"must be at least 0, got {x}{drawn}")
         ok = False
     if y is not None and y < 0:
-        report.add(layout_path + ("y",), f"must be at least 0, got {y}")
+        report.warn(layout_path + ("y",), f"must be at least 0, got {y}{drawn}")
         ok = False
     if w is not None and w < 1:
-        report.add(layout_path + ("w",), f"must be at least 1, got {w}")
+        report.warn(layout_path + ("w",), f"must be at least 1, got {w}{drawn}")
         ok = False
     if h is not None and h < 1:
-        report.add(layout_path + ("h",), f"must be at least 1, got {h}")
+        report.warn(layout_path + ("h",), f"must be at least 1, got {h}{drawn}")
         ok = False
     if x is not None and w is not None and x >= 0 and w >= 1 and x + w > GRID_COLUMNS:
-        report.add(
+        report.warn(
             layout_path,
             f"the panel ends at column {x + w} (x {x} + w {w}); "
-            f"the grid has {GRID_COLUMNS} columns",
+            f"the grid has {GRID_COLUMNS} columns{drawn}",
         )
         ok = False
     i = values.get("i")

@@ -191,12 +191,14 @@ def test_real_dashboards_in_folder_default_export_plan_and_adopt_clean(o2: O2, n
 
 
 def _overlapping_stripe() -> dict[str, Any]:
-    """The real Stripe dashboard with its first pie panel moved onto the metric beside it, as a
-    drag in the UI leaves it when the grid has not compacted yet."""
+    """The real Stripe dashboard with its first pie panel moved onto the metric beside it and
+    another panel reaching past the 192th column: layouts the server stores as they are."""
     body = copy.deepcopy(real("v7-stripe.json"))
     panels = body["tabs"][0]["panels"]
     pie = next(p for p in panels if p["id"] == "Panel_ID8366510")
     pie["layout"].update({"x": 30, "y": 5})
+    wide = next(p for p in panels if p["id"] == "Panel_ID7786910")  # and one off the grid
+    wide["layout"]["w"] = 90
     return body
 
 
@@ -212,6 +214,7 @@ def test_a_real_dashboard_with_overlapping_panels_validates_with_a_warning_and_p
     validated = o2.ok("validate")
     assert 'warning: tabs[0].panels[1].layout: panel "Panel_ID8366510"' in validated.output
     assert "overlaps" in validated.output and "OK:" in validated.output
+    assert "warning: tabs[0].panels[4].layout: the panel ends at column 206" in validated.output
     strict = o2("validate", "--strict")
     assert strict.exit_code == 1 and "overlaps" in strict.output
 
