@@ -162,7 +162,7 @@ def test_plan_and_apply_work_without_extras(stubs: Path, server: str, tmp_path: 
 
 # Start-up: what ``--help`` and ``--version`` may not load (the figures: bench/bench_startup.py).
 NOT_AT_STARTUP = ("rich", "pydantic", "yaml", "jinja2", "httpx", "sqlglot", *HEAVY,
-                  "o2kit.config", "o2kit.project", "o2kit.client")
+                  "o2kit.config", "o2kit.project", "o2kit.client", "o2kit.synth", "o2kit.redact")
 
 
 LOADED = """

@@ -32,7 +32,6 @@ import typer
 
 from o2kit.cli_flags import EXIT_ERROR, EXIT_INTERRUPTED
 from o2kit.errors import O2kitError, UserError, ValidationFailed
-from o2kit.redact import SafeStream, clean_text, install_logging_redaction, redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -83,6 +82,8 @@ def install_output_safety() -> None:
     """The last-line mask over everything this process prints (see the module docstring)."""
     import logging
 
+    from o2kit.redact import SafeStream, install_logging_redaction
+
     if not isinstance(sys.stdout, SafeStream):
         sys.stdout = SafeStream(sys.stdout, lambda: _state.color)  # type: ignore[assignment]
     if not isinstance(sys.stderr, SafeStream):
@@ -93,6 +94,8 @@ def install_output_safety() -> None:
 def _safe(text: str) -> str:
     """Text that may hold server or user input, fit for the terminal: secrets masked, control
     characters and escape sequences removed (line breaks kept)."""
+    from o2kit.redact import clean_text, redact
+
     return clean_text(redact(text))
 
 

@@ -27,10 +27,12 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from o2kit import synth
 from o2kit.errors import ConfigError, O2kitError
+
+if TYPE_CHECKING:  # the generator loads when traffic is built: `o2kit --help` imports MAX_MINUTES
+    from o2kit import synth
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class SeedOptions:
     spend_spike: bool = False
     metrics_layout: str = "flattened"  # config streams.metrics_layout
     # config streams.metric_percentiles: the CloudWatch percentiles the metric stream carries
-    percentiles: tuple[str, ...] = synth.DEFAULT_PERCENTILES
+    percentiles: tuple[str, ...] = field(default_factory=lambda: _synth().DEFAULT_PERCENTILES)
 
 
 @dataclass
@@ -100,8 +102,16 @@ def firehose_access_key(user: str, secret: str) -> str:
     return base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
 
 
+def _synth() -> Any:
+    from o2kit import synth
+
+    return synth
+
+
 def scenario_for(options: SeedOptions) -> synth.Scenario:
     """The synthetic scenario: optional throttling burst two thirds in, spend spike halfway."""
+    from o2kit import synth
+
     minutes = options.minutes
     burst = spike = None
     if options.throttle_burst:
@@ -120,6 +130,8 @@ def scenario_for(options: SeedOptions) -> synth.Scenario:
 def build_traffic(options: SeedOptions, *, end_ms: int) -> tuple[synth.Traffic, list[bytes],
                                                                   list[bytes]]:
     """The traffic and its Firehose bodies ``(log bodies, metric bodies)``."""
+    from o2kit import synth
+
     check_minutes(options.minutes)
     traffic = synth.generate(scenario_for(options), end_ms=end_ms, seed=options.seed)
     logs, metrics = synth.firehose_bodies(
