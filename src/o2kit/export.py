@@ -33,6 +33,13 @@ Everything is written so that ``o2kit plan`` right after the export shows no cha
 Objects already defined in the project (same key) are skipped, and existing files are never
 overwritten unless ``force``. Nothing is written until every file is known to be writable.
 
+A selected object whose key another object on the server shares (two dashboards with one title in
+one folder) cannot be managed by o2kit, which pairs by key: it is not exported, and
+``ExportResult.not_exported`` names it with its id and the fix (rename in the UI); so is a
+dashboard the UI could not upgrade. Everything else is exported (the CLI then exits 1). Distinct
+names that make one file name (``A/B``, ``A B``) get distinct files (``-2``, ``-3``…).
+Folder ``default`` is exported like any other; plan references it, never creates it.
+
 Split: ``read_server`` (I/O through the client) → ``build_export`` (pure) → ``write_export``.
 """
 
