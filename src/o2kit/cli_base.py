@@ -85,9 +85,9 @@ def install_output_safety() -> None:
     from o2kit.redact import SafeStream, install_logging_redaction
 
     if not isinstance(sys.stdout, SafeStream):
-        sys.stdout = SafeStream(sys.stdout, lambda: _state.color)  # type: ignore[assignment]
+        sys.stdout = SafeStream(sys.stdout, lambda: _state.color)
     if not isinstance(sys.stderr, SafeStream):
-        sys.stderr = SafeStream(sys.stderr, lambda: _state.color)  # type: ignore[assignment]
+        sys.stderr = SafeStream(sys.stderr, lambda: _state.color)
     install_logging_redaction(logging.getLogger().handlers)
 
 

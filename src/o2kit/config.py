@@ -687,7 +687,7 @@ def server_settings(
         url=url.rstrip("/"),
         org=org,
         user=user,
-        password=password,
+        password=Secret(password),
         ca_bundle=ca_bundle or env.get("OPENOBSERVE_CA_BUNDLE"),
         insecure=insecure,
         timeout=timeout,
