@@ -235,7 +235,7 @@ _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029\x85]+")
 def clean_text(text: str) -> str:
     """Server or user text made safe for a terminal: escape sequences and control characters
     removed, ``\\n`` and ``\\t`` kept."""
-    if not text:
+    if not text or _CONTROLS.search(text) is None:  # every sequence starts with a control
         return text
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
@@ -249,7 +249,7 @@ def clean_stream_text(text: str, *, keep_csi: bool) -> str:
     """What ``SafeStream`` writes: with ``keep_csi`` (the CLI colours its own output) the escape
     sequences the CLI itself uses (colours, erase line, cursor up, cursor visibility) and ``\r``
     survive; everything else as ``clean_text``."""
-    if not keep_csi or not text:
+    if not keep_csi or not text or _CONTROLS.search(text) is None:
         return clean_text(text)
     text = _ESCAPES.sub(lambda m: m.group() if _OWN_CSI.fullmatch(m.group()) else "", text)
     return _CONTROLS_KEEP_CR.sub("", text)
