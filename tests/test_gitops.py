@@ -402,11 +402,7 @@ def test_workflow_runs_the_script_on_pull_requests_and_on_main() -> None:
     assert "GITHUB_STEP_SUMMARY" not in text  # the script writes it; GitHub sets it
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint not installed")
-def test_workflow_passes_actionlint() -> None:
-    result = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True,
-                            check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+# actionlint and zizmor over every workflow: tests/test_workflows.py
 
 
 def test_the_test_step_runs_once_and_its_failure_fails_the_check(
