@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# o2kit's pipeline as one script any CI can call (the GitHub workflow .github/workflows/o2kit.yml
-# only calls this).
+# o2kit's pipeline as one script any CI can call (the GitHub workflows .github/workflows/o2kit.yml
+# and o2kit-drift.yml and the Action action.yml only call this).
 #
 #   bash scripts/gitops.sh pr       o2kit test (once), then per environment: validate and
 #                                   plan --markdown; the plans go to $O2KIT_OUT, the CI job summary
 #                                   and (on GitHub) one pull-request comment
 #   bash scripts/gitops.sh deploy   per environment: apply --auto-approve; a failed environment
 #                                   does not stop the next one, but the script exits 1 at the end
-#   bash scripts/gitops.sh envs     print the environments the other two would use
+#   bash scripts/gitops.sh drift    per environment: plan --markdown --detailed-exitcode against
+#                                   the server; the report goes to $O2KIT_OUT/drift.md, the job
+#                                   summary and (on GitHub) one issue, opened or updated while the
+#                                   server differs from git and closed once it matches again.
+#                                   Exit 0 in sync, 2 drift, 1 a failure
+#   bash scripts/gitops.sh envs     print the environments the others would use
 #
 # Environments: $O2KIT_ENVS (names, space- or comma-separated), else every envs/*.yaml, else the
-# base o2kit.yaml alone (shown as "-"). "all" in $O2KIT_ENVS means the default list.
+# base o2kit.yaml alone (shown as "-", and "-" in $O2KIT_ENVS means it). "all" in $O2KIT_ENVS
+# means the default list.
 #
 # Settings (all optional except the server ones for plan/deploy):
 #   OPENOBSERVE_URL, OPENOBSERVE_USER, OPENOBSERVE_PASSWORD   the server; a variable suffixed with
@@ -32,12 +38,15 @@
 #   O2KIT_COMMENT=0      never post a pull-request comment
 #   GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, O2KIT_PR_NUMBER (else read from
 #       GITHUB_EVENT_PATH), O2KIT_COMMIT   for the pull-request comment
+#   O2KIT_ISSUE=0        drift: never open, update or close the drift issue (GITHUB_TOKEN with
+#                        issues: write, GITHUB_REPOSITORY, GITHUB_API_URL as for the comment)
 #
 # Exit status: 0 when every step of every environment succeeded (a plan with changes is a
 # success), 1 otherwise, 64 for a usage error.
 set -euo pipefail
 
 MARKER='<!-- o2kit-plan -->'
+DRIFT_MARKER='<!-- o2kit-drift -->'
 # GitHub refuses comments over 65,536 characters and job summaries over 1 MiB per step.
 COMMENT_LIMIT=60000
 SUMMARY_LIMIT=900000
@@ -60,7 +69,7 @@ summary() {  # append stdin to the CI job summary, if there is one
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^# Settings/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 64
 }
 
@@ -78,8 +87,9 @@ list_envs() {  # one name per line; an empty line means "the base config"
   local requested="${O2KIT_ENVS:-all}" names=() f
   requested="${requested//,/ }"
   if [ -n "${requested// /}" ] && [ "$(echo $requested)" != "all" ]; then
+    # "-" is the base config alone, as `envs` prints it (one CI job per name it printed).
     # shellcheck disable=SC2086 # word splitting is the point
-    printf '%s\n' $requested
+    printf '%s\n' $requested | sed 's/^-$//'
     return
   fi
   if [ -d "$project/envs" ]; then
@@ -335,6 +345,143 @@ cmd_deploy() {
   [ "${#failed[@]}" -eq 0 ]
 }
 
+# --- drift: does the server still match git? ---------------------------------------------------
+
+upsert_drift_issue() {  # upsert_drift_issue open|close BODY_FILE
+  local action="$1" body_file="$2"
+  if [ "${O2KIT_ISSUE:-1}" = "0" ]; then echo "O2KIT_ISSUE=0: drift issue left alone"; return 0; fi
+  if [ -z "${GITHUB_TOKEN:-}" ] || [ -z "${GITHUB_REPOSITORY:-}" ]; then
+    echo "No GITHUB_TOKEN and GITHUB_REPOSITORY: drift issue skipped"
+    return 0
+  fi
+  # The drift issue is the open issue whose body starts with the marker (never a pull request,
+  # which the issues API lists too). Open or update it on drift; comment and close it when the
+  # server matches again. Standard library only; at most 10 pages of open issues are read.
+  python3 - "$action" "$body_file" "$DRIFT_MARKER" <<'PY'
+import json, os, sys, urllib.error, urllib.request
+
+action, body_file, marker = sys.argv[1:4]
+api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+repo = os.environ["GITHUB_REPOSITORY"]
+headers = {
+    "Authorization": f"Bearer {os.environ['GITHUB_TOKEN']}",
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+    "User-Agent": "o2kit-gitops",
+}
+
+def call(method, url, payload=None):
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        **headers, **({"Content-Type": "application/json"} if data else {})})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)
+
+with open(body_file, encoding="utf-8") as f:
+    body = f.read()
+try:
+    found = None
+    for page in range(1, 11):
+        batch = call("GET", f"{api}/repos/{repo}/issues?state=open&per_page=100&page={page}")
+        found = next((i for i in batch if "pull_request" not in i
+                      and (i.get("body") or "").startswith(marker)), None)
+        if found is not None or len(batch) < 100:
+            break
+    if action == "open" and found:
+        done = call("PATCH", f"{api}/repos/{repo}/issues/{found['number']}", {"body": body})
+        print(f"Updated the drift issue: {done.get('html_url', found['number'])}")
+    elif action == "open":
+        done = call("POST", f"{api}/repos/{repo}/issues",
+                    {"title": "o2kit: the server differs from git", "body": body})
+        print(f"Opened the drift issue: {done.get('html_url', '')}")
+    elif found:
+        call("POST", f"{api}/repos/{repo}/issues/{found['number']}/comments", {"body": body})
+        call("PATCH", f"{api}/repos/{repo}/issues/{found['number']}",
+             {"state": "closed", "state_reason": "completed"})
+        print(f"Closed the drift issue #{found['number']}: the server matches git again")
+    else:
+        print("No drift and no open drift issue: nothing to do")
+except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
+    detail = exc.read().decode(errors="replace")[:300] if isinstance(exc, urllib.error.HTTPError) else ""
+    print(f"could not update the drift issue: {exc} {detail}".strip(), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+cmd_drift() {
+  install
+  load_envs
+  local failed=0 drifted=0 env lbl flab rc state result_rows=""
+  local plan_args=()
+  # shellcheck disable=SC2206 # extra flags are word-split on purpose
+  if [ -n "${O2KIT_PLAN_ARGS:-}" ]; then plan_args=(${O2KIT_PLAN_ARGS}); fi
+  for env in "${envs[@]}"; do
+    lbl="$(label "$env")"; flab="$(file_label "$env")"
+    rm -f "$out_dir/plan-$flab.md"
+    group "plan ($lbl)"
+    rc=0
+    o2 "$env" plan --markdown --detailed-exitcode "${plan_args[@]}" \
+      > "$out_dir/plan-$flab.md" || rc=$?
+    cat "$out_dir/plan-$flab.md"
+    endgroup
+    case "$rc" in
+      0) state="in sync"; rm -f "$out_dir/plan-$flab.md" ;;
+      2) state="**drift**"; drifted=1
+         annotate warning "environment $lbl differs from git (the plan above says how)" ;;
+      *) state="✗ failed"; failed=1; rm -f "$out_dir/plan-$flab.md"
+         annotate error "plan failed for environment $lbl (the log above says why)" ;;
+    esac
+    result_rows+="| $lbl | $state |"$'\n'
+  done
+
+  local report="$out_dir/drift.md" head="$out_dir/drift-head.md"
+  {
+    echo "$DRIFT_MARKER"
+    if [ "$drifted" = 1 ]; then
+      echo "## o2kit: the server differs from git"
+      echo
+      echo "Someone changed the server by hand, or a merge was not applied. \`o2kit apply\` (or"
+      echo "the next deploy) puts back what git says; \`o2kit export\` brings a wanted change into"
+      echo "git. This issue is updated on every drift check and closed when they match again."
+    else
+      echo "## o2kit: the server matches git"
+    fi
+    echo
+    echo "| environment | state |"
+    echo "|---|---|"
+    printf '%s' "$result_rows"
+    echo
+    if [ "$failed" != 0 ]; then echo "**A check failed: see the job log.**"; echo; fi
+    if [ -n "${O2KIT_COMMIT:-}" ]; then printf '_Checked at %s._\n' "${O2KIT_COMMIT:0:12}"; fi
+  } > "$head"
+  {
+    cat "$head"
+    for env in "${envs[@]}"; do
+      flab="$(file_label "$env")"
+      if [ -f "$out_dir/plan-$flab.md" ]; then echo; strip_marker "$out_dir/plan-$flab.md"; fi
+    done
+  } > "$report"
+  if [ "$(wc -c < "$report")" -le "$SUMMARY_LIMIT" ]; then summary < "$report"; else
+    { cat "$head"; echo; echo "The plans are too long for the job summary: see $out_dir."; } \
+      | summary
+  fi
+  local body="$report"
+  if [ "$(wc -c < "$report")" -gt "$COMMENT_LIMIT" ]; then
+    body="$out_dir/drift-short.md"
+    { cat "$head"; echo; echo "The plans are too long for an issue: see the job summary."; } > "$body"
+  fi
+  # A failed check says nothing about drift: the issue is closed only when every environment was
+  # checked and matched.
+  if [ "$drifted" = 1 ]; then
+    upsert_drift_issue open "$body" || { annotate error "the drift issue could not be updated"; failed=1; }
+  elif [ "$failed" = 0 ]; then
+    upsert_drift_issue close "$body" || { annotate error "the drift issue could not be closed"; failed=1; }
+  fi
+  if [ "$failed" != 0 ]; then return 1; fi
+  if [ "$drifted" = 1 ]; then echo "Drift: the server differs from git"; return 2; fi
+  echo "No drift: the server matches git"
+}
+
 cmd_envs() {
   local env
   while IFS= read -r env; do label "$env"; echo; done < <(list_envs)
@@ -343,6 +490,7 @@ cmd_envs() {
 case "${1:-}" in
   pr) cmd_pr ;;
   deploy) cmd_deploy ;;
+  drift) cmd_drift ;;
   envs) cmd_envs ;;
   *) usage ;;
 esac
