@@ -411,7 +411,7 @@ PY
 cmd_drift() {
   install
   load_envs
-  local failed=0 drifted=0 env lbl flab rc state result_rows=""
+  local broken=0 drifted=0 env lbl flab rc state result_rows=""
   local plan_args=()
   # shellcheck disable=SC2206 # extra flags are word-split on purpose
   if [ -n "${O2KIT_PLAN_ARGS:-}" ]; then plan_args=(${O2KIT_PLAN_ARGS}); fi
@@ -428,7 +428,7 @@ cmd_drift() {
       0) state="in sync"; rm -f "$out_dir/plan-$flab.md" ;;
       2) state="**drift**"; drifted=1
          annotate warning "environment $lbl differs from git (the plan above says how)" ;;
-      *) state="✗ failed"; failed=1; rm -f "$out_dir/plan-$flab.md"
+      *) state="✗ failed"; broken=1; rm -f "$out_dir/plan-$flab.md"
          annotate error "plan failed for environment $lbl (the log above says why)" ;;
     esac
     result_rows+="| $lbl | $state |"$'\n'
@@ -451,7 +451,7 @@ cmd_drift() {
     echo "|---|---|"
     printf '%s' "$result_rows"
     echo
-    if [ "$failed" != 0 ]; then echo "**A check failed: see the job log.**"; echo; fi
+    if [ "$broken" != 0 ]; then echo "**A check failed: see the job log.**"; echo; fi
     if [ -n "${O2KIT_COMMIT:-}" ]; then printf '_Checked at %s._\n' "${O2KIT_COMMIT:0:12}"; fi
   } > "$head"
   {
@@ -473,11 +473,11 @@ cmd_drift() {
   # A failed check says nothing about drift: the issue is closed only when every environment was
   # checked and matched.
   if [ "$drifted" = 1 ]; then
-    upsert_drift_issue open "$body" || { annotate error "the drift issue could not be updated"; failed=1; }
-  elif [ "$failed" = 0 ]; then
-    upsert_drift_issue close "$body" || { annotate error "the drift issue could not be closed"; failed=1; }
+    upsert_drift_issue open "$body" || { annotate error "the drift issue could not be updated"; broken=1; }
+  elif [ "$broken" = 0 ]; then
+    upsert_drift_issue close "$body" || { annotate error "the drift issue could not be closed"; broken=1; }
   fi
-  if [ "$failed" != 0 ]; then return 1; fi
+  if [ "$broken" != 0 ]; then return 1; fi
   if [ "$drifted" = 1 ]; then echo "Drift: the server differs from git"; return 2; fi
   echo "No drift: the server matches git"
 }
