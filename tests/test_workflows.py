@@ -222,3 +222,13 @@ def test_concurrency_per_pull_request_and_per_environment() -> None:
     assert "matrix.env" in deploy["concurrency"]["group"]
     assert deploy["concurrency"]["cancel-in-progress"] is False  # never cancel a running apply
     assert deploy["strategy"]["max-parallel"] == 1 and deploy["strategy"]["fail-fast"] is False
+
+
+def test_shellcheck_finds_no_warning_in_the_pipeline_script() -> None:
+    shellcheck = _tool("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (Debian/Ubuntu: apt-get install shellcheck)")
+    scripts = [REPO / "scripts" / "gitops.sh"]
+    result = subprocess.run([shellcheck, "--severity=warning", *map(str, scripts)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
