@@ -319,7 +319,8 @@ class ActionRunner:
                      "GITHUB_STEP_SUMMARY": str(self.summary), "SLACK_WEBHOOK_URL": WEBHOOK}
         self.url = url
 
-    def step(self, name: str, **given: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    def step(self, name: str, env: dict[str, str] | None = None,
+             **given: str) -> tuple[subprocess.CompletedProcess[str], str]:
         action = _action()
         inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
         inputs.update(given)
@@ -330,7 +331,7 @@ class ActionRunner:
         cwd = self.project / step.get("working-directory", ".").replace(
             "${{ inputs.working-directory }}", inputs["working-directory"])
         result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd,
-                                env={**self.base, **_step_env(step, inputs),
+                                env={**self.base, **(env or {}), **_step_env(step, inputs),
                                      "GITHUB_OUTPUT": str(out)},
                                 capture_output=True, text=True, timeout=180, check=False)
         return result, out.read_text(encoding="utf-8")
@@ -390,6 +391,36 @@ def test_action_install_refuses_odd_versions_before_pip(
     _ok(result, 64)
     assert message in result.stdout
     assert not (tmp_path / "runner-temp" / "o2kit-venv" / "lib").exists()  # pip never ran
+
+
+@needs_bash
+@pytest.mark.parametrize(("inputs", "spec"), [
+    ({"command": "plan"}, "{action}[local]"),
+    ({"command": "apply"}, "{action}"),
+    ({"command": "drift", "extras": "preview"}, "{action}[preview]"),
+    ({"command": "apply", "version": "0.2.0"}, "o2kit==0.2.0"),
+    ({"command": "plan", "version": "0.2.0", "extras": "local,preview"},
+     "o2kit[local,preview]==0.2.0"),
+])
+def test_action_install_picks_what_the_command_needs(
+        tmp_path: Path, inputs: dict[str, str], spec: str) -> None:
+    """The install step with a stand-in `python` that records what pip is asked for."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    log = tmp_path / "pip.log"
+    (shim / "python").write_text(
+        "#!/usr/bin/env bash\n"
+        'if [ "$1" = -m ] && [ "$2" = venv ]; then mkdir -p "$3/bin"; cp "$0" "$3/bin/python";'
+        " exit 0; fi\n"
+        'echo "$*" >> "$SHIM_LOG"\n', encoding="utf-8")
+    (shim / "python").chmod(0o755)
+    runner = ActionRunner(tmp_path, tmp_path, "http://127.0.0.1:9")
+    shutil.rmtree(tmp_path / "runner-temp" / "o2kit-venv")
+    result, _ = runner.step("install o2kit", env={
+        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "SHIM_LOG": str(log)}, **inputs)
+    _ok(result)
+    (call,) = log.read_text(encoding="utf-8").splitlines()
+    assert call.startswith("-m pip install") and call.split()[-1] == spec.format(action=REPO)
 
 
 def test_action_shape() -> None:
