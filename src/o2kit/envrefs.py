@@ -12,6 +12,12 @@ server stays that text and is never replaced by the CI job's password. Only the 
 ``$${`` is dropped, and only before ``{env:`` (spaces and case as ``malformed_env_refs`` reads
 them), so ``escape`` followed by ``resolve`` gives back the server's text exactly.
 
+o2kit's own credential and the CI's tokens (``RESERVED``: ``OPENOBSERVE_PASSWORD`` and its
+per-environment and plan-only variants, ``GITHUB_TOKEN``, ``ACTIONS_*``) are never resolved: a
+reference to one is a problem in ``validate`` and refused by ``resolve_env_refs``, so a template
+edited in a pull request cannot send the admin password to the server, where every UI user
+could read it.
+
 Pure: the environment is passed in as a mapping. Messages name the variable and where it is used,
 never its value.
 """
@@ -26,6 +32,9 @@ from o2kit.errors import ConfigError
 from o2kit.yamlsrc import format_path
 
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+RESERVED = re.compile(
+    r"OPENOBSERVE_(?:PLAN_)?PASSWORD(?:_[A-Za-z0-9_]+)?|GITHUB_TOKEN|ACTIONS_[A-Za-z0-9_]+"
+)
 _OPENER = re.compile(r"\$(?=\{\s*env\s*:)", re.IGNORECASE)
 # One scan, leftmost first: an escape ``$${env:``, a reference (case-sensitive), or anything that
 # starts like a reference (a typo such as ${env:my-var}, ${ENV:X} or an unclosed ${env:X).
@@ -86,6 +95,16 @@ def find_env_ref_paths(body: Any) -> list[tuple[tuple[str | int, ...], str]]:
     ]
 
 
+def is_reserved(name: str) -> bool:
+    """True for o2kit's own credential and the CI's tokens (never resolved into a body)."""
+    return RESERVED.fullmatch(name) is not None
+
+
+def reserved_env_refs(body: Any) -> list[tuple[str, str]]:
+    """``(path, variable)`` of every reference to a ``RESERVED`` variable."""
+    return [(path, var) for path, var in find_env_refs(body) if is_reserved(var)]
+
+
 def malformed_env_refs(body: Any) -> list[tuple[str, str]]:
     """``(path, text)`` of things that look like a reference but are not one (``${env:a-b}``,
     ``${ENV:X}``, an unclosed ``${env:X``). They would otherwise be sent to the server as is."""
@@ -113,6 +132,15 @@ def resolve_env_refs(
     ``ConfigError``, naming the variable and the path that uses it — never any value.
     """
     missing: list[str] = []
+    reserved = reserved_env_refs(body)
+    if reserved:
+        prefix = f"{resource}: " if resource else ""
+        used = ", ".join(f"{var} (used at {path or '(value)'})" for path, var in reserved)
+        raise ConfigError(
+            f"{prefix}o2kit never sends its own credentials or the CI's tokens to the server: "
+            f"{used}",
+            remedy="give the secret a variable of its own (e.g. ${env:SLACK_TOKEN})",
+        )
 
     def resolve(value: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(value, str):

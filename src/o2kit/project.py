@@ -60,7 +60,12 @@ from pydantic import (
 
 from o2kit import upgrade
 from o2kit.config import LoadedConfig, OutsideProject, load_config, project_path
-from o2kit.envrefs import find_env_ref_paths, find_env_refs, malformed_env_refs
+from o2kit.envrefs import (
+    find_env_ref_paths,
+    find_env_refs,
+    malformed_env_refs,
+    reserved_env_refs,
+)
 from o2kit.errors import Problem, UserError, ValidationFailed
 from o2kit.model import KINDS, Resource, SourceRef
 from o2kit.prices import PriceTable, TemplatePrices, parse_prices
@@ -618,6 +623,8 @@ class _Loader:
             }
             for path, text in malformed_env_refs(body):
                 self.out.add(index.problem(("templates", name, *path.split(".")), _malformed(text)))
+            for path, var in reserved_env_refs(body):
+                self.out.add(index.problem(("templates", name, *path.split(".")), _reserved(var)))
             self.add_resource(Resource("template", (name,), body, source))
         for name, dest in self.entries(spec.destinations, "destinations", DestinationSpec, index):
             source = SourceRef(file, index.line(("destinations", name)))
@@ -627,6 +634,10 @@ class _Loader:
             for path, text in malformed_env_refs(body):
                 self.out.add(
                     index.problem(("destinations", name, *path.split(".")), _malformed(text))
+                )
+            for path, var in reserved_env_refs(body):
+                self.out.add(
+                    index.problem(("destinations", name, *path.split(".")), _reserved(var))
                 )
             self.add_resource(Resource("destination", (name,), body, source))
         folder = spec.folder or self.loaded.config.folders.alerts
@@ -743,6 +754,13 @@ def _origin(template: str) -> dict[str, Any]:
 
 def _malformed(text: str) -> str:
     return f"{text!r} is not a valid reference; write ${{env:NAME}} (NAME: letters, digits, _)"
+
+
+def _reserved(var: str) -> str:
+    return (
+        f"${{env:{var}}} is o2kit's own credential or a CI token; o2kit never sends it to the "
+        "server: give the secret a variable of its own"
+    )
 
 
 def _destination_body(name: str, spec: DestinationSpec) -> dict[str, Any]:

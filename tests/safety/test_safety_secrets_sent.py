@@ -183,3 +183,33 @@ def test_escape_then_resolve_gives_back_the_text_and_resolves_nothing(text: str)
     used: list[str] = []
     assert resolve_env_refs(escaped, {"X": "S3NT1NEL"}, on_secret=used.append) == text
     assert used == []
+
+
+def test_a_reference_to_the_admin_password_written_in_the_repository_is_refused(o2: O2) -> None:
+    """A pull request that puts ${env:OPENOBSERVE_PASSWORD} in a template body: validate names
+    the file and line, and nothing — least of all the password — reaches the server."""
+    for name in ("dashboards", "alerts", "templates"):
+        (o2.project / name).mkdir(exist_ok=True)
+    (o2.project / "alerts" / "ops.yaml").write_text(
+        "templates:\n"
+        "  ops_body:\n"
+        "    type: http\n"
+        "    body: {text: \"{alert_name} ${env:OPENOBSERVE_PASSWORD}\"}\n"
+        "destinations:\n"
+        "  ops_hook:\n"
+        "    type: http\n"
+        "    url: ${env:SAFETY_HOOK}\n"
+        "    template: ops_body\n"
+        "    headers: {Authorization: \"Bearer ${env:GITHUB_TOKEN}\"}\n")
+    o2.mp.setenv("SAFETY_HOOK", HOOK)
+    o2.mp.setenv("GITHUB_TOKEN", "S3NT1NEL-github-token-0e0e")
+    validate = o2("validate")
+    assert validate.exit_code == 1
+    assert "alerts/ops.yaml:4" in validate.stderr and "OPENOBSERVE_PASSWORD" in validate.stderr
+    assert "GITHUB_TOKEN" in validate.stderr
+    before = o2.fake.write_count()
+    applied = o2("apply", "--auto-approve")
+    assert applied.exit_code == 1
+    assert o2.fake.write_count() == before
+    assert CI_PASSWORD not in _server_text(o2.fake)
+    assert o2.outputs.leaks([CI_PASSWORD, "S3NT1NEL-github-token-0e0e", HOOK]) == []
