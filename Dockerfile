@@ -5,7 +5,8 @@
 #   docker run --rm -v "$PWD:/work" -e OPENOBSERVE_URL -e OPENOBSERVE_USER \
 #     -e OPENOBSERVE_PASSWORD -e SLACK_WEBHOOK_URL o2kit plan
 #
-# Only the core package (`pip install .`), no test or optional extras. Runs as an unprivileged
+# Only the core package (`pip install .`: plan, apply, validate, render, export), no test or
+# optional extras unless asked for with EXTRAS below. Runs as an unprivileged
 # user (uid 10001); commands that write into the repository (render, export) need
 # `--user "$(id -u):$(id -g)"` so the files belong to you. Credentials come only from `-e` at run
 # time: nothing secret is built into the image.
@@ -26,8 +27,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# Optional extras, e.g. `--build-arg EXTRAS=local` for `o2kit test` and `check` (default: none).
+ARG EXTRAS=""
 COPY --from=build /wheels /wheels
-RUN python -m pip install /wheels/*.whl \
+RUN set -eu; wheel="$(ls /wheels/o2kit-*.whl)"; \
+    python -m pip install "${wheel}${EXTRAS:+[$EXTRAS]}" \
  && rm -rf /wheels \
  && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin o2kit
 USER 10001:10001

@@ -540,10 +540,50 @@ def _build_context(dest: Path) -> list[str]:
     return allowed
 
 
+def _extras_only_modules() -> set[str]:
+    """Import names of the packages only the optional extras bring (not `test`), from
+    pyproject.toml: what the image, a core install, does not have."""
+    optional = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"]["optional-dependencies"]
+    names = set()
+    for extra, requirements in optional.items():
+        if extra == "test":
+            continue
+        for requirement in requirements:
+            name = re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
+            if name != "o2kit":
+                names.add(name.replace("-", "_"))
+    return names
+
+
+# Run o2kit from an installed wheel (paths in argv[1]) as a core install would: the extras'
+# packages cannot be imported (argv[2]); no site processing, so this checkout's editable install
+# is out of reach and the wheel's copy is the one imported.
+_CORE_RUNNER = """
+import sys, importlib.abc
+paths, blocked = sys.argv[1].split("\\n"), set(sys.argv[2].split(","))
+del sys.argv[1:3]
+sys.path[:0] = paths
+
+class CoreInstall(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (an extra)", name=name)
+
+sys.meta_path.insert(0, CoreInstall())
+import o2kit
+assert o2kit.__file__.startswith(paths[0]), o2kit.__file__
+from o2kit.cli import main
+sys.argv[0] = "o2kit"
+main()
+"""
+
+
 def test_the_build_context_makes_a_wheel_that_validates(tmp_path: Path) -> None:
     """The image's steps without a Docker engine: build the wheel from exactly the files
     .dockerignore lets in (as the build stage does), install it alone (no editable checkout),
-    and run `o2kit --version` and `o2kit validate` on the shipped project from it."""
+    and run `o2kit --version` and `o2kit validate` on the shipped project from it, with the
+    optional extras' packages out of reach, as in the image (core package only)."""
     context = tmp_path / "context"
     _build_context(context)
     wheels = tmp_path / "wheels"
@@ -561,19 +601,17 @@ def test_the_build_context_makes_a_wheel_that_validates(tmp_path: Path) -> None:
                               "--target", str(target), str(wheel)],
                              capture_output=True, text=True, timeout=300, check=False)
     assert install.returncode == 0, install.stderr
-    # -S: no site processing, so the editable checkout of this repository is not importable;
-    # the dependencies come from this interpreter's site-packages, after the installed wheel.
     import site
 
-    paths = [str(target), *site.getsitepackages()]
-    code = ("import sys; sys.path[:0] = sys.argv[1].split('\\n'); del sys.argv[1]; "
-            "import o2kit; assert o2kit.__file__.startswith(sys.path[0]), o2kit.__file__; "
-            "from o2kit.cli import main; sys.argv[0] = 'o2kit'; main()")
+    paths = "\n".join([str(target), *site.getsitepackages()])
+    blocked = _extras_only_modules()
+    assert {"datafusion", "pyarrow", "matplotlib"} <= blocked
     project = _project(tmp_path / "repo", {"staging": STAGING})
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
     def o2kit(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-S", "-c", code, "\n".join(paths), *args],
+        return subprocess.run([sys.executable, "-S", "-c", _CORE_RUNNER, paths,
+                               ",".join(sorted(blocked)), *args],
                               cwd=project, env=env, capture_output=True, text=True,
                               timeout=300, check=False)
 
@@ -581,6 +619,9 @@ def test_the_build_context_makes_a_wheel_that_validates(tmp_path: Path) -> None:
     assert version.returncode == 0 and "o2kit" in version.stdout.lower(), version
     _ok(o2kit("validate"))
     _ok(o2kit("--env", "staging", "validate"))
+    # The stand-in core install does lack the extras: a command that needs one says so.
+    demo = o2kit("demo", "--minutes", "1")
+    assert demo.returncode == 1 and "o2kit[local]" in demo.stdout + demo.stderr, demo
 
 
 def _docker_engine() -> str | None:
