@@ -129,7 +129,8 @@ def test_bad_files_are_reported_with_file_and_line(tmp_path: Path) -> None:
     assert code == 1
     assert ("alert-tests/bad.yaml:1: alert: no alert 'bedrock_nope' in the project (alerts: "
             "bedrock_firehose_delivery, bedrock_log_delivery, bedrock_pipeline_freshness, "
-            "bedrock_server_errors, bedrock_throttling, bedrock_token_budget)") in output
+            "bedrock_quota_headroom, bedrock_server_errors, bedrock_throttling, "
+            "bedrock_token_budget)") in output
     assert "alert-tests/worse.yaml:3: tests[0].nme: unknown field (check the spelling)" in output
 
 

@@ -164,6 +164,8 @@ DATAPOINTS = [
     datum(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000,
           pcts={"p50": 900, "p90": 2000, "p99": 8000}),
     datum(3, HAIKU, "OutputTokenCount", 40 * 200, count=40),
+    datum(2, HAIKU, "EstimatedTPMQuotaUsage", 150000, count=60, high=9000),
+    datum(3, HAIKU, "EstimatedTPMQuotaUsage", 90000, count=40, high=9000),
     datum(4, SONNET, "OutputTokenCount", 30 * 400, count=30),
     datum(2, SONNET, "Invocations", 30),
     datum(2, SONNET, "InvocationServerErrors", 3),
@@ -356,6 +358,19 @@ def test_output_tokens_per_second_as_aws_defines_it(
     assert rows[SONNET]["p50_ms"] == pytest.approx(3000 / 500)
 
 
+def test_quota_tab_peak_minutes(engine: QueryEngine, shipped: list[Resource]) -> None:
+    p = panels(shipped)
+    rows = {(r["model_id"], r["region"]): r for r in
+            run(engine, p["Quota use per model and region — peak minute"]["queries"][0]["query"])}
+    haiku = rows[(HAIKU, "us-east-1")]
+    # the busiest minute, never the sum of minutes; throttles beside them
+    assert (haiku["peak_tpm"], haiku["peak_rpm"], haiku["throttles"]) == (150000.0, 60.0, 25.0)
+    assert haiku["peak_tpm_pct"] == pytest.approx(100 * 150000 / haiku["tpm_quota"])
+    assert haiku["peak_rpm_pct"] == pytest.approx(100 * 60 / haiku["rpm_quota"])
+    assert rows[(HAIKU, "eu-west-1")]["peak_rpm"] == 10.0
+    assert "tpm_quota" not in rows[(SONNET, "us-east-1")]  # no quota row matches it
+
+
 def test_cost_marks_unpriced_models_and_matches_the_price_table(
     engine: QueryEngine, shipped: list[Resource], tmp_path: Path
 ) -> None:
@@ -466,8 +481,8 @@ def test_pipeline_health_panels(engine: QueryEngine, shipped: list[Resource]) ->
     assert sum(r["delivered"] for r in logs) == 12 and sum(r["failed"] for r in logs) == 3
     fresh = {r["source"]: r["row_count"] for r in
              run(engine, p["Data freshness per stream"]["queries"][0]["query"])}
-    # AWS/Bedrock: 15 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
-    assert fresh == {"metric stream (AWS/Bedrock)": 18, "metric stream (AWS/Firehose)": 5,
+    # AWS/Bedrock: 17 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
+    assert fresh == {"metric stream (AWS/Bedrock)": 20, "metric stream (AWS/Firehose)": 5,
                      "invocation logs": 15}
     eu = run(engine, p["Data freshness per stream"]["queries"][0]["query"],
              {"model": ["_o2_all_"], "region": ["eu-west-1"]})

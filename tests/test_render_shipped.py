@@ -159,8 +159,8 @@ def test_percentiles_say_where_they_come_from(projects: dict[str, list[Resource]
 
 def test_alert_sql_rules(projects: dict[str, list[Resource]]) -> None:
     alerts = alert_sqls(projects)
-    # shipped: 6 alerts each layout; applogs: 3 each
-    assert len(alerts) == 18
+    # shipped: 7 alerts each layout; applogs: 3 each
+    assert len(alerts) == 20
     for body, sql in alerts:
         assert "$" not in sql
         check_common_rules(sql)
@@ -217,6 +217,7 @@ def test_required_panels_exist(projects: dict[str, list[Resource]]) -> None:
         "Errors & throttles",
         "Tokens & cost",
         "Attribution",
+        "Quota",
         "Pipeline health",
     ]
     assert [v["name"] for v in body["variables"]["list"]] == ["model", "region"]
@@ -278,4 +279,4 @@ def test_repo_root_renders(tmp_path: Path) -> None:
     # the shipped files as they are in the repository (not a copy) load without problems
     root = Path(__file__).resolve().parents[1]
     kinds = [r.kind for r in load_project(root).resources]
-    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 6
+    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 7

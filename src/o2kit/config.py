@@ -432,6 +432,64 @@ def _firehose_base_url(value: str) -> str:
     return f"https://{parts.netloc}{path}"
 
 
+# --- quotas: the account's Bedrock TPM / RPM quotas (Quota tab, quota headroom alert) ----------
+
+# Model-id prefixes as prices.yaml writes them (o2kit.prices: base id, geo profile or ARN).
+_QUOTA_MATCH = re.compile(r"^[A-Za-z0-9._:/-]+$")
+
+
+class QuotaRow(_Strict):
+    """One row of ``quotas:``: the quotas of the model ids starting with ``match``, in
+    ``regions`` (empty: every region). Matched like prices.yaml (o2kit.prices): a base id
+    (``anthropic.claude-3-5-haiku``) also covers its geo profiles (``us.anthropic…``), a
+    geo-prefixed row (AWS's separate cross-Region quota) wins over it, the longest match wins,
+    and a row naming regions wins over one that does not. Numbers from Service Quotas (Amazon
+    Bedrock: "… tokens per minute for <model>", "… requests per minute for <model>")."""
+
+    match: str
+    regions: list[str] = Field(default_factory=list)
+    tpm: int | None = Field(default=None, ge=1, description="tokens per minute")
+    rpm: int | None = Field(default=None, ge=1, description="requests per minute")
+    note: str = ""
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: str) -> str:
+        if not _QUOTA_MATCH.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a model id prefix (letters, digits and . _ : / - only)"
+            )
+        if "/" in value and not value.startswith("arn:"):
+            raise ValueError(f"{value!r}: only ARN patterns (arn:…) may contain '/'")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        return check_aws_regions(value)
+
+    @model_validator(mode="after")
+    def _some_quota(self) -> QuotaRow:
+        if self.tpm is None and self.rpm is None:
+            raise ValueError("give `tpm`, `rpm` or both")
+        return self
+
+
+def check_quota_rows(rows: list[QuotaRow]) -> list[QuotaRow]:
+    """No two rows for one match and region: which would apply is not clear."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, row in enumerate(rows):
+        for region in row.regions or ["*"]:
+            key = (row.match, region)
+            if key in seen:
+                where = "every region" if region == "*" else region
+                raise ValueError(
+                    f"quotas[{i}] repeats quotas[{seen[key]}] ({row.match!r}, {where})"
+                )
+            seen[key] = i
+    return rows
+
+
 class Config(_Strict):
     """``o2kit.yaml``: what the templates are rendered for."""
 
@@ -461,6 +519,8 @@ class Config(_Strict):
     defaults: dict[str, float | int | str | bool] = Field(default_factory=dict)
     # The AWS side (`o2kit aws`): Firehose, metric stream, log subscription, invocation logging.
     aws: AwsSettings | None = None
+    # The account's Bedrock quotas per model-id prefix and region (Quota tab, headroom alert).
+    quotas: list[QuotaRow] = Field(default_factory=list)
 
     @field_validator("regions")
     @classmethod
@@ -477,6 +537,11 @@ class Config(_Strict):
                 "starting with a letter or digit (e.g. bedrock-monitoring-7f3a)"
             )
         return value
+
+    @field_validator("quotas")
+    @classmethod
+    def _quotas(cls, value: list[QuotaRow]) -> list[QuotaRow]:
+        return check_quota_rows(value)
 
     @field_validator("org")
     @classmethod

@@ -69,6 +69,7 @@ from o2kit.envrefs import (
 from o2kit.errors import Problem, UserError, ValidationFailed
 from o2kit.model import KINDS, Resource, SourceRef
 from o2kit.prices import PriceTable, TemplatePrices, parse_prices
+from o2kit.quotas import TemplateQuotas
 from o2kit.render import (
     LoadedTemplate,
     RenderError,
@@ -382,6 +383,7 @@ class _Loader:
             "streams": mark_params(streams),
             "regions": mark_params(list(config.regions)),
             "prices": TemplatePrices(self.prices),
+            "quotas": TemplateQuotas(config.quotas),
         }
 
     def add_resource(self, resource: Resource) -> None:

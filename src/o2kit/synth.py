@@ -35,6 +35,10 @@ reference says "verify" is a choice, listed here):
   latencyMs``, an object). ``ConverseStream`` bodies are event arrays whose ``metadata`` event
   carries ``metrics.latencyMs``; ``InvokeModel`` bodies carry no latency.
 * Metric values are written the way CloudWatch writes them, as floats (``"sum":42.0``).
+* ``EstimatedTPMQuotaUsage`` (what the calls of that minute took from the model's
+  tokens-per-minute quota) has one sample per successful call: input tokens + cache-write tokens
+  (none here) + output tokens × ``ModelProfile.output_burndown`` (AWS's announcement of the
+  metric: "including cache write tokens and output burndown multipliers").
 * ``InvocationLatency`` and ``TimeToFirstToken`` datapoints carry the percentiles of
   ``Scenario.percentiles`` (default p50, p90, p99, as ``o2kit aws`` asks CloudWatch for them) as
   extra keys of ``value`` named as requested (``"p99"``, ``"p99.9"``; CloudWatch metric stream
@@ -83,7 +87,7 @@ SERVER_ERROR_CODES = ("InternalServerException", "ServiceUnavailableException",
 THROTTLE_CODE = "ThrottlingException"
 METRIC_NAMES = ("Invocations", "InvocationLatency", "InvocationClientErrors",
                 "InvocationServerErrors", "InvocationThrottles", "InputTokenCount",
-                "OutputTokenCount", "TimeToFirstToken")
+                "OutputTokenCount", "TimeToFirstToken", "EstimatedTPMQuotaUsage")
 METRIC_UNITS = {"InvocationLatency": "Milliseconds", "TimeToFirstToken": "Milliseconds"}
 # Metrics whose datapoints carry Scenario.percentiles (awscfn.PERCENTILE_METRICS asks for them).
 PERCENTILE_METRICS = ("InvocationLatency", "TimeToFirstToken")
@@ -107,6 +111,10 @@ class ModelProfile:
     input_tokens_median: int = 800
     output_tokens_median: int = 150
     max_tokens: int = 1024
+    # Quota tokens per output token (Bedrock user guide, "How tokens are counted in Amazon
+    # Bedrock": e.g. 5 for Claude Sonnet 4 and Opus 4, 1 for most others), for
+    # EstimatedTPMQuotaUsage.
+    output_burndown: float = 1.0
     operations: tuple[tuple[str, float], ...] = (
         ("Converse", 0.5), ("ConverseStream", 0.2), ("InvokeModel", 0.3))
 
@@ -545,6 +553,7 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
     for call in invocations:
         by_key[(call.minute, call.model_id)].append(call)
     order = {m.model_id: i for i, m in enumerate(scenario.models)}
+    profiles = {m.model_id: m for m in scenario.models}
     points = []
     for (minute, model_id) in sorted(by_key, key=lambda k: (k[0], order[k[1]])):
         calls = by_key[(minute, model_id)]
@@ -562,6 +571,9 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
             samples["InvocationLatency"] = [float(c.latency_ms or 0) for c in ok]
             samples["InputTokenCount"] = [float(c.input_tokens) for c in ok]
             samples["OutputTokenCount"] = [float(c.output_tokens) for c in ok]
+            burndown = profiles[model_id].output_burndown
+            samples["EstimatedTPMQuotaUsage"] = [
+                float(c.input_tokens + c.output_tokens * burndown) for c in ok]
             streamed = [c for c in ok if c.operation in STREAMING_OPERATIONS]
             if streamed:
                 samples["TimeToFirstToken"] = [round((c.latency_ms or 0) * FIRST_TOKEN_SHARE)
