@@ -303,7 +303,7 @@ def test_get_gives_up_with_transport_error_naming_the_resource() -> None:
             12.0,
         ),
         ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # in the past: go now
-        ({"Retry-After": "3600"}, 60.0),  # capped
+        ({"Retry-After": "3600"}, 30.0),  # capped (client.RETRY_AFTER_CAP)
     ],
 )
 def test_retry_after_is_honoured_on_429(headers: dict[str, str], expected: float) -> None:

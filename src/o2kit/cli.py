@@ -95,9 +95,7 @@ def _root(
     _state.command = ctx.invoked_subcommand
     base.set_color(base.use_color(no_color))
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    base.install_log_handler(level)
     from o2kit.redact import install_logging_redaction
 
     install_logging_redaction(logging.getLogger().handlers)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -80,8 +81,6 @@ def __getattr__(name: str) -> Any:
 
 def install_output_safety() -> None:
     """The last-line mask over everything this process prints (see the module docstring)."""
-    import logging
-
     from o2kit.redact import SafeStream, install_logging_redaction
 
     if not isinstance(sys.stdout, SafeStream):
@@ -89,6 +88,32 @@ def install_output_safety() -> None:
     if not isinstance(sys.stderr, SafeStream):
         sys.stderr = SafeStream(sys.stderr, lambda: _state.color)
     install_logging_redaction(logging.getLogger().handlers)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines to the ``sys.stderr`` of the moment (a test runner swaps it per invocation), so
+    library warnings — "waiting 30 s: server said 429" — reach the user however o2kit is run."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def install_log_handler(level: int) -> None:
+    """The one handler that prints log records (``logging.basicConfig`` does nothing when a
+    handler is already installed, as under a test runner). Idempotent."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(min(level, root.level) if root.handlers[:-1] else level)
 
 
 def _safe(text: str) -> str:

@@ -51,6 +51,16 @@ Retries — the rule is *never create a duplicate*
     - a PUT is returned as the server answers; a 409 (stale dashboard hash) or 400 may be the
       echo of our own first attempt, so the error says ``ambiguous=True`` and ``attempts=N``.
 
+Bounds (README "Limits")
+    ``settings.timeout`` is a wall-clock deadline for each attempt — connecting, sending, the
+    status line, headers and the whole body — not a per-read timeout: a server dripping a byte a
+    second is cut at it (``_send_bounded``). An answer body over ``settings.max_response_bytes``
+    (64 MiB, env ``O2KIT_MAX_RESPONSE_MB``; decoded size) is abandoned with an ``ApiError``, never
+    retried. ``Retry-After`` is capped at ``RETRY_AFTER_CAP`` (30 s), and every wait of a second
+    or more is logged as a warning the CLI prints ("waiting 30 s: server said 429 ..."). One
+    client (one command) retries at most ``MAX_TOTAL_RETRIES`` times and sleeps at most
+    ``MAX_TOTAL_RETRY_WAIT`` seconds in all; past that, failures are reported, not retried.
+
 Errors (the tree is drawn in ``o2kit.errors``)
     401/403 → ``AuthError``, 404 → ``NotFound``, 409 → ``Conflict``, other statuses and
     unexpected bodies → ``ApiError``, no answer → ``TransportError``. The message reads
@@ -85,6 +95,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import httpcore
 import httpx
 
 from o2kit import __version__
@@ -100,7 +111,12 @@ E = TypeVar("E", bound=ApiError)
 
 BACKOFF_BASE = 0.5  # seconds: the ceiling of the first retry's random delay
 BACKOFF_CAP = 8.0  # seconds: the ceiling never grows past this
-RETRY_AFTER_CAP = 60.0  # seconds: a longer Retry-After is shortened to this
+RETRY_AFTER_CAP = 30.0  # seconds: a longer Retry-After is shortened to this
+# Over one client's life (one command): retries after the first attempts, and seconds spent
+# waiting before them. Past either, a failure is reported instead of retried.
+MAX_TOTAL_RETRIES = 50
+MAX_TOTAL_RETRY_WAIT = 300.0
+WAIT_SHOWN_FROM = 1.0  # seconds: a wait this long is a warning the CLI prints, not a debug line
 CONNECT_TIMEOUT_CAP = 10.0  # seconds: a dead host should not cost the full read timeout per try
 BODY_SNIPPET = 300  # characters of an error body kept in a message
 
@@ -258,6 +274,89 @@ def server_message(response: httpx.Response) -> str:
     return _collapse(text)
 
 
+class ResponseTooLarge(Exception):
+    """An answer body over ``ServerSettings.max_response_bytes`` (raised while reading it)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} > {limit}")
+        self.size = size
+        self.limit = limit
+
+
+# The wall-clock deadline of the request this thread is sending (``time.monotonic``), or None.
+_deadline = threading.local()
+
+
+def _left(timeout: float | None) -> float | None:
+    """A socket timeout shortened so that no read or write waits past this thread's deadline."""
+    until = getattr(_deadline, "until", None)
+    if until is None:
+        return timeout
+    left = max(0.001, until - time.monotonic())
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write waits at most until the thread's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None,
+                    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(
+            host, port, _left(timeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _left(timeout),
+                                                               socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _bound_socket_reads(http: httpx.Client) -> None:
+    """Put ``_DeadlineBackend`` under the connection pools httpx made for this client, so that a
+    server dripping its status line and headers is cut at the deadline too (the body is checked
+    in ``_send_bounded`` whatever the transport). httpx offers no public hook for the network
+    backend; if its internals differ, only the body check remains, and the debug log says so.
+    """
+    transports = [getattr(http, "_transport", None),
+                  *getattr(http, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(
+                backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+        elif transport is not None:
+            log.debug("no network backend found under %r: the deadline covers the body only",
+                      type(transport).__name__)
+
+
 class OpenObserveClient:
     """Talks to one OpenObserve server for one org. Thread-safe; use as a context manager."""
 
@@ -266,7 +365,7 @@ class OpenObserveClient:
         settings: ServerSettings,
         *,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
         if settings.concurrency < 1:
@@ -276,13 +375,16 @@ class OpenObserveClient:
         self.settings = settings
         self._base = _base_url(settings.url)
         self._org = settings.org
-        self._sleep = sleep
+        # Looked up at each wait, so a test may stub ``time.sleep`` for a client the CLI makes.
+        self._sleep = sleep if sleep is not None else (lambda seconds: time.sleep(seconds))
         self._random = random
         register_credentials(settings.user, settings.password)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._lock = threading.Lock()
         self._requests = 0
         self._writes = 0
+        self._retries_used = 0
+        self._retry_wait = 0.0
         timeout = httpx.Timeout(
             settings.timeout, connect=min(settings.timeout, CONNECT_TIMEOUT_CAP)
         )
@@ -299,6 +401,8 @@ class OpenObserveClient:
             transport=transport,
             follow_redirects=False,
         )
+        if transport is None:
+            _bound_socket_reads(self._http)
 
     # -- lifecycle and counters ----------------------------------------------------------------
     def close(self) -> None:
@@ -701,6 +805,20 @@ class OpenObserveClient:
             )
             try:
                 response = self._send_once(request, shown)
+            except ResponseTooLarge as exc:
+                raise self._mark(
+                    ApiError(
+                        f"{self._where(method, shown, resource)}: the answer is larger than "
+                        f"{exc.limit // (1024 * 1024)} MiB (o2kit's limit); not read further",
+                        method=method,
+                        url=self._base + shown,
+                        resource=resource,
+                        remedy="raise O2KIT_MAX_RESPONSE_MB if this server's answers are "
+                               "really that large",
+                    ),
+                    attempts=attempt,
+                    ambiguous=is_write,
+                ) from None
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, NEVER_SENT)
                 tls_remedy = _tls_remedy(exc)
@@ -716,8 +834,8 @@ class OpenObserveClient:
                     ) from exc
                 if is_write and not never_sent:
                     maybe_applied = True
-                if (idempotent or never_sent) and attempt <= max_retries:
-                    self._wait(method, shown, attempt, type(exc).__name__, None)
+                if ((idempotent or never_sent) and attempt <= max_retries
+                        and self._wait(method, shown, attempt, type(exc).__name__, None)):
                     continue
                 raise self._transport_error(
                     method,
@@ -737,11 +855,11 @@ class OpenObserveClient:
                 # request the handler did process.
                 if is_write and status != 429:
                     maybe_applied = True
-                if (idempotent or status == 429) and attempt <= max_retries:
-                    asked = (
-                        retry_after_seconds(response) if status in RETRY_AFTER_STATUSES else None
-                    )
-                    self._wait(method, shown, attempt, str(status), asked)
+                asked = (
+                    retry_after_seconds(response) if status in RETRY_AFTER_STATUSES else None
+                )
+                if ((idempotent or status == 429) and attempt <= max_retries
+                        and self._wait(method, shown, attempt, str(status), asked)):
                     continue
             if status == 404 and method == "DELETE" and maybe_applied:
                 log.info(
@@ -767,7 +885,7 @@ class OpenObserveClient:
                     self._writes += 1
             started = time.monotonic()
             try:
-                response = self._http.send(request)
+                response = self._send_bounded(request, started + self.settings.timeout)
             except httpx.HTTPError as exc:
                 log.debug(
                     "%s %s -> %s (%d ms)",
@@ -786,21 +904,72 @@ class OpenObserveClient:
         )
         return response
 
-    def _wait(self, method: str, shown: str, attempt: int, why: str, asked: float | None) -> None:
+    def _send_bounded(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        """Send and read the whole answer by ``deadline`` (``time.monotonic``), at most
+        ``settings.max_response_bytes`` of it.
+
+        httpx's timeouts are per socket read: a server sending a byte a second never trips them.
+        Here the deadline covers the whole exchange: every socket read of our own transport waits
+        at most until it (``_bound_socket_reads``), and the body is read chunk by chunk with the
+        clock checked after each, so an injected transport is held to it too. Past the deadline
+        this raises ``httpx.ReadTimeout``; past the size, ``ResponseTooLarge``. The answer is
+        returned fully read (a new ``httpx.Response`` over the decoded body).
+        """
+        _deadline.until = deadline
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                limit = self.settings.max_response_bytes
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise ResponseTooLarge(int(declared), limit)
+                for chunk in response.iter_bytes():  # decoded: a gzip bomb is counted inflated
+                    size += len(chunk)
+                    if size > limit:
+                        raise ResponseTooLarge(size, limit)
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("deadline passed reading the answer",
+                                                request=request)
+            finally:
+                response.close()
+        finally:
+            _deadline.until = None
+        # Content-Encoding and lengths described the wire, not the decoded body kept here.
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                              request=request, extensions={"http_version": response.http_version
+                                                           .encode("ascii")})
+
+    def _wait(self, method: str, shown: str, attempt: int, why: str, asked: float | None) -> bool:
+        """Sleep before retry ``attempt``; False (no sleep) when the client's retry budget is
+        spent. A wait of a second or more is logged as a warning, which the CLI prints."""
         if asked is not None:
             delay = min(asked, RETRY_AFTER_CAP)
         else:
             delay = self._random() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-        log.info(
-            "%s %s: %s; retry %d of %d in %.1f s",
-            method,
-            shown,
-            why,
-            attempt,
-            self.settings.retries,
-            delay,
-        )
+        with self._lock:
+            if (self._retries_used >= MAX_TOTAL_RETRIES
+                    or self._retry_wait + delay > MAX_TOTAL_RETRY_WAIT):
+                log.warning("%s %s: %s; not retried: this run already retried %d times and "
+                            "waited %.0f s (o2kit's limits: %d retries, %.0f s)", method, shown,
+                            why, self._retries_used, self._retry_wait, MAX_TOTAL_RETRIES,
+                            MAX_TOTAL_RETRY_WAIT)
+                return False
+            self._retries_used += 1
+            self._retry_wait += delay
+        said = f"server said {why}" if why.isdigit() else why
+        if asked is not None and asked > RETRY_AFTER_CAP:
+            said += f", Retry-After {asked:.0f} s capped at {RETRY_AFTER_CAP:.0f} s"
+        level = logging.WARNING if delay >= WAIT_SHOWN_FROM else logging.INFO
+        shown_delay = f"{delay:.0f}" if delay >= 10 or delay == int(delay) else f"{delay:.1f}"
+        log.log(level, "waiting %s s: %s (%s %s, retry %d of %d)", shown_delay, said, method,
+                shown, attempt, self.settings.retries)
         self._sleep(delay)
+        return True
 
     # -- decoding and errors -----------------------------------------------------------------------
     def _shown_path(self, url: str) -> str:

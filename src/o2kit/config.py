@@ -7,6 +7,7 @@ Precedence for the org: ``--org`` flag > ``OPENOBSERVE_ORG`` > overlay > ``o2kit
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -697,6 +698,8 @@ class ServerSettings:
     timeout: float = 30.0
     concurrency: int = 8
     retries: int = 4
+    # The largest answer body read (decoded), in bytes; env O2KIT_MAX_RESPONSE_MB.
+    max_response_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         password = self.password if isinstance(self.password, Secret) else Secret(self.password)
@@ -748,6 +751,18 @@ def server_settings(
         raise ConfigError(redact(f"server URL {url!r} must start with http:// or https://"))
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError("--timeout must be a number of seconds above 0")
+    max_mb = env.get("O2KIT_MAX_RESPONSE_MB", "").strip()
+    max_response = 64
+    if max_mb:
+        try:
+            max_response = int(max_mb)
+        except ValueError:
+            max_response = -1
+        if not 1 <= max_response <= 4096:
+            raise ConfigError(f"O2KIT_MAX_RESPONSE_MB={max_mb!r}: use a whole number of MiB "
+                              "from 1 to 4096")
     return ServerSettings(
         url=url.rstrip("/"),
         org=org,
@@ -757,4 +772,5 @@ def server_settings(
         insecure=insecure,
         timeout=timeout,
         concurrency=concurrency,
+        max_response_bytes=max_response * 1024 * 1024,
     )
