@@ -82,9 +82,9 @@ def test_a_gzip_bomb_is_measured_inflated() -> None:
         content=bomb))
     settings = ServerSettings(url="http://o2.test", org="default", user="u", password="p",
                               max_response_bytes=MIB)
-    with OpenObserveClient(settings, transport=transport) as client:
-        with pytest.raises(ApiError) as caught:
-            client.list_folders("dashboards")
+    with (OpenObserveClient(settings, transport=transport) as client,
+          pytest.raises(ApiError) as caught):
+        client.list_folders("dashboards")
     assert "larger than 1 MiB" in caught.value.message
 
 
