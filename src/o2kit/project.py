@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -985,10 +986,77 @@ def rendered_text(resource: Resource) -> str:
     return json.dumps(resource.body, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+# What ``rendered_path`` can produce: the only manifest entries ``write_rendered`` will delete.
+_RENDERED_ENTRY = re.compile(
+    r"^(?:(?:folders|dashboards|alerts)/[a-z0-9_.-]+|templates|destinations)/[a-z0-9_.-]+\.json$"
+)
+
+
+def _no_links(out_dir: Path, rel: PurePosixPath) -> Path:
+    """``out_dir / rel`` with no symlink on the way from ``out_dir``: a symlinked folder inside
+    the output folder is replaced by a real one (the link is removed, never what it points to),
+    so nothing is written outside ``out_dir`` through it."""
+    current = out_dir
+    for part in rel.parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            log.warning("%s is a symlink inside the output folder; replaced by a folder "
+                        "(o2kit never writes through a link)", current)
+            current.unlink()
+        current.mkdir(exist_ok=True)
+    return current / rel.parts[-1]
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write a regular file, replacing a symlink at ``path`` rather than writing through it
+    (``O_NOFOLLOW``: a link put there between the check and the write fails the write)."""
+    if path.is_symlink():
+        log.warning("%s is a symlink inside the output folder; replaced by a file (o2kit never "
+                    "writes through a link)", path)
+        path.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _stale_entries(out_dir: Path, manifest: Path) -> set[str]:
+    """The manifest's entries that name a file ``write_rendered`` itself writes, as a regular
+    file under ``out_dir``. The manifest is a file anyone can edit: an absolute path, ``..``, a
+    path of another shape or one through a symlink is ignored with a warning."""
+    if manifest.is_symlink() or not manifest.is_file():
+        return set()
+    entries: set[str] = set()
+    for line in manifest.read_text(encoding="utf-8", errors="replace").splitlines():
+        entry = line.strip()
+        if not entry:
+            continue
+        shown = entry[:200]
+        if not _RENDERED_ENTRY.fullmatch(entry) or ".." in PurePosixPath(entry).parts:
+            log.warning("%s: ignored %r: not a file o2kit render writes", manifest, shown)
+            continue
+        path, inside = out_dir, True
+        for part in PurePosixPath(entry).parts:
+            path = path / part
+            if path.is_symlink():
+                inside = False
+                break
+        if not inside:
+            log.warning("%s: ignored %r: it leads through a symlink", manifest, shown)
+            continue
+        entries.add(entry)
+    return entries
+
+
 def write_rendered(resources: list[Resource], out_dir: Path) -> list[Path]:
     """Write one JSON file per resource under ``out_dir`` (stable, sorted keys) and remove the
     files a previous run wrote there that are no longer produced. Returns the files written or
-    kept, sorted. Files o2kit did not write are never touched."""
+    kept, sorted.
+
+    Files o2kit did not write are never touched: only manifest entries of the shape it writes
+    are deleted (see ``_stale_entries``), and nothing is written or deleted through a symlink
+    inside ``out_dir`` (a link in the way is replaced, never followed).
+    """
     out_dir = Path(out_dir)
     if (out_dir / "o2kit.yaml").exists():
         raise UserError(
@@ -1008,26 +1076,24 @@ def write_rendered(resources: list[Resource], out_dir: Path) -> list[Path]:
             path = path.with_name(f"{path.stem}-{digest}.json")
         taken[str(path).lower()] = path
         planned[path] = resource
+    out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / RENDER_MANIFEST
-    previous: set[str] = set()
-    if manifest.is_file():
-        previous = {line for line in manifest.read_text(encoding="utf-8").splitlines() if line}
+    previous = _stale_entries(out_dir, manifest)
     written: list[Path] = []
     for rel, resource in planned.items():
-        target = out_dir / rel
+        target = _no_links(out_dir, rel)
         text = rendered_text(resource)
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+        if (target.is_symlink() or not target.is_file()
+                or target.read_text(encoding="utf-8") != text):
+            _write_file(target, text)
         written.append(target)
     current = {str(rel) for rel in planned}
     for stale in sorted(previous - current):
         stale_path = out_dir / stale
-        if stale.endswith(".json") and ".." not in PurePosixPath(stale).parts:
-            stale_path.unlink(missing_ok=True)
+        if stale_path.is_file() and not stale_path.is_symlink():
+            stale_path.unlink()
             _remove_empty_parents(stale_path.parent, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest.write_text("".join(f"{p}\n" for p in sorted(current)), encoding="utf-8")
+    _write_file(manifest, "".join(f"{p}\n" for p in sorted(current)))
     return sorted(written)
 
 
