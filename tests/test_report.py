@@ -122,6 +122,7 @@ def test_json_golden_and_schema() -> None:
         "format_version",
         "org",
         "env",
+        "project",
         "checksum",
         "has_changes",
         "summary",
@@ -140,6 +141,7 @@ def test_json_golden_and_schema() -> None:
             "reason",
             "missing_stream",
             "fields",
+            "fingerprint",
         }
         for f in change["fields"]:
             assert {"path", "sensitive"} <= set(f) <= {"path", "sensitive", "old", "new"}

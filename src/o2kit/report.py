@@ -14,6 +14,7 @@ JSON schema (``render_json``), ``format_version`` 1 — fields are only ever add
       "format_version": 1,
       "org": "default",                 # string ("" if unknown)
       "env": "prod",                    # string or null
+      "project": "bedrock-7f3a",        # o2kit.yaml project, or null
       "checksum": "<64 hex>",           # plan_checksum(plan): pass to apply --checksum
       "has_changes": true,
       "summary": {"create": 1, "update": 1, "replace": 0, "delete": 0, "noop": 3},
@@ -29,6 +30,7 @@ JSON schema (``render_json``), ``format_version`` 1 — fields are only ever add
           "source": "alerts/bedrock.yaml:3",   # where the desired resource is written, or null
           "reason": "",                 # why a no-op is one, or a note on the change
           "missing_stream": null,       # or {"stream_type": "logs", "stream_name": "x"}
+          "fingerprint": null,          # or the sha256 of the live object the plan saw
           "fields": [                   # field-level changes (update and replace only)
             {"path": "trigger_condition.threshold", "sensitive": false, "old": 5, "new": 10}
           ]
@@ -388,12 +390,17 @@ def render_json(plan: Plan) -> dict[str, Any]:
                     else None
                 ),
                 "fields": [_json_field(fc) for fc in c.fields],
+                # sha256 of the normalised live object the plan saw (alerts, templates and
+                # destinations that apply updates or deletes; else null): apply re-reads the
+                # object and stops when it no longer matches.
+                "fingerprint": c.fingerprint,
             }
         )
     return {
         "format_version": FORMAT_VERSION,
         "org": plan.org,
         "env": plan.env,
+        "project": plan.project,
         "checksum": plan_checksum(plan),
         "has_changes": plan.has_changes,
         "summary": counts(plan),
