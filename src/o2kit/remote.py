@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -456,7 +457,7 @@ class _Applier:
                     return
             try:
                 created = self._post(change, payload)
-                self._remember(change, self._reconcile(change, created))
+                self._remember(change, created)
                 return
             except O2kitError as exc:
                 if not _is_ambiguous(exc):
@@ -497,39 +498,58 @@ class _Applier:
             return c.create_alert(self._folder_id("alerts", key[0]), payload, resource=res)
         raise AssertionError(change.kind)
 
-    def _reconcile(self, change: Change, created: str | None) -> str | None:
-        """After creating a dashboard or alert (kinds whose names the server does not keep
-        unique), list that key: when another apply of this project created it too, every copy
-        of ours but the oldest (``plan.age_key``) is deleted — by whichever apply sees it. The
-        oldest is never deleted (nothing is older), and the apply that lists last sees every
-        copy, so concurrent applies end with exactly one. Returns the id kept."""
-        if self.project is None or change.kind not in ("dashboard", "alert") or not created:
-            return created
-        copies = sorted(self._copies_of_ours(change), key=age_key)
-        if len(copies) < 2:
-            return created
-        keep = copies[0]
-        for extra in copies[1:]:
-            log.warning("%s: another apply created it too; keeping id %s, deleting id %s",
-                        change.address, keep.server_id, extra.server_id)
-            self._delete(Change("delete", change.kind, change.key, live=extra))
-        return keep.server_id
+    def reconcile(self, batch: Sequence[Change]) -> None:
+        """After a phase that created dashboards or alerts (kinds whose names the server does
+        not keep unique), list them once and, for every key this phase created, delete every
+        copy of ours but the oldest (``plan.age_key``) — another apply of this project may have
+        created the same key meanwhile. The oldest is never deleted (nothing is older), and the
+        apply that lists last sees every copy, so concurrent applies end with exactly one. A
+        failure here is logged; the next plan shows any copy left as a delete."""
+        if self.project is None:
+            return
+        created = [c for c in batch if c.action in ("create", "replace")
+                   and (c.kind, c.key) not in self.failed_keys]
+        if not created:
+            return
+        kind = created[0].kind
+        wanted = {c.key for c in created}
+        try:
+            copies = self._copies_of_ours(kind, wanted)
+        except O2kitError as exc:
+            log.warning("could not look for copies made by a concurrent apply: %s", exc.message)
+            return
+        for key in sorted(copies):
+            found = sorted(copies[key], key=age_key)
+            for extra in found[1:]:
+                change = Change("delete", kind, key, live=extra)
+                log.warning("%s: another apply created it too; keeping id %s, deleting id %s",
+                            change.address, found[0].server_id, extra.server_id)
+                try:
+                    self._delete(change)
+                except O2kitError as exc:
+                    log.warning("%s: %s (the next plan shows it)", change.address, exc.message)
 
-    def _copies_of_ours(self, change: Change) -> list[Resource]:
-        c, key, res = self.client, change.key, change.address
-        out: list[Resource] = []
-        if change.kind == "dashboard":
-            folder_id = self._folder_id("dashboards", key[0])
-            for item in c.list_dashboards(folder_id, resource=res):
-                live = _live_dashboard(item, key[0], folder_id)
-                if live.key == key and self._is_ours("dashboard", key, live.body):
-                    out.append(live)
+    def _copies_of_ours(
+        self, kind: str, keys: set[tuple[str, ...]]
+    ) -> dict[tuple[str, ...], list[Resource]]:
+        """Live copies of ours of ``keys``: one dashboard list per folder, or one alert list."""
+        c = self.client
+        out: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
+        if kind == "dashboard":
+            for folder in sorted({k[0] for k in keys}):
+                folder_id = self._folder_id("dashboards", folder)
+                for item in c.list_dashboards(folder_id, resource=f'dashboards in "{folder}"'):
+                    live = _live_dashboard(item, folder, folder_id)
+                    if live.key in keys and self._is_ours("dashboard", live.key, live.body):
+                        out[live.key].append(live)
         else:
-            for item in c.list_alerts(resource=res):
+            for item in c.list_alerts(resource="alerts"):
                 k = (str(item.get("folder_name", "")), str(item.get("name", "")))
-                if k == key and self._is_ours("alert", key, _alert_item_as_body(item)):
-                    out.append(Resource("alert", k, _alert_item_as_body(item),
-                                        server_id=str(item.get("alert_id", ""))))
+                body = _alert_item_as_body(item)
+                if k in keys and self._is_ours("alert", k, body):
+                    out[k].append(
+                        Resource("alert", k, body, server_id=str(item.get("alert_id", "")))
+                    )
         return out
 
     def _created_concurrently(self, change: Change, exc: O2kitError) -> str | None:
@@ -736,6 +756,8 @@ def apply_plan(
             if isinstance(outcome, BaseException):  # an internal error: report, keep going
                 outcome = applier._done(Outcome(change, "failed", f"internal error: {outcome!r}"))
             applier.result.outcomes.append(outcome)
+        if batch[0].kind in ("dashboard", "alert"):
+            applier.reconcile(batch)
     applier.result.requests = client.request_count - start_requests
     applier.result.writes = client.write_count - start_writes
     return applier.result
