@@ -78,6 +78,10 @@ def _root(
         bool, typer.Option("--debug", help="Log HTTP requests; show tracebacks.")
     ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output.")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Neither read nor write the cache (.o2kit/cache/)."),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
@@ -93,6 +97,7 @@ def _root(
     _state.quiet = quiet
     _state.debug = debug
     _state.command = ctx.invoked_subcommand
+    _state.no_cache = no_cache
     base.set_color(base.use_color(no_color))
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     base.install_log_handler(level)
@@ -130,14 +135,21 @@ def validate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on warnings too (e.g. overlapping panels).")
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Neither read nor write the cache (.o2kit/cache/)."),
+    ] = False,
 ) -> None:
     """Check everything offline: shapes, layout, SQL, columns, alert rules. Exit 1 on problems.
 
     Warnings (rules OpenObserve itself does not enforce, such as overlapping panels) are printed
-    and do not fail, unless --strict.
+    and do not fail, unless --strict. Results of unchanged files are kept in .o2kit/cache/ (or
+    $O2KIT_CACHE_DIR); delete it freely, or pass --no-cache.
 
     Example: o2kit validate --env staging
     """
+    if no_cache:
+        _state.no_cache = True
 
     def body() -> None:
         project = _load_validated(strict=strict)

@@ -51,6 +51,7 @@ class Globals:
     debug: bool
     color: bool
     command: str | None = None  # the subcommand being run, for messages
+    no_cache: bool = False  # --no-cache: neither read nor write .o2kit/cache/ (o2kit.cache)
 
 
 _state = Globals(project=Path("."), env=None, verbose=0, quiet=False, debug=False, color=False)
@@ -268,12 +269,23 @@ def _say(message: str) -> None:
 
 def _load_validated(*, strict: bool = False) -> Any:
     """The project, rendered and validated. Errors refuse (``ValidationFailed``); warnings — rules
-    OpenObserve does not enforce — are printed and refuse only with ``strict``."""
+    OpenObserve does not enforce — are printed and refuse only with ``strict``.
+
+    Loaded, rendered and validated once per command, through the on-disk cache (``o2kit.cache``:
+    files and objects unchanged since an earlier run are not read or checked again) unless
+    --no-cache."""
+    from o2kit.cache import open_cache
     from o2kit.project import load_project
     from o2kit.validate import validate_resources
 
-    project = load_project(_state.project, _state.env)
-    problems = validate_resources(project.resources, project.config.config)
+    cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
+    project = load_project(_state.project, _state.env, cache=cache)
+    problems = validate_resources(
+        project.resources, project.config.config, memo=cache, digests=project.digests
+    )
+    logging.getLogger("o2kit.cache").info(
+        "cache %s: %d hits, %d misses", cache.directory or "off", cache.hits, cache.misses
+    )
     errors = [p for p in problems if p.is_error or strict]
     if errors:
         raise ValidationFailed(errors)

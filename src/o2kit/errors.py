@@ -21,7 +21,8 @@ CLI says how to see its traceback (``--debug``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -48,6 +49,27 @@ class Problem:
         if self.field:
             return f"{where}: {self.field}: {self.message}"
         return f"{where}: {self.message}"
+
+
+def problem_to_json(problem: Problem) -> dict[str, Any]:
+    """A problem as plain JSON data (for the on-disk cache, ``o2kit.cache``)."""
+    return asdict(problem)
+
+
+def problem_from_json(data: Any) -> Problem:
+    """The inverse of ``problem_to_json``, for untrusted data: raises ValueError unless ``data``
+    is exactly a problem's fields with string or integer values."""
+    names = {f.name for f in fields(Problem)}
+    if not isinstance(data, dict) or not set(data) <= names:
+        raise ValueError("not a problem")
+    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data.values()):
+        raise ValueError("not a problem")
+    if not isinstance(data.get("line"), int) or not isinstance(data.get("message"), str):
+        raise ValueError("not a problem")
+    try:
+        return Problem(**data)
+    except TypeError as exc:
+        raise ValueError(f"not a problem: {exc}") from None
 
 
 class O2kitError(Exception):

@@ -60,6 +60,7 @@ from pydantic import (
 )
 
 from o2kit import upgrade
+from o2kit.cache import Cache, digest, files_digest, tool_digest, tree_digest
 from o2kit.config import LoadedConfig, OutsideProject, load_config, project_path
 from o2kit.envrefs import (
     find_env_ref_paths,
@@ -67,7 +68,13 @@ from o2kit.envrefs import (
     malformed_env_refs,
     reserved_env_refs,
 )
-from o2kit.errors import Problem, UserError, ValidationFailed
+from o2kit.errors import (
+    Problem,
+    UserError,
+    ValidationFailed,
+    problem_from_json,
+    problem_to_json,
+)
 from o2kit.model import KINDS, Resource, SourceRef
 from o2kit.prices import PriceTable, TemplatePrices, parse_prices
 from o2kit.quotas import TemplateQuotas
@@ -88,6 +95,7 @@ from o2kit.yamlsrc import (
     ModelErrors,
     YamlError,
     load_json,
+    load_yaml,
     load_yaml_file,
     parse_as,
 )
@@ -296,6 +304,9 @@ class Project:
     config: LoadedConfig
     resources: list[Resource]
     prices: PriceTable | None = None
+    # (kind, key) → a digest of everything the resource was made from (o2kit, config, prices,
+    # templates, its file): ``validate_resources`` keys its cache on it. Folders have none.
+    digests: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
 
     def of(self, kind: str) -> list[Resource]:
         return [r for r in self.resources if r.kind == kind]
@@ -343,6 +354,63 @@ class _Collector:
 
 
 @dataclass
+class _FileRecord:
+    """What reading one dashboards/ or alerts/ file produced, replayed into the loader (and
+    stored in the cache, keyed on the file's bytes and every shared input)."""
+
+    problems: list[Problem] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    folders: list[tuple[str, str, SourceRef]] = field(default_factory=list)
+    # (file, line, field, destination name) of each destination an alert names.
+    destinations: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "problems": [problem_to_json(p) for p in self.problems],
+            "resources": [
+                {"kind": r.kind, "key": list(r.key), "body": r.body, "meta": r.meta,
+                 "source": [r.source.file, r.source.line] if r.source else None}
+                for r in self.resources
+            ],
+            "folders": [[t, n, src.file, src.line] for t, n, src in self.folders],
+            "destinations": [list(d) for d in self.destinations],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> _FileRecord:
+        """Raises ValueError/TypeError/KeyError on anything that is not exactly a record."""
+        if not isinstance(data, dict):
+            raise ValueError("not a record")
+        record = cls(problems=[problem_from_json(p) for p in data["problems"]])
+        for item in data["resources"]:
+            kind, key, body, meta = item["kind"], item["key"], item["body"], item["meta"]
+            file, line = item["source"]
+            if kind not in KINDS or not isinstance(body, dict) or not isinstance(meta, dict):
+                raise ValueError("not a resource")
+            if not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+                raise ValueError("not a resource key")
+            record.resources.append(
+                Resource(kind, tuple(key), body, _source(file, line), meta=meta)
+            )
+        for folder_type, name, file, line in data["folders"]:
+            if folder_type not in ("dashboards", "alerts") or not isinstance(name, str):
+                raise ValueError("not a folder")
+            record.folders.append((folder_type, name, _source(file, line)))
+        for file, line, where, dest in data["destinations"]:
+            if not (isinstance(where, str) and isinstance(dest, str)):
+                raise ValueError("not a destination reference")
+            source = _source(file, line)
+            record.destinations.append((source.file, source.line, where, dest))
+        return record
+
+
+def _source(file: Any, line: Any) -> SourceRef:
+    if not isinstance(file, str) or not isinstance(line, int) or isinstance(line, bool):
+        raise ValueError("not a source reference")
+    return SourceRef(file, line)
+
+
+@dataclass
 class _Loader:
     root: Path
     loaded: LoadedConfig
@@ -354,8 +422,13 @@ class _Loader:
     resources: list[Resource] = field(default_factory=list)
     folders: dict[tuple[str, str], SourceRef] = field(default_factory=dict)
     seen: dict[tuple[str, tuple[str, ...]], SourceRef] = field(default_factory=dict)
-    # (file, index, alert name, position, destination name): checked once every file is read.
-    alert_destinations: list[tuple[str, LineIndex, str, int, str]] = field(default_factory=list)
+    # (file, line, field, destination name) of each destination an alert names: checked once
+    # every file is read.
+    alert_destinations: list[tuple[str, int, str, str]] = field(default_factory=list)
+    cache: Cache | None = None
+    inputs: str = ""  # digest of everything shared by all files (see load_project)
+    digests: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    record: _FileRecord | None = None  # the file being read
 
     # ---- shared ----
 
@@ -388,6 +461,12 @@ class _Loader:
         }
 
     def add_resource(self, resource: Resource) -> None:
+        if self.record is not None:
+            self.record.resources.append(resource)
+            return
+        self._add_resource(resource)
+
+    def _add_resource(self, resource: Resource) -> bool:
         assert resource.source is not None
         ident = (resource.kind, resource.key)
         first = self.seen.get(ident)
@@ -400,12 +479,73 @@ class _Loader:
                     f"{resource.address} is already defined at {first}",
                 )
             )
-            return
+            return False
         self.seen[ident] = resource.source
         self.resources.append(resource)
+        return True
 
     def use_folder(self, folder_type: str, name: str, source: SourceRef) -> None:
+        if self.record is not None:
+            self.record.folders.append((folder_type, name, source))
+            return
         self.folders.setdefault((folder_type, name), source)
+
+    # ---- one file, through the cache ----
+
+    def load_file(self, kind: str, rel: str, path: Path) -> None:
+        """Read one dashboards/ or alerts/ file (``kind`` is the folder), or replay what reading
+        the same bytes produced before, with the same shared inputs (``self.inputs``)."""
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                load_yaml_file(path, rel)  # refuses it, with the size limit's message
+            data = path.read_bytes()
+        except YamlError as exc:
+            self.out.add(exc.problem)
+            return
+        except OSError as exc:
+            self.out.add(Problem(rel, 1, "", f"cannot read file: {exc.strerror}"))
+            return
+        key = digest(self.inputs, kind, rel, data) if self.cache is not None else ""
+        record: _FileRecord | None = None
+        if self.cache is not None:
+            cached = self.cache.get("load", key)
+            if cached is not None:
+                try:
+                    record = _FileRecord.from_json(cached)
+                except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
+                    log.debug("ignoring cached load of %s: %s", rel, exc)
+        if record is None:
+            record = self._read_file(kind, rel, data)
+            if self.cache is not None:
+                self.cache.put("load", key, record.to_json(), verify=True)
+        self.out.extend(record.problems)
+        for folder_type, name, source in record.folders:
+            self.folders.setdefault((folder_type, name), source)
+        self.alert_destinations.extend(record.destinations)
+        for i, resource in enumerate(record.resources):
+            if self._add_resource(resource) and key:
+                self.digests[(resource.kind, resource.key)] = digest(key, i)
+
+    def _read_file(self, kind: str, rel: str, data: bytes) -> _FileRecord:
+        record = _FileRecord()
+        saved, self.out, self.record = self.out, _Collector(), record
+        try:
+            try:
+                text = data.decode("utf-8")
+                content, index = load_yaml(text, rel)
+            except UnicodeDecodeError:
+                self.out.add(Problem(rel, 1, "", "file is not UTF-8 text"))
+            except YamlError as exc:
+                self.out.add(exc.problem)
+            else:
+                if kind == DASHBOARDS_DIR:
+                    self.dashboard_file(rel, content, index)
+                else:
+                    self.alerts_file(rel, content, index)
+            record.problems = self.out.problems
+        finally:
+            self.out, self.record = saved, None
+        return record
 
     def render(
         self,
@@ -646,7 +786,12 @@ class _Loader:
         folder = spec.folder or self.loaded.config.folders.alerts
         for name, alert in self.entries(spec.alerts, "alerts", AlertSpec, index):
             for i, dest_name in enumerate(alert.destinations):
-                self.alert_destinations.append((file, index, name, i, dest_name))
+                where = index.problem(("alerts", name, "destinations", i), "")
+                ref = (where.file, where.line, where.field, dest_name)
+                if self.record is not None:
+                    self.record.destinations.append(ref)
+                else:
+                    self.alert_destinations.append(ref)
             self.alert(file, index, folder, name, alert)
 
     def entries(
@@ -716,12 +861,14 @@ class _Loader:
     def cross_checks(self) -> None:
         destinations = {r.key[0]: r for r in self.resources if r.kind == "destination"}
         templates = {r.key[0] for r in self.resources if r.kind == "template"}
-        for _file, index, alert, i, dest in self.alert_destinations:
+        for file, line, where, dest in self.alert_destinations:
             if dest not in destinations:
                 known = ", ".join(sorted(destinations)) or "none"
                 self.out.add(
-                    index.problem(
-                        ("alerts", alert, "destinations", i),
+                    Problem(
+                        file,
+                        line,
+                        where,
                         f"destination {dest!r} is not defined in {ALERTS_DIR}/*.yaml "
                         f"(defined: {known})",
                     )
@@ -909,16 +1056,34 @@ _EMPTY_PRICES = PriceTable.model_validate(
 )
 
 
-def load_project(root: Path, env: str | None = None) -> Project:
+def _shared_inputs(root: Path, loaded: LoadedConfig, prices: PriceTable | None) -> str:
+    """Digest of everything besides its own bytes that reading a project file depends on: o2kit
+    itself, the configuration (its values and its files, whose lines problems name), the price
+    table, every file under templates/ and the environment name."""
+    return digest(
+        tool_digest(),
+        loaded.env,
+        loaded.config.model_dump(mode="json"),
+        files_digest(root, [root / name for name in loaded.files]),
+        prices.model_dump(mode="json") if prices is not None else None,
+        tree_digest(root / TEMPLATES_DIR),
+    )
+
+
+def load_project(root: Path, env: str | None = None, cache: Cache | None = None) -> Project:
     """Load, render and assemble the whole project; every problem at once (``ValidationFailed``).
 
     Configuration errors that make the rest meaningless (no o2kit.yaml, unknown --env, an invalid
-    o2kit.yaml) are raised by ``load_config`` before anything else is read.
+    o2kit.yaml) are raised by ``load_config`` before anything else is read. With an enabled
+    ``cache`` (``o2kit.cache``), a file whose bytes and shared inputs are unchanged is not parsed
+    or rendered again: what reading it produced (resources and problems) is replayed.
     """
     loaded = load_config(root, env)
     _check_total_size(root, loaded)
     out = _Collector()
     prices = _load_prices(root, loaded, out)
+    if cache is not None and not cache.enabled:
+        cache = None
     loader = _Loader(
         root=root,
         loaded=loaded,
@@ -926,6 +1091,8 @@ def load_project(root: Path, env: str | None = None) -> Project:
         env=make_environment(root / TEMPLATES_DIR),
         out=out,
         defaults_problem=_defaults_locator(root, loaded),
+        cache=cache,
+        inputs=_shared_inputs(root, loaded, prices) if cache is not None else "",
     )
     outside = loaded.config.allow_outside_project
     if (root / TEMPLATES_DIR).is_dir():
@@ -933,20 +1100,9 @@ def load_project(root: Path, env: str | None = None) -> Project:
             project_path(root, TEMPLATES_DIR, allow_outside=outside)
         except OutsideProject as exc:
             raise ValidationFailed([Problem(TEMPLATES_DIR, 1, "", str(exc))]) from None
-    for rel, path in _project_files(root, DASHBOARDS_DIR, out, allow_outside=outside):
-        try:
-            data, index = load_yaml_file(path, rel)
-        except YamlError as exc:
-            out.add(exc.problem)
-            continue
-        loader.dashboard_file(rel, data, index)
-    for rel, path in _project_files(root, ALERTS_DIR, out, allow_outside=outside):
-        try:
-            data, index = load_yaml_file(path, rel)
-        except YamlError as exc:
-            out.add(exc.problem)
-            continue
-        loader.alerts_file(rel, data, index)
+    for folder in (DASHBOARDS_DIR, ALERTS_DIR):
+        for rel, path in _project_files(root, folder, out, allow_outside=outside):
+            loader.load_file(folder, rel, path)
     loader.cross_checks()
     for (folder_type, name), source in sorted(loader.folders.items()):
         loader.resources.append(
@@ -957,7 +1113,7 @@ def load_project(root: Path, env: str | None = None) -> Project:
     order = {kind: i for i, kind in enumerate(KINDS)}
     resources = sorted(loader.resources, key=lambda r: (order[r.kind], r.key))
     log.debug("loaded %d resources from %s", len(resources), root)
-    return Project(config=loaded, resources=resources, prices=prices)
+    return Project(config=loaded, resources=resources, prices=prices, digests=loader.digests)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,19 +20,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from o2kit import sqlcheck
 from o2kit.columns import StreamColumns, catalogue
 from o2kit.config import Config
 from o2kit.envrefs import malformed_env_refs
-from o2kit.errors import Problem
+from o2kit.errors import Problem, problem_from_json, problem_to_json
 from o2kit.model import Resource
 from o2kit.schemas import SHAPES, check, format_path
 from o2kit.schemas.dashboard import GRID_COLUMNS, STREAM_TYPES
@@ -131,9 +132,35 @@ def _quoted_list(names: Iterable[str]) -> str:
 # entry point
 
 
-def validate_resources(resources: Sequence[Resource], config: Config) -> list[Problem]:
+class Memo(Protocol):
+    """Where results of earlier runs are kept (``o2kit.cache.Cache``; injected, so this module
+    stays pure). ``get`` returns None on a miss; values are plain JSON data."""
+
+    def get(self, namespace: str, key: str) -> Any | None: ...
+
+    def put(self, namespace: str, key: str, value: Any, *, verify: bool = False) -> None: ...
+
+
+# Kinds whose rules read the names of other resources (``_Context.templates``/``destinations``).
+_READS_NAMES = frozenset({"destination", "alert"})
+
+
+def validate_resources(
+    resources: Sequence[Resource],
+    config: Config,
+    *,
+    memo: Memo | None = None,
+    digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
+) -> list[Problem]:
     """Every problem of ``resources`` (desired state), sorted; empty when all is well. Warnings
-    (``Problem.is_error`` false) are among them: callers refuse only the errors."""
+    (``Problem.is_error`` false) are among them: callers refuse only the errors.
+
+    With ``memo`` and ``digests`` (``Project.digests``: a digest of everything a resource was
+    made from, by kind and key), the problems of a resource whose digest, configuration, column
+    catalogue and (for alerts and destinations) the names of all templates and destinations are
+    unchanged are taken from ``memo`` instead of being found again; the duplicate check always
+    runs. A cached entry that is not exactly a list of problems is ignored.
+    """
     out: list[Problem] = []
     ctx = _Context(config=config, streams=catalogue(config))
     for resource in resources:
@@ -141,17 +168,56 @@ def validate_resources(resources: Sequence[Resource], config: Config) -> list[Pr
             ctx.templates.add(resource.key[0])
         elif resource.kind == "destination" and resource.key:
             ctx.destinations.add(resource.key[0])
+    shared = names = ""
+    if memo is not None and digests:
+        shared = _digest(config.model_dump(mode="json"), _catalogue_json(ctx.streams))
+        names = _digest(sorted(ctx.templates), sorted(ctx.destinations))
 
     for resource in resources:
-        report = _report_for(resource, out)
-        ctx.foreign_streams = bool(resource.meta.get("raw_json"))
-        try:
-            _validate_one(resource, ctx, report)
-        except Exception as exc:  # a bug in a rule must not hide the other problems
-            log.exception("validating %s failed", resource.address)
-            report.add("", f"internal error while validating {resource.address}: {exc!r}")
+        made_from = None
+        if shared and digests:
+            made_from = digests.get((resource.kind, tuple(resource.key)))
+        if memo is None or made_from is None:
+            _validate_into(resource, ctx, out)
+            continue
+        key = _digest(shared, made_from, names if resource.kind in _READS_NAMES else "")
+        cached = memo.get("validate", key)
+        if isinstance(cached, list):
+            try:
+                out.extend([problem_from_json(p) for p in cached])
+                continue
+            except ValueError:
+                log.debug("ignoring cached problems of %s", resource.address)
+        found: list[Problem] = []
+        _validate_into(resource, ctx, found)
+        memo.put("validate", key, [problem_to_json(p) for p in found], verify=True)
+        out.extend(found)
     _check_duplicates(resources, out)
     return sorted(set(out))
+
+
+def _validate_into(resource: Resource, ctx: _Context, out: list[Problem]) -> None:
+    report = _report_for(resource, out)
+    ctx.foreign_streams = bool(resource.meta.get("raw_json"))
+    try:
+        _validate_one(resource, ctx, report)
+    except Exception as exc:  # a bug in a rule must not hide the other problems
+        log.exception("validating %s failed", resource.address)
+        report.add("", f"internal error while validating {resource.address}: {exc!r}")
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _catalogue_json(streams: Mapping[str, StreamColumns]) -> dict[str, Any]:
+    """The column catalogue as plain data, for cache keys."""
+    return {
+        name: [s.stream, list(s.roles), sorted(s.columns), list(s.prefixes),
+               sorted(s.renamed.items())]
+        for name, s in sorted(streams.items())
+    }
 
 
 def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
