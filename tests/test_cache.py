@@ -205,9 +205,10 @@ def test_column_catalogue_invalidates(bad: Path, tmp_path: Path, monkeypatch: An
 def test_another_destination_name_invalidates_alerts(bad: Path, tmp_path: Path) -> None:
     """Alerts are checked against the names of the destinations: removing one must reach them
     although their own digests did not change."""
-    project = load_project(bad)
-    config = project.config.config
     cache = Cache(tmp_path / "cache")
+    project = load_project(bad, cache=cache)
+    assert project.digests
+    config = project.config.config
     full = validate_resources(project.resources, config, memo=cache, digests=project.digests)
     assert not any("team_hook" in p.message for p in full)
     fewer = [r for r in project.resources if r.kind != "destination"]
