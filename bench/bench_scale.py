@@ -142,6 +142,7 @@ class Server:
 @dataclass
 class Run:
     wall: float
+    cpu: float
     peak_mb: float
     code: int
     stderr: str
@@ -162,7 +163,8 @@ def run_o2kit(args: list[str], env: dict[str, str], profile: Path | None = None)
         err.seek(0)
         text = err.read().decode(errors="replace")
     # ru_maxrss is in kilobytes on Linux.
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, text)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
+               text)
 
 
 def _help(env: dict[str, str]) -> str:
@@ -170,7 +172,7 @@ def _help(env: dict[str, str]) -> str:
     return subprocess.run(cmd, env=env, capture_output=True, text=True).stdout
 
 
-def naive_fetch(url: str) -> tuple[float, int]:
+def naive_fetch(url: str) -> tuple[float, float, int]:
     """GET every object one by one: folders, each folder's dashboards and each dashboard, the
     alerts and each alert — what a hand-written sync script does."""
     from o2kit.client import OpenObserveClient
@@ -179,7 +181,7 @@ def naive_fetch(url: str) -> tuple[float, int]:
 
     settings = ServerSettings(url=url, org="default", user=DEFAULT_USER,
                               password=DEFAULT_PASSWORD, concurrency=1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with OpenObserveClient(settings) as client:
         for folder in client.list_folders("dashboards"):
             for item in client.list_dashboards(folder["folderId"]):
@@ -190,7 +192,7 @@ def naive_fetch(url: str) -> tuple[float, int]:
                 client.get_alert(item["alert_id"])
         client.list_destinations()
         client.list_templates()
-        return time.perf_counter() - start, client.request_count
+        return time.perf_counter() - start, time.process_time() - cpu, client.request_count
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -201,6 +203,7 @@ class Row:
     size: int
     phase: str
     wall: float
+    cpu: float
     peak_mb: float | None = None
     requests: int | None = None
     floor: float | None = None
@@ -208,15 +211,16 @@ class Row:
     def line(self) -> str:
         peak = f"{self.peak_mb:6.0f} MB" if self.peak_mb is not None else "       —"
         if self.requests is None or self.floor is None:
-            rest = f"{'—':>8}  {'—':>8}  {'—':>6}"
+            rest = f"{'—':>8} | {'—':>8} | {'—':>6}"
         else:
             ratio = self.wall / self.floor if self.floor else float("nan")
-            rest = f"{self.requests:8d}  {self.floor:7.2f}s  {ratio:6.2f}"
-        return f"| {self.size:5d} | {self.phase:<30} | {self.wall:7.2f}s | {peak} | {rest} |"
+            rest = f"{self.requests:8d} | {self.floor:7.2f}s | {ratio:6.2f}"
+        return (f"| {self.size:5d} | {self.phase:<31} | {self.wall:7.2f}s | {self.cpu:7.2f}s | "
+                f"{peak} | {rest} |")
 
 
-HEADER = ("| N     | phase                          |    wall | peak RSS | requests |    floor |"
-          "  ratio |")
+HEADER = ("| N     | phase                           |    wall |     CPU | peak RSS | requests |"
+          "    floor |  ratio |")
 
 
 def bench_size(count: int, latency: float, concurrency: int, keep: Path | None,
@@ -239,7 +243,7 @@ def bench_size(count: int, latency: float, concurrency: int, keep: Path | None,
         run = run_o2kit(["-C", str(root), *args], env, prof(profile) if profile else None)
         if run.code != 0:
             sys.exit(f"{name} failed (exit {run.code}):\n{run.stderr[-3000:]}")
-        row = Row(count, name, run.wall, run.peak_mb)
+        row = Row(count, name, run.wall, run.cpu, run.peak_mb)
         if server is not None:
             row.requests = server.requests() - before
             row.floor = math.ceil(row.requests / concurrency) * latency
@@ -268,8 +272,8 @@ def bench_size(count: int, latency: float, concurrency: int, keep: Path | None,
                   profile="apply")
             phase("plan, in sync", ["plan", "--detailed-exitcode", *server_args], server,
                   profile="plan-sync")
-            wall, requests = naive_fetch(server.url)
-            rows.append(Row(count, "naive sequential GETs", wall, None, requests,
+            wall, cpu, requests = naive_fetch(server.url)
+            rows.append(Row(count, "naive sequential GETs", wall, cpu, None, requests,
                             requests * latency))
             print(rows[-1].line(), flush=True)
         finally:
@@ -292,9 +296,10 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores; {args.latency_ms:g} ms per request; concurrency "
           f"{args.concurrency}; N dashboards (~35 panels) + N alerts over {FOLDERS} folders")
-    print("floor = ⌈requests ÷ concurrency⌉ × latency (naive: requests × latency)")
+    print("floor = ⌈requests ÷ concurrency⌉ × latency (naive: requests × latency); CPU = user +"
+          " system seconds of the o2kit process (wall time depends on what else the machine runs)")
     print(HEADER)
-    print("|" + "|".join("---" for _ in range(7)) + "|")
+    print("|" + "|".join("---" for _ in range(8)) + "|")
     for size in args.sizes:
         bench_size(size, latency, args.concurrency, args.keep, args.profile)
 
