@@ -28,7 +28,7 @@ BROKEN = sorted(p for p in (DATA / "broken").iterdir() if p.is_dir())
 
 # A dashboard and an alert that load (render) fine but break validation rules: a column the
 # catalogue does not document, an alert whose SQL reads an unknown
-# column.
+# column. _bad_project adds a dashboard with a warning.
 BAD_DASHBOARD_TEMPLATE = """{#- o2kit
 kind: dashboard
 params:
@@ -57,6 +57,17 @@ GROUP BY m HAVING COUNT(*) > 1
 
 def _bad_project(root: Path) -> Path:
     shutil.copytree(DATA / "base", root)
+    # A raw JSON dashboard (layout kept as written) whose two panels overlap: a warning.
+    main = next(r for r in load_project(root).resources if r.kind == "dashboard")
+    raw = json.loads(json.dumps(main.body))
+    panels = raw["tabs"][0]["panels"]
+    panels[1]["layout"] = {**panels[0]["layout"], "i": panels[1]["layout"]["i"]}
+    raw["title"] = "Overlap"
+    (root / "templates" / "exported").mkdir()
+    (root / "templates" / "exported" / "overlap.json").write_text(json.dumps(raw))
+    (root / "dashboards" / "overlap.yaml").write_text(
+        "template: exported/overlap.json\ntitle: Overlap\n"
+    )
     (root / "templates" / "t" / "bad_dash.yaml.j2").write_text(BAD_DASHBOARD_TEMPLATE)
     (root / "templates" / "t" / "bad_alert.yaml.j2").write_text(BAD_ALERT_TEMPLATE)
     (root / "dashboards" / "bad.yaml").write_text("template: t/bad_dash.yaml.j2\ntitle: Bad\n")
@@ -94,6 +105,7 @@ def test_warm_run_reports_exactly_what_a_cold_run_reports(bad: Path, tmp_path: P
     assert reference[0], "the project must have problems for this test to mean anything"
     messages = " ".join(p.message for p in reference[0])
     assert "no_such_column" in messages and "missing_col" in messages
+    assert any(not p.is_error and "overlaps" in p.message for p in reference[0])
     cache = Cache(tmp_path / "cache")
     cold = _run(bad, cache)
     assert cache.hits == 0 and cache.misses > 0
