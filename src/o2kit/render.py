@@ -737,6 +737,12 @@ def _construct_unique_mapping(self: Any, node: yaml.MappingNode, deep: bool = Fa
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = self.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a string or a number", key_node.start_mark
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark

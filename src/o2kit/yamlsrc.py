@@ -262,6 +262,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a string or a number, not a list or "
+                    "mapping", key_node.start_mark) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
