@@ -32,7 +32,8 @@ def copy_project(root: Path) -> Path:
 
 def alias_bomb() -> str:
     """The "billion laughs" of issue 11: nine levels of nine aliases, 9**9 strings expanded."""
-    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lol = '"' + "lol" * 90 + '"'  # padded as the issue's 2.7 KB file
+    lines = ["a: &a [" + ",".join([lol] * 9) + "]"]
     previous = "a"
     for name in "bcdefghi":
         lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
