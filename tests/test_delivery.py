@@ -293,12 +293,18 @@ _INPUT = re.compile(r"^\$\{\{\s*inputs\.([a-z-]+)\s*\}\}$")
 
 
 def _step_env(step: dict[str, Any], inputs: dict[str, str]) -> dict[str, str]:
-    """The step's `env:` as GitHub evaluates it; only `${{ inputs.NAME }}` is allowed there."""
+    """The step's `env:` as GitHub evaluates it: `${{ inputs.NAME }}` is the input; the only
+    other expressions allowed read the `github` context, which is empty outside GitHub."""
     out = {}
     for key, value in (step.get("env") or {}).items():
         match = _INPUT.match(str(value))
-        out[key] = inputs[match[1]] if match else str(value)
-        assert match or "${{" not in str(value), f"{key}: only inputs go into step env"
+        if match:
+            out[key] = inputs[match[1]]
+        elif "${{" in str(value):
+            assert re.fullmatch(r"\$\{\{ github\.[\w.]+( \|\| github\.[\w.]+)* \}\}", value), key
+            out[key] = ""
+        else:
+            out[key] = str(value)
     return out
 
 
