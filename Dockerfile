@@ -23,10 +23,13 @@ COPY src ./src
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim-trixie@sha256:90744cff8f32887f075c47d747a173ff333e9e98801667af93c357fa9f5e28ff
+# o2kit's cache (validate/plan/apply) stays inside the container, not in the mounted repository
+# as files of uid 10001; pass -e O2KIT_CACHE_DIR=/work/.o2kit/cache to keep it between runs.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    O2KIT_CACHE_DIR=/tmp/o2kit-cache
 # Optional extras, e.g. `--build-arg EXTRAS=local` for `o2kit test` and `check` (default: none).
 ARG EXTRAS=""
 COPY --from=build /wheels /wheels
