@@ -196,3 +196,29 @@ def test_without_quotas_the_tab_says_how_to_add_them(tmp_path: Path) -> None:
                  and r.key[-1] == "bedrock_quota_headroom")
     assert "CAST(NULL AS DOUBLE)" in alert["query_condition"]["sql"]
     assert "cannot fire" in alert["description"]
+
+
+def _caller(arn: str) -> str:
+    # an assumed role's session name is cut off, as on the Attribution tab
+    if ":assumed-role/" in arn:
+        return "/".join(arn.split("/")[:2])
+    return arn
+
+
+def test_max_tokens_reserved_vs_used_per_caller(world: dict[str, Any]) -> None:
+    traffic = world["traffic"]
+    max_tokens = {m.model_id: m.max_tokens for m in traffic.scenario.models}
+    expected: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for call in traffic.invocations:
+        if call.outcome != "success" or call.record is None:
+            continue
+        row = expected[_caller(call.record["identity"]["arn"])]
+        row[0] += 1
+        row[1] += max_tokens[call.model_id]  # every synthetic request body sets it
+        row[2] += call.output_tokens
+    hits = world["run"]("Output tokens reserved by maxTokens vs used, per caller — invocation logs")
+    got = {h["caller"]: [h["calls"], h["max_tokens"], h["output_tokens"]] for h in hits}
+    assert got == dict(expected)
+    for hit in hits:
+        assert hit["calls_with_max_tokens"] == hit["calls"]
+        assert hit["used_pct"] == pytest.approx(100 * hit["output_tokens"] / hit["max_tokens"])

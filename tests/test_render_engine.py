@@ -70,6 +70,7 @@ def log_row(
         "message_input_cachereadinputtokencount": tokens[2],
         "message_input_cachewriteinputtokencount": tokens[3],
         "message_output_outputbodyjson": json.dumps(body),
+        "message_input_inputbodyjson": json.dumps({"inferenceConfig": {"maxTokens": 400}}),
         "message_identity_arn": caller,
     }
     if team is not None:
