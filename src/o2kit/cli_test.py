@@ -16,7 +16,7 @@ def _test_files(root: Path, files: list[Path] | None) -> list[tuple[Path, str]]:
     from o2kit.errors import UserError
 
     if files:
-        out = []
+        out: list[tuple[Path, str]] = []
         for path in files:
             if path.is_dir():
                 out.extend((p, str(p)) for p in sorted(path.rglob("*.y*ml")))

@@ -1123,8 +1123,8 @@ class OpenObserveClient:
     @staticmethod
     def _mark(error: E, *, attempts: int, ambiguous: bool) -> E:
         # Set as attributes so every ApiError the client raises answers both questions.
-        error.attempts = attempts  # type: ignore[attr-defined]
-        error.ambiguous = ambiguous  # type: ignore[attr-defined]
+        error.attempts = attempts
+        error.ambiguous = ambiguous
         return error
 
     @staticmethod

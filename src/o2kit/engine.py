@@ -212,7 +212,7 @@ _PLACEHOLDER_FUNCTIONS = {"str_match", "str_match_ignore_case", "match_field",
                           "match_field_ignore_case"}
 
 
-def _is_placeholder(node: exp.Expression | None) -> bool:
+def _is_placeholder(node: object) -> bool:
     if isinstance(node, exp.Literal) and node.is_string:
         return node.this == ALL_PLACEHOLDER
     # The source also treats an identifier spelt like the placeholder ("_o2_all_") as one.

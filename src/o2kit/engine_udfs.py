@@ -280,7 +280,7 @@ def _json_function(name: str) -> Callable[..., pa.Array]:
                 return fast
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
-        out = []
+        out: list[Any] = []
         for doc, k in zip(document.to_pylist(), keys, strict=True):
             if doc is None:
                 out.append(None)

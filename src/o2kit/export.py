@@ -209,10 +209,10 @@ def read_server(client: OpenObserveClient, request: ExportRequest) -> ServerObje
             ),
             chosen,
         )
-        for item, body in zip(chosen, bodies, strict=True):
-            if isinstance(body, BaseException):
-                raise body
-            out.alerts.append({**body, "folder_name": str(item.get("folder_name", ""))})
+        for item, fetched in zip(chosen, bodies, strict=True):
+            if isinstance(fetched, BaseException):
+                raise fetched
+            out.alerts.append({**fetched, "folder_name": str(item.get("folder_name", ""))})
         out.destinations = client.list_destinations(resource="alert destinations")
         out.templates = client.list_templates(resource="alert templates")
     unmatched = [

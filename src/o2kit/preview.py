@@ -37,7 +37,7 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from o2kit.errors import O2kitError
 
@@ -67,7 +67,7 @@ _HEADER = "#24292f"
 _PALETTE = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442",
             "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf")
 _MAX_LEGEND = 16
-_DASHES = ("-", "--", ":", "-.")
+_DASHES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
 
 _TIME_SERIES = {"line", "area", "area-stacked", "scatter"}
 _BARS = {"bar", "stacked", "h-bar", "h-stacked"}
@@ -374,8 +374,8 @@ class _Canvas:
             self.colours[key] = _colour(len(self.colours))
         return self.colours[key]
 
-    def box(self, x: float, y: float, w: float, h: float) -> list[float]:
-        return [x / self.width, 1 - (y + h) / self.height, w / self.width, h / self.height]
+    def box(self, x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
+        return (x / self.width, 1 - (y + h) / self.height, w / self.width, h / self.height)
 
     def rect(self, x: float, y: float, w: float, h: float, *, face: str,
              edge: str | None = None) -> Any:
@@ -445,7 +445,7 @@ def draw_dashboard(body: Mapping[str, Any], results: Mapping[PanelKey, Sequence[
     tabs = list(enumerate(body.get("tabs") or [])) or [(0, {"tabId": "", "panels": []})]
     groups = [[t] for t in tabs] if split_tabs else [tabs]
     pictures = []
-    style = {"font.family": "DejaVu Sans", "axes.unicode_minus": False,
+    style: Any = {"font.family": "DejaVu Sans", "axes.unicode_minus": False,
              "path.simplify": True, "axes.linewidth": 0.6}
     colours = _colour_map(body, results)
     with rc_context(style):
@@ -656,8 +656,8 @@ def _draw_table(canvas: _Canvas, key: PanelKey, panel: Mapping[str, Any], answer
         ha = "right" if numeric[i] else "left"
         canvas.text(key, anchor, box.y + 3, _fit(column.label, width - 8, size), size=size,
                     weight="bold", ha=ha, clip=clip)
-        for r, row in enumerate(cells):
-            canvas.text(key, anchor, box.y + row_px * (r + 1) + 3, _fit(row[i], width - 8, size),
+        for r, line in enumerate(cells):
+            canvas.text(key, anchor, box.y + row_px * (r + 1) + 3, _fit(line[i], width - 8, size),
                         size=size, ha=ha, clip=clip)
         x += width
     if len(shown) < len(answer.rows):

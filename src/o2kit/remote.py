@@ -288,7 +288,7 @@ class _Applier:
         self.force = force
         self.progress = progress
         # folder (type, name) -> folderId, filled from live state and from creates.
-        self.folder_ids: dict[tuple[str, str], str] = {}
+        self.folder_ids: dict[tuple[str, ...], str] = {}
         self.failed_keys: set[tuple[str, tuple[str, ...]]] = set()
         for change in plan.changes:
             live = change.live

@@ -227,9 +227,9 @@ def init_project(directory: Path, *, force: bool = False, source: Path | None = 
             "minimal project without templates; copy .github/workflows/o2kit.yml and "
             "scripts/gitops.sh from the o2kit repository for CI"
         )
-    for rel in (".github/workflows/o2kit.yml", "scripts/gitops.sh"):
-        if Path(rel) not in planned and source is not None:
-            result.notes.append(f"{rel} is not in {source} yet; copy it later for CI")
+    for ci_file in (".github/workflows/o2kit.yml", "scripts/gitops.sh"):
+        if Path(ci_file) not in planned and source is not None:
+            result.notes.append(f"{ci_file} is not in {source} yet; copy it later for CI")
     config_file = Path("o2kit.yaml")
     if config_file in planned:
         planned[config_file] = _with_project(

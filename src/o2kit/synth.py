@@ -554,7 +554,7 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
         by_key[(call.minute, call.model_id)].append(call)
     order = {m.model_id: i for i, m in enumerate(scenario.models)}
     profiles = {m.model_id: m for m in scenario.models}
-    points = []
+    points: list[dict[str, Any]] = []
     for (minute, model_id) in sorted(by_key, key=lambda k: (k[0], order[k[1]])):
         calls = by_key[(minute, model_id)]
         accepted = [c for c in calls if c.outcome != "throttled"]

@@ -274,7 +274,7 @@ def _panels(data: dict[str, Any], key: str = "panels") -> list[tuple[str, dict[s
 
 def _tab_panels(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(path, panel) for every panel of every tab (v3 and later)."""
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for t, tab in enumerate(_require_list(_get(data, "tabs"), "tabs")):
         tab = _require_dict(tab, f"tabs[{t}]")
         out.extend((f"tabs[{t}].{p}", panel) for p, panel in _panels(tab))

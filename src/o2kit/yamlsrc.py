@@ -156,7 +156,7 @@ def check_bounds(text: str, file: str) -> None:
                     raise _over(file, event.start_mark,
                                 f"alias *{event.anchor} inside its own anchor (a recursive "
                                 "structure)")
-                values, height = sizes.get(event.anchor, (1, 0))
+                values, height = sizes.get(event.anchor or "", (1, 0))
                 added += values
                 if added > MAX_ALIAS_EXPANSION:
                     raise _over(file, event.start_mark,
@@ -261,7 +261,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             try:
                 hash(key)
             except TypeError:

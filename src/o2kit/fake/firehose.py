@@ -174,7 +174,7 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
-_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def to_json_text(value: Any) -> str:
