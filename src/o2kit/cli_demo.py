@@ -79,6 +79,7 @@ def demo_command(
     from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
     from o2kit.model import Resource
     from o2kit.plan import build_plan
+    from o2kit.redact import Secret
     from o2kit.remote import apply_plan, fetch_live
 
     def body() -> int:
@@ -97,7 +98,7 @@ def demo_command(
         with fake.serve(port=port) as server:
             base._say(f"Fake OpenObserve on {server.url} (org {config.org}, user {DEFAULT_USER})")
             settings = ServerSettings(url=server.url, org=config.org, user=DEFAULT_USER,
-                                      password=DEFAULT_PASSWORD)
+                                      password=Secret(DEFAULT_PASSWORD))
             with OpenObserveClient(settings) as client:
                 # 1. traffic through the Firehose route
                 now_ms = int(time.time() * 1000)
@@ -149,8 +150,9 @@ def demo_command(
                 failed = [o for o in outcomes if not o.ok]
                 base.out.print(f"3. Ran {len(outcomes)} panel and alert queries: "
                                f"{len(outcomes) - len(failed)} passed", markup=False)
-                for o in failed:
-                    base.err.print(base._safe(f"   ✗ {o.query.label}: {o.problem}"), markup=False)
+                for failure in failed:
+                    base.err.print(base._safe(f"   ✗ {failure.query.label}: {failure.problem}"),
+                                   markup=False)
 
                 # 4. what the dashboard shows
                 _print_summary(base.out, outcomes)

@@ -33,6 +33,7 @@ from o2kit.errors import ConfigError, O2kitError
 
 if TYPE_CHECKING:  # the generator loads when traffic is built: `o2kit --help` imports MAX_MINUTES
     from o2kit import synth
+    from o2kit.redact import Secret
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ MAX_MINUTES = INGEST_ALLOWED_UPTO_HOURS * 60 - 1
 class FirehoseSender(Protocol):
     """What seeding needs from the client (``OpenObserveClient`` has it)."""
 
-    def post_firehose(self, stream: str, body: bytes, *, access_key: str,
+    def post_firehose(self, stream: str, body: bytes, *, access_key: str | Secret,
                       resource: str = "") -> dict[str, Any]: ...
 
 
@@ -141,7 +142,7 @@ def build_traffic(options: SeedOptions, *, end_ms: int) -> tuple[synth.Traffic, 
 
 def send_traffic(client: FirehoseSender, traffic: synth.Traffic, log_bodies: list[bytes],
                  metric_bodies: list[bytes], *, logs_stream: str, metrics_stream: str,
-                 access_key: str) -> SeedSummary:
+                 access_key: str | Secret) -> SeedSummary:
     """POST every body; a failed request is recorded (and logged), the others still go.
 
     Row counts cover the accepted requests only; they are what the server stores provided its
