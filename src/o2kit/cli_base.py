@@ -91,11 +91,11 @@ def install_output_safety() -> None:
     install_logging_redaction(logging.getLogger().handlers)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Log lines to the ``sys.stderr`` of the moment (a test runner swaps it per invocation), so
     library warnings — "waiting 30 s: server said 429" — reach the user however o2kit is run."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
