@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import json
 import logging
 import os
 import sys
@@ -338,6 +339,13 @@ class _Planned:
     checksum: str
 
 
+def _may_hold_env_refs(body: Any) -> bool:
+    try:
+        return "${" in json.dumps(body, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return True
+
+
 def _make_plan(
     settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
 ) -> _Planned:
@@ -362,16 +370,21 @@ def _make_plan(
         )
     # Only what the user wrote is resolved; every value used is registered for masking, and the
     # paths of the references mark the plan's fields sensitive on both sides.
+    # A body with no "${" anywhere holds no reference, escape or near-miss (every form starts
+    # with it; see o2kit.envrefs): it is used as it is, without walking or copying it — most
+    # dashboards, which are the bulk of a large project.
     desired = [
         Resource(
             kind=r.kind,
             key=r.key,
-            body=envrefs.resolve_env_refs(r.body, os.environ, on_secret=register),
+            body=envrefs.resolve_env_refs(r.body, os.environ, on_secret=register)
+            if _may_hold_env_refs(r.body) else r.body,
             source=r.source,
         )
         for r in project.resources
     ]
     refs = {(r.kind, r.key): [p for p, _var in envrefs.find_env_ref_paths(r.body)]
+            if _may_hold_env_refs(r.body) else []
             for r in project.resources}
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
