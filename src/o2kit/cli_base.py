@@ -373,19 +373,19 @@ def _make_plan(
     # A body with no "${" anywhere holds no reference, escape or near-miss (every form starts
     # with it; see o2kit.envrefs): it is used as it is, without walking or copying it — most
     # dashboards, which are the bulk of a large project.
+    with_refs = [_may_hold_env_refs(r.body) for r in project.resources]
     desired = [
         Resource(
             kind=r.kind,
             key=r.key,
             body=envrefs.resolve_env_refs(r.body, os.environ, on_secret=register)
-            if _may_hold_env_refs(r.body) else r.body,
+            if may else r.body,
             source=r.source,
         )
-        for r in project.resources
+        for r, may in zip(project.resources, with_refs, strict=True)
     ]
-    refs = {(r.kind, r.key): [p for p, _var in envrefs.find_env_ref_paths(r.body)]
-            if _may_hold_env_refs(r.body) else []
-            for r in project.resources}
+    refs = {(r.kind, r.key): [p for p, _var in envrefs.find_env_ref_paths(r.body)] if may else []
+            for r, may in zip(project.resources, with_refs, strict=True)}
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
