@@ -130,7 +130,9 @@ def test_bad_files_are_reported_with_file_and_line(tmp_path: Path) -> None:
     assert ("alert-tests/bad.yaml:1: alert: no alert 'bedrock_nope' in the project (alerts: "
             "bedrock_firehose_delivery, bedrock_log_delivery, bedrock_pipeline_freshness, "
             "bedrock_quota_headroom, bedrock_server_errors, bedrock_throttling, "
-            "bedrock_token_budget)") in output
+            "bedrock_token_budget, budget_bedrock_100pct, budget_bedrock_50pct, "
+            "budget_bedrock_80pct, budget_bedrock_forecast, budget_search_team_100pct, "
+            "budget_search_team_80pct, budget_search_team_forecast)") in output
     assert "alert-tests/worse.yaml:3: tests[0].nme: unknown field (check the spelling)" in output
 
 

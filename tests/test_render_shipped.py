@@ -90,6 +90,11 @@ def check_common_rules(sql: str) -> exp.Expression:
             # a comparison: the time range comes from the request
             if isinstance(column.parent, exp.Max | exp.Min):
                 continue
+            # budgets: the calendar period's start inside a period long enough to hold it
+            if isinstance(column.parent, exp.GTE) and column.parent.this is column:
+                assert "_timestamp >= CAST(to_unixtime(date_trunc(" in sql, sql
+                assert ", now())) AS BIGINT) * 1000000" in sql, sql
+                continue
             assert isinstance(column.parent, exp.Anonymous), sql
             assert column.parent.name.lower() == "histogram", sql
     if '"bedrock_logs"' in sql:
@@ -159,8 +164,8 @@ def test_percentiles_say_where_they_come_from(projects: dict[str, list[Resource]
 
 def test_alert_sql_rules(projects: dict[str, list[Resource]]) -> None:
     alerts = alert_sqls(projects)
-    # shipped: 7 alerts each layout; applogs: 3 each
-    assert len(alerts) == 20
+    # shipped: 7 alerts + 7 of the two example budgets each layout; applogs: 3 each
+    assert len(alerts) == 34
     for body, sql in alerts:
         assert "$" not in sql
         check_common_rules(sql)
@@ -279,4 +284,4 @@ def test_repo_root_renders(tmp_path: Path) -> None:
     # the shipped files as they are in the repository (not a copy) load without problems
     root = Path(__file__).resolve().parents[1]
     kinds = [r.kind for r in load_project(root).resources]
-    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 7
+    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 14

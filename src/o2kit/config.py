@@ -12,10 +12,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from o2kit.errors import ConfigError, Problem, ValidationFailed
 from o2kit.kinds import PROJECT_PATTERN
@@ -491,6 +499,111 @@ def check_quota_rows(rows: list[QuotaRow]) -> list[QuotaRow]:
     return rows
 
 
+# --- budgets: money per month / week / day, with alert ladders and a forecast ---------------
+
+_BUDGET_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
+_CALLER = re.compile(r"^[A-Za-z0-9:/_.+=,@-]+\*?$")
+
+
+class BudgetTeamScope(_Strict):
+    """Calls tagged ``requestMetadata.<team_tag> = <team>``."""
+
+    team_tag: str = Field(default="team", min_length=1, max_length=64)
+    team: str = Field(min_length=1, max_length=256)
+
+
+class BudgetCallerScope(_Strict):
+    """Calls whose identity ARN is ``caller``, or starts with it when it ends in ``*`` (e.g.
+    ``arn:aws:sts::111122223333:assumed-role/search-app/*``: every session of that role)."""
+
+    caller: str = Field(min_length=1, max_length=512)
+
+    @field_validator("caller")
+    @classmethod
+    def _caller(cls, value: str) -> str:
+        if not _CALLER.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an identity ARN or ARN prefix (letters, digits, : / _ . + = "
+                ", @ - and one * at the end)"
+            )
+        return value
+
+
+def _scope_kind(value: Any) -> str:
+    """Which scope a budget's ``scope`` is, so that errors name only that one."""
+    if isinstance(value, BaseModel):
+        return "caller" if isinstance(value, BudgetCallerScope) else "team"
+    if isinstance(value, Mapping):
+        return "caller" if "caller" in value else "team"
+    return "all"
+
+
+class Budget(_Strict):
+    """One row of ``budgets:``: ``amount`` (prices.yaml's currency) per calendar ``period``
+    (UTC), for the calls in ``scope``; one alert per threshold (percent of the amount, spend of
+    the period so far) and, with ``forecast``, one when the linear month-end projection exceeds
+    the amount. ``destinations`` are alert destinations defined in alerts/*.yaml."""
+
+    name: str
+    amount: float = Field(gt=0, description="money per period, in prices.yaml's currency")
+    period: Literal["month", "week", "day"] = "month"
+    scope: Annotated[
+        Annotated[Literal["all"], Tag("all")]
+        | Annotated[BudgetTeamScope, Tag("team")]
+        | Annotated[BudgetCallerScope, Tag("caller")],
+        Discriminator(_scope_kind),
+    ] = "all"
+    thresholds: list[int] = Field(
+        default_factory=lambda: [50, 80, 100],
+        min_length=1,
+        max_length=10,
+        description="percent of amount; one alert each",
+    )
+    forecast: bool = Field(
+        default=True, description="alert when the projected period-end spend exceeds amount"
+    )
+    destinations: list[str] = Field(min_length=1, max_length=20)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _BUDGET_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r}: a budget name is 1 to 40 lower-case letters, digits and '_' "
+                "(it goes into the alert names)"
+            )
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[int]) -> list[int]:
+        for pct in value:
+            if not 1 <= pct <= 1000:
+                raise ValueError(f"threshold {pct} is not a percentage from 1 to 1000")
+        if len(set(value)) != len(value):
+            raise ValueError("a threshold is listed twice")
+        return sorted(value)
+
+    def alert_names(self) -> list[tuple[str, int | None]]:
+        """``(alert name, threshold)`` of every alert this budget renders (None: forecast)."""
+        names: list[tuple[str, int | None]] = [
+            (f"budget_{self.name}_{pct}pct", pct) for pct in self.thresholds
+        ]
+        if self.forecast:
+            names.append((f"budget_{self.name}_forecast", None))
+        return names
+
+
+def check_budgets(budgets: list[Budget]) -> list[Budget]:
+    seen: dict[str, int] = {}
+    for i, budget in enumerate(budgets):
+        if budget.name in seen:
+            raise ValueError(f"budgets[{i}] repeats the name of budgets[{seen[budget.name]}] "
+                             f"({budget.name!r})")
+        seen[budget.name] = i
+    return budgets
+
+
 class Config(_Strict):
     """``o2kit.yaml``: what the templates are rendered for."""
 
@@ -522,6 +635,8 @@ class Config(_Strict):
     aws: AwsSettings | None = None
     # The account's Bedrock quotas per model-id prefix and region (Quota tab, headroom alert).
     quotas: list[QuotaRow] = Field(default_factory=list)
+    # Money budgets per calendar month / week / day and scope: alert ladders and a forecast.
+    budgets: list[Budget] = Field(default_factory=list)
 
     @field_validator("regions")
     @classmethod
@@ -543,6 +658,11 @@ class Config(_Strict):
     @classmethod
     def _quotas(cls, value: list[QuotaRow]) -> list[QuotaRow]:
         return check_quota_rows(value)
+
+    @field_validator("budgets")
+    @classmethod
+    def _budgets(cls, value: list[Budget]) -> list[Budget]:
+        return check_budgets(value)
 
     @field_validator("org")
     @classmethod

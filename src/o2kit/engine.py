@@ -269,7 +269,7 @@ class _Call:
     arg_tokens: list[list[Token]]
 
 
-_REWRITTEN = {"histogram", *engine_udfs.JSON_FUNCTIONS}
+_REWRITTEN = {"histogram", "now", *engine_udfs.JSON_FUNCTIONS}
 
 
 def _tokens(sql: str) -> list[Token]:
@@ -394,6 +394,16 @@ def rewrite_functions(sql: str, histogram: _HistogramContext) -> str:
         args = [rewrite_functions(sql[a:b], histogram).strip() for a, b in call.args]
         if call.name == "histogram":
             out.append(_histogram_sql(args, call.arg_tokens, histogram))
+        elif call.name == "now":
+            # OpenObserve runs a scheduled alert's SQL when its trigger is due, and the searched
+            # range ends at that trigger time (src/core/src/alerts/scheduler/handlers.rs
+            # handle_alert_triggers: final_end_time), so DataFusion's now() is the range's end
+            # (later only by the scheduler's delay). o2kit evaluates alert tests at an arbitrary
+            # `at`, so now() becomes the query's end time; without one it stays now().
+            if args or histogram.end_time <= 0:
+                out.append(sql[call.start:call.end])
+            else:
+                out.append(f"to_timestamp_micros({int(histogram.end_time)})")
         else:
             if not args:
                 raise QueryError(f"{call.name} needs a JSON argument", SQL_EXECUTE_ERROR)
@@ -661,7 +671,15 @@ class QueryEngine:
         engine_udfs.clear_memos()
         try:
             frame = self._ctx.sql(prepared)
-            table = pa.Table.from_batches(frame.collect(), schema=frame.schema())
+            schema = frame.schema()
+            # A constant column (now(), a literal) can come back "not null" in some batches and
+            # nullable in the plan's schema; the values are what count, so rebuild on the plan's.
+            table = pa.Table.from_batches(
+                [b if b.schema.equals(schema) else pa.RecordBatch.from_arrays(b.columns,
+                                                                               schema=schema)
+                 for b in frame.collect()],
+                schema=schema,
+            )
         except Exception as error:  # DataFusion raises plain Exception subclasses
             raise _classify(error) from error
         finally:

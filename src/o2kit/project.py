@@ -61,7 +61,14 @@ from pydantic import (
 
 from o2kit import upgrade
 from o2kit.cache import Cache, digest, files_digest, tool_digest, tree_digest
-from o2kit.config import LoadedConfig, OutsideProject, load_config, project_path
+from o2kit.config import (
+    BudgetCallerScope,
+    BudgetTeamScope,
+    LoadedConfig,
+    OutsideProject,
+    load_config,
+    project_path,
+)
 from o2kit.envrefs import (
     find_env_ref_paths,
     find_env_refs,
@@ -866,6 +873,40 @@ class _Loader:
             Resource("alert", (folder, name), body, source, meta=_origin(spec.template))
         )
 
+    # ---- o2kit.yaml budgets: ----
+
+    def budget_alerts(self) -> None:
+        """The alerts of ``budgets:`` in o2kit.yaml: one per threshold and one forecast per
+        budget (``Budget.alert_names``), rendered from bedrock/budget.yaml.j2 and
+        bedrock/budget-forecast.yaml.j2 like an alerts/*.yaml entry; problems point at the
+        budget's line."""
+        budgets = self.loaded.config.budgets
+        if not budgets:
+            return
+        file, lines = _budget_lines(self.root, self.loaded)
+        folder = self.loaded.config.folders.alerts
+        for i, budget in enumerate(budgets):
+            index = LineIndex(file, {(): lines.get(i, 1)})
+            scope: dict[str, Any] = {}
+            if isinstance(budget.scope, BudgetTeamScope):
+                scope = {"team_tag": budget.scope.team_tag, "team": budget.scope.team}
+            elif isinstance(budget.scope, BudgetCallerScope):
+                scope = {"caller": budget.scope.caller}
+            common = {"budget_name": budget.name, "amount": budget.amount,
+                      "period": budget.period, **scope}
+            for dest in budget.destinations:
+                self.alert_destinations.append(
+                    (file, lines.get(i, 1), f"budgets[{i}].destinations", dest)
+                )
+            for name, pct in budget.alert_names():
+                if pct is None:
+                    template, params = "bedrock/budget-forecast.yaml.j2", common
+                else:
+                    template, params = "bedrock/budget.yaml.j2", {**common, "threshold_pct": pct}
+                spec = AlertSpec(template=template, destinations=budget.destinations,
+                                 params=params)
+                self.alert(file, index, folder, name, spec)
+
     # ---- across files ----
 
     def cross_checks(self) -> None:
@@ -1002,6 +1043,17 @@ def _defaults_locator(root: Path, loaded: LoadedConfig) -> Callable[[str, str], 
     return locate
 
 
+def _budget_lines(root: Path, loaded: LoadedConfig) -> tuple[str, dict[int, int]]:
+    """The file that sets ``budgets:`` (the overlay's if it does) and the line of each entry."""
+    name, _ = _config_line(root, loaded, "budgets")
+    try:
+        index = load_yaml_file(root / name, name)[1]
+    except YamlError:
+        return name, {}
+    return name, {p[1]: line for p, line in index.lines.items()
+                  if len(p) == 2 and p[0] == "budgets" and isinstance(p[1], int)}
+
+
 def _config_line(root: Path, loaded: LoadedConfig, key: str) -> tuple[str, int]:
     """File and line of a top-level key of the configuration (the overlay's if it sets it)."""
     for name in reversed(loaded.files):
@@ -1113,6 +1165,7 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
     for folder in (DASHBOARDS_DIR, ALERTS_DIR):
         for rel, path in _project_files(root, folder, out, allow_outside=outside):
             loader.load_file(folder, rel, path)
+    loader.budget_alerts()
     loader.cross_checks()
     for (folder_type, name), source in sorted(loader.folders.items()):
         loader.resources.append(
