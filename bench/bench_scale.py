@@ -272,7 +272,10 @@ def bench_size(count: int, latency: float, concurrency: int, keep: Path | None,
                   profile="apply")
             phase("plan, in sync", ["plan", "--detailed-exitcode", *server_args], server,
                   profile="plan-sync")
-            wall, cpu, requests = naive_fetch(server.url)
+            # In a process of its own: a child forked from a grown parent would report the
+            # parent's RSS as its own high-water mark.
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                wall, cpu, requests = pool.apply(naive_fetch, (server.url,))
             rows.append(Row(count, "naive sequential GETs", wall, cpu, None, requests,
                             requests * latency))
             print(rows[-1].line(), flush=True)
