@@ -66,7 +66,5 @@ def in_range(
 # The ranges of the numeric flags (README "Limits").
 TIMEOUT_MAX = 3600.0  # seconds per request
 CONCURRENCY_MAX = 64  # requests in flight
-RETRIES_MAX = 10  # retries after the first attempt
 check_timeout = in_range(0, TIMEOUT_MAX, above=True, unit=" s")
 check_concurrency = in_range(1, CONCURRENCY_MAX)
-check_retries = in_range(0, RETRIES_MAX)

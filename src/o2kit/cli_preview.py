@@ -70,7 +70,7 @@ def preview_command(
 
     base.require_extra("preview", "preview")
     from o2kit import check, preview
-    from o2kit.project import rendered_path
+    from o2kit.project import output_path, rendered_path, write_output
 
     def body() -> int:
         project = base._load_validated()
@@ -121,10 +121,11 @@ def preview_command(
                 for picture in pictures:
                     name = stem if len(pictures) == 1 else f"{stem}-{_slug(picture.name)}"
                     relative = Path(folder) / f"{name}.png"
-                    path = target / relative
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    if not path.exists() or path.read_bytes() != picture.png:
-                        path.write_bytes(picture.png)
+                    target.mkdir(parents=True, exist_ok=True)
+                    path = output_path(target, relative)  # never through a symlink
+                    if (path.is_symlink() or not path.is_file()
+                            or path.read_bytes() != picture.png):
+                        write_output(path, picture.png)
                     written.append(path)
                     heading = "/".join(resource.key)
                     if picture.name:
@@ -135,7 +136,7 @@ def preview_command(
                 client.close()
         index = target / "index.html"
         target.mkdir(parents=True, exist_ok=True)
-        index.write_text(_index_html(pages, subtitle), encoding="utf-8")
+        write_output(index, _index_html(pages, subtitle))
         _forget_stale(target, written + [index])
         for path in written:
             typer.echo(str(path))
@@ -205,7 +206,10 @@ def _index_html(pages: list[tuple[str, str]], subtitle: str) -> str:
 
 
 def _forget_stale(target: Path, written: list[Path]) -> None:
-    """Remove pictures an earlier run listed in the manifest and this run did not write."""
+    """Remove pictures an earlier run listed in the manifest and this run did not write (never
+    through a symlink)."""
+    from o2kit.project import write_output
+
     manifest = target / MANIFEST
     keep = {p.relative_to(target).as_posix() for p in written}
     if manifest.exists():
@@ -215,9 +219,11 @@ def _forget_stale(target: Path, written: list[Path]) -> None:
             if (old and old not in keep and not Path(old).is_absolute()
                     and ".." not in Path(old).parts and old.endswith((".png", ".html"))):
                 stale = target / old
-                if stale.is_file():
+                if stale.is_file() and not any(
+                        p.is_symlink() for p in [stale, *stale.parents] if p != target
+                        and p.is_relative_to(target)):
                     stale.unlink()
-    manifest.write_text("".join(f"{p}\n" for p in sorted(keep)), encoding="utf-8")
+    write_output(manifest, "".join(f"{p}\n" for p in sorted(keep)))
 
 
 def register(app: typer.Typer) -> None:

@@ -1211,7 +1211,7 @@ _RENDERED_ENTRY = re.compile(
 )
 
 
-def _no_links(out_dir: Path, rel: PurePosixPath) -> Path:
+def _no_links(out_dir: Path, rel: PurePosixPath | Path) -> Path:
     """``out_dir / rel`` with no symlink on the way from ``out_dir``: a symlinked folder inside
     the output folder is replaced by a real one (the link is removed, never what it points to),
     so nothing is written outside ``out_dir`` through it."""
@@ -1226,7 +1226,17 @@ def _no_links(out_dir: Path, rel: PurePosixPath) -> Path:
     return current / rel.parts[-1]
 
 
-def _write_file(path: Path, text: str) -> None:
+def output_path(out_dir: Path, rel: PurePosixPath | Path) -> Path:
+    """Where to write ``rel`` under an output folder: no symlink on the way (see ``_no_links``)."""
+    return _no_links(out_dir, rel)
+
+
+def write_output(path: Path, data: str | bytes) -> None:
+    """``_write_file`` for any output folder (text or bytes)."""
+    _write_file(path, data)
+
+
+def _write_file(path: Path, text: str | bytes) -> None:
     """Write a regular file, replacing a symlink at ``path`` rather than writing through it
     (``O_NOFOLLOW``: a link put there between the check and the write fails the write)."""
     if path.is_symlink():
@@ -1235,6 +1245,10 @@ def _write_file(path: Path, text: str) -> None:
         path.unlink()
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, 0o644)
+    if isinstance(text, bytes):
+        with os.fdopen(fd, "wb") as raw:
+            raw.write(text)
+        return
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 

@@ -65,3 +65,22 @@ def test_a_symlinked_manifest_is_not_written_through(
     assert run(project, "render", "--out", str(out)).exit_code == 0
     assert precious.read_text(encoding="utf-8") == "do not touch"
     assert not manifest.is_symlink()
+
+
+def test_preview_does_not_write_through_a_symlink(tmp_path: Path) -> None:
+    """The same rule for `preview`'s pictures, index and manifest."""
+    pytest.importorskip("matplotlib")
+    project = copy_project(tmp_path / "repo")
+    out = tmp_path / "pictures"
+    assert run(project, "preview", "--out", str(out), "--minutes", "10",
+               "--single").exit_code == 0
+    picture = next(out.rglob("*.png"))
+    precious = tmp_path / "precious.txt"
+    precious.write_text("do not touch", encoding="utf-8")
+    for path in (picture, out / "index.html"):
+        path.unlink()
+        path.symlink_to(precious)
+    result = run(project, "preview", "--out", str(out), "--minutes", "10", "--single")
+    assert result.exit_code == 0, result.output
+    assert precious.read_text(encoding="utf-8") == "do not touch"
+    assert not picture.is_symlink() and picture.read_bytes().startswith(b"\x89PNG")
