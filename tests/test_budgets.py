@@ -7,6 +7,7 @@ the alert SQL or o2kit's price table)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,47 @@ def test_forecast_alert_against_the_calls(tmp_path: Path, team: str | None) -> N
         assert bool(fired) == (spend >= under * pct / 100), pct
         if fired:
             assert fired[0]["spend"] == pytest.approx(spend, rel=1e-9)
+
+
+def test_budgets_tab_against_the_calls(tmp_path: Path) -> None:
+    now_ms = int(NOW.timestamp() * 1000)
+    scenario = synth.Scenario(minutes=60, requests_per_minute=10, spend_spike=synth.SpendSpike(
+        start_minute=20, minutes=10, extra_per_minute=10, token_multiplier=300.0))
+    root = shipped_project(tmp_path / "p")
+    rows, traffic = check.synthetic_rows(load_config(root).config, now_ms=now_ms, seed=5,
+                                         scenario=scenario)
+    spend_all, spend_chat = _spend(traffic), _spend(traffic, "chat")
+    forecast_all = _forecast(spend_all, 1.0)[1]
+    amount_all = round(forecast_all * 0.75, 2)  # projected over
+    amount_chat = round(_forecast(spend_chat, 1.0)[1] * 2, 2)  # projected under
+    _with_budgets(root, [
+        {"name": "all", "amount": amount_all, "destinations": ["bedrock_slack"]},
+        {"name": "chat", "amount": amount_chat, "scope": {"team": "chat"},
+         "destinations": ["bedrock_slack"]},
+    ])
+    project = load_project(root)
+    (query,) = [q for q in check.queries(project.resources) if q.label.endswith(
+        "Budgets: spend so far and period-end forecast (linear) (USD)")]
+    hits = {h["budget"]: h for h in check.local_runner(rows)(
+        query.sql, now_ms * 1000 - 31 * 86_400_000_000, now_ms * 1000)}
+    assert set(hits) == {"all", "chat"}
+    for name, spend, amount in (("all", spend_all, amount_all),
+                                ("chat", spend_chat, amount_chat)):
+        elapsed_pct, forecast, crossing = _forecast(spend, amount)
+        hit = hits[name]
+        assert hit["spend"] == pytest.approx(spend, rel=1e-9)
+        assert hit["spent_pct"] == pytest.approx(100 * spend / amount, rel=1e-9)
+        assert hit["elapsed_pct"] == pytest.approx(elapsed_pct, rel=1e-9)
+        assert hit["forecast"] == pytest.approx(forecast, rel=1e-9)
+        assert hit["crossing_date"] == (crossing if forecast > amount else "not at this rate")
+    assert hits["all"]["crossing_date"].startswith("20")
+    assert hits["chat"]["scope"] == "calls tagged requestMetadata.team = chat"
+
+
+def test_without_budgets_the_tab_says_how_to_add_them(tmp_path: Path) -> None:
+    root = _with_budgets(shipped_project(tmp_path / "p"), [])
+    (dashboard,) = [r.body for r in load_project(root).resources if r.kind == "dashboard"]
+    (tab,) = [t for t in dashboard["tabs"] if t["tabId"] == "budgets"]
+    (panel,) = tab["panels"]
+    assert panel["type"] == "html" or panel["type"] == "markdown", panel["type"]
+    assert "No budgets configured" in json.dumps(panel)

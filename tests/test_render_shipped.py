@@ -140,6 +140,9 @@ def test_panel_sql_rules_and_aliases(projects: dict[str, list[Resource]]) -> Non
         assert "IN ($region)" in sql or "aws_region" not in sql, panel["title"]
         if panel["id"].startswith("pipeline-"):
             assert "IN ($region)" in sql and "IN ($model)" not in sql, panel["title"]
+        elif panel["id"].startswith("budgets-"):
+            # a budget counts every call in its scope, whatever the filters say
+            assert "$" not in sql, panel["title"]
         else:
             assert "IN ($model)" in sql, panel["title"]
 
@@ -223,6 +226,7 @@ def test_required_panels_exist(projects: dict[str, list[Resource]]) -> None:
         "Tokens & cost",
         "Attribution",
         "Quota",
+        "Budgets",
         "Pipeline health",
     ]
     assert [v["name"] for v in body["variables"]["list"]] == ["model", "region"]

@@ -62,6 +62,7 @@ from pydantic import (
 from o2kit import upgrade
 from o2kit.cache import Cache, digest, files_digest, tool_digest, tree_digest
 from o2kit.config import (
+    Budget,
     BudgetCallerScope,
     BudgetTeamScope,
     LoadedConfig,
@@ -473,6 +474,8 @@ class _Loader:
             "regions": mark_params(list(config.regions)),
             "prices": TemplatePrices(self.prices),
             "quotas": TemplateQuotas(config.quotas),
+            # o2kit.yaml budgets: (the Budgets tab; their alerts come from budget_alerts).
+            "budgets": mark_params([_budget_context(b) for b in config.budgets]),
         }
 
     def add_resource(self, resource: Resource) -> None:
@@ -1041,6 +1044,19 @@ def _defaults_locator(root: Path, loaded: LoadedConfig) -> Callable[[str, str], 
         return Problem(first, 1, f"defaults.{key}", message)
 
     return locate
+
+
+def _budget_context(budget: Budget) -> dict[str, Any]:
+    scope = budget.scope
+    return {
+        "name": budget.name,
+        "amount": budget.amount,
+        "period": budget.period,
+        "thresholds": list(budget.thresholds),
+        "team_tag": scope.team_tag if isinstance(scope, BudgetTeamScope) else "team",
+        "team": scope.team if isinstance(scope, BudgetTeamScope) else "",
+        "caller": scope.caller if isinstance(scope, BudgetCallerScope) else "",
+    }
 
 
 def _budget_lines(root: Path, loaded: LoadedConfig) -> tuple[str, dict[int, int]]:
