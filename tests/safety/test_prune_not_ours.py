@@ -32,6 +32,8 @@ def test_prune_in_repo_a_never_deletes_repo_b_objects_in_the_same_org(
     # Repository B: one dashboard, in the same folder as A's.
     b = make_repo(tmp_path / "b", "team-b")
     (b / "alerts" / "bedrock.yaml").unlink()
+    config = (b / "o2kit.yaml").read_text(encoding="utf-8")  # and the budgets' alerts
+    (b / "o2kit.yaml").write_text(config.split("\nbudgets:")[0] + "\n", encoding="utf-8")
     board = b / "dashboards" / "bedrock.yaml"
     board.write_text(board.read_text(encoding="utf-8").replace(
         "title: Bedrock overview", "title: Team B overview"), encoding="utf-8")
