@@ -20,7 +20,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from o2kit.yamlsrc import YamlError, load_json, load_yaml
+from o2kit.project.yamlsrc import YamlError, load_json, load_yaml
 
 
 def alias_bomb() -> str:

@@ -1,4 +1,4 @@
-"""Benchmark: the Bedrock SQL patterns (reference bedrock-telemetry.md §6) on o2kit.engine.
+"""Benchmark: the Bedrock SQL patterns (reference bedrock-telemetry.md §6) on o2kit.query.engine.
 
 Generates N metric-stream rows and N invocation-log rows in memory (Arrow, no files), registers
 them, and times each query over a one-day window (best of --repeat runs, plus the first run).
@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from o2kit.engine import QueryEngine
+from o2kit.query.engine import QueryEngine
 
 T0 = 1_787_184_000_000_000  # 2026-08-20T00:00:00Z, µs
 DAY = 86_400_000_000

@@ -1,7 +1,7 @@
 """Benchmark: rows per second through the fake OpenObserve's Firehose route on a loopback port,
 then the cost of the first and of a repeated search over what was ingested.
 
-Synthetic Bedrock traffic (o2kit.synth) is turned into Firehose request bodies beforehand, so
+Synthetic Bedrock traffic (o2kit.aws.synth) is turned into Firehose request bodies beforehand, so
 the figures cover the HTTP round trip, the fake's decoding (base64, gzip, JSON, flattening) and
 its writes (schema evolution, Arrow chunk) — not the generator.
 
@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
-from o2kit.engine import QueryEngine
+from o2kit.aws.seed import firehose_access_key
+from o2kit.aws.synth import Scenario, firehose_bodies, generate
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
-from o2kit.seed import firehose_access_key
-from o2kit.synth import Scenario, firehose_bodies, generate
+from o2kit.project.config import ServerSettings
+from o2kit.query.engine import QueryEngine
+from o2kit.sync.client import OpenObserveClient
 
 SEARCH_SQL = ('SELECT message_modelid AS model_id, COUNT(*) AS invocations, '
               'SUM(message_input_inputtokencount) AS input_tokens '

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from o2kit import check, synth
-from o2kit.engine import QueryEngine, QueryError
-from o2kit.project import load_project
+from o2kit.aws import synth
+from o2kit.project.loader import load_project
+from o2kit.query import check
+from o2kit.query.engine import QueryEngine, QueryError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,9 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-from o2kit import check, preview
-from o2kit.cli_preview import LOCAL_END_MS
-from o2kit.project import load_project
+from o2kit.cli.preview import LOCAL_END_MS
+from o2kit.project.loader import load_project
+from o2kit.query import check, preview
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -175,9 +175,9 @@ def _help(env: dict[str, str]) -> str:
 def naive_fetch(url: str) -> tuple[float, float, int]:
     """GET every object one by one: folders, each folder's dashboards and each dashboard, the
     alerts and each alert — what a hand-written sync script does."""
-    from o2kit.client import OpenObserveClient
-    from o2kit.config import ServerSettings
     from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER
+    from o2kit.project.config import ServerSettings
+    from o2kit.sync.client import OpenObserveClient
 
     settings = ServerSettings(url=url, org="default", user=DEFAULT_USER,
                               password=DEFAULT_PASSWORD, concurrency=1)

@@ -25,7 +25,7 @@ HEAVY = ("rich", "pydantic", "yaml", "jinja2", "httpx", "sqlglot", "datafusion",
 
 LOADED = """
 import json, sys
-from o2kit import cli
+from o2kit.cli import app as cli
 sys.argv = ["o2kit", *sys.argv[1:]]
 try:
     cli.main()

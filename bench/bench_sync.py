@@ -17,12 +17,12 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 from o2kit.model import Resource
-from o2kit.plan import build_plan
-from o2kit.remote import apply_plan, fetch_live
+from o2kit.project.config import ServerSettings
+from o2kit.sync.client import OpenObserveClient
+from o2kit.sync.plan import build_plan
+from o2kit.sync.remote import apply_plan, fetch_live
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""Alert evaluation with OpenObserve's trigger semantics (o2kit.alerttest), on tiny hand-made
+"""Alert evaluation with OpenObserve's trigger semantics (o2kit.query.alerttest), on tiny hand-made
 alerts: operators and thresholds, the [at - period, at) window, SQL generated for custom alerts,
 aggregation groups, the notification rows, run-time alignment, and refused shapes."""
 
@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from o2kit import alerttest
-from o2kit.alerttest import (
+from o2kit.query import alerttest
+from o2kit.query.alerttest import (
     EvaluationError,
     QueryRunner,
     UnsupportedAlert,

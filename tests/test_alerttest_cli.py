@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_test
-from o2kit.config import Streams
+from o2kit.cli import alert_tests as cli_test
+from o2kit.cli import app as cli
+from o2kit.project.config import Streams
 
 if not any(c.name == "test" for c in cli.app.registered_commands):
     cli_test.register(cli.app)

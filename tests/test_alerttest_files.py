@@ -1,4 +1,4 @@
-"""Alert-test files (o2kit.alerttest): every problem is reported at once as file:line: field;
+"""Alert-test files (o2kit.query.alerttest): every problem is reported at once as file:line: field;
 expectations (subset rows, bounds, tolerance, messages) and their diff; scenario rows stored as
 OpenObserve would store them, in either metric layout."""
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from o2kit.alerttest import (
+from o2kit.project.yamlsrc import load_yaml
+from o2kit.query.alerttest import (
     Evaluation,
     Expect,
     TestFileError,
@@ -20,7 +21,6 @@ from o2kit.alerttest import (
     scenario_rows,
     to_micros,
 )
-from o2kit.yamlsrc import load_yaml
 
 AT_US = to_micros(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
 MINUTE_US = 60_000_000
@@ -88,7 +88,7 @@ def test_file_level_problems() -> None:
 
 
 def test_bad_yaml_names_its_line(tmp_path: Any) -> None:
-    from o2kit.alerttest import load_test_file
+    from o2kit.query.alerttest import load_test_file
 
     path = tmp_path / "t.yaml"
     path.write_text("alert: a\ntests:\n  - name: [x\n", encoding="utf-8")
@@ -178,7 +178,7 @@ def test_fires_mismatch_alone_fails() -> None:
 
 
 def scenario(**fields: Any) -> Any:
-    from o2kit.alerttest import ScenarioSpec
+    from o2kit.query.alerttest import ScenarioSpec
 
     return ScenarioSpec.model_validate({"generator": "bedrock", "minutes": 6, "seed": 2,
                                         **fields})
@@ -229,7 +229,7 @@ def test_records_not_yet_delivered_are_absent_in_the_special_layout_too() -> Non
 
 
 def test_hand_written_row_times() -> None:
-    from o2kit.alerttest import input_rows
+    from o2kit.query.alerttest import input_rows
 
     rows = input_rows([{"minutes_ago": 1.5, "a": 1}, {"_timestamp": 17, "a": 2},
                        {"_timestamp": "2026-11-28T11:00:00+01:00", "a": 3}], AT_US)

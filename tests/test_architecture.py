@@ -1,7 +1,8 @@
-"""Keep the shape of the code: a pure core, I/O at the edges (see CONTRIBUTING.md).
+"""Keep the shape of the code: packages that show the architecture, a pure core, I/O at the edges.
 
-Walks the imports of every module under src/o2kit with ``ast`` and fails on an import that
-crosses a boundary.
+Walks the imports of every module under ``src/o2kit`` with ``ast`` (imports inside functions
+count too) and fails on an import that crosses a boundary. The allowed imports between packages
+are the table ``ALLOWED`` below; each package's ``__init__`` docstring says the same in words.
 """
 
 from __future__ import annotations
@@ -13,12 +14,31 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "o2kit"
 
+# package (first component under o2kit) -> the o2kit packages it may import. Top-level modules
+# ``model`` and ``errors`` are the shared vocabulary; ``fake`` is a stand-alone fake server.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "model": set(),
+    "redact": set(),
+    "fake": set(),
+    "kinds": {"model", "errors", "redact"},
+    "project": {"kinds", "model", "errors", "redact"},
+    "validate": {"project", "kinds", "model", "errors", "redact"},
+    "sync": {"project", "kinds", "model", "errors", "redact"},
+    "aws": {"project", "model", "errors", "redact"},
+    "query": {"project", "validate", "aws", "fake", "model", "errors", "redact"},
+    "cli": {"project", "validate", "sync", "kinds", "query", "aws", "fake", "model", "errors",
+            "redact"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+
 # Modules that must stay pure: no network, no terminal, no clock, no environment, no files.
-PURE = ["model", "errors", "kinds", "diff", "plan", "report", "validate", "sqlcheck", "columns",
-        "envrefs", "redact"]
+PURE = ["model", "errors", "redact", "kinds", "sync.diff", "sync.plan", "sync.report",
+        "validate.rules", "validate.sqlcheck", "project.columns", "project.envrefs"]
 IO_MODULES = {"httpx", "typer", "socket", "subprocess", "os", "time", "requests", "urllib3",
-              "http", "o2kit.client", "o2kit.remote", "o2kit.cli", "o2kit.project",
-              "o2kit.fake"}
+              "http", "o2kit.sync.client", "o2kit.sync.remote", "o2kit.cli",
+              "o2kit.project.loader", "o2kit.fake"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -41,15 +61,95 @@ def _module_files() -> dict[str, Path]:
     files = {}
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).with_suffix("")
-        files[".".join(rel.parts)] = path
+        parts = rel.parts[:-1] if rel.parts[-1] == "__init__" and len(rel.parts) > 1 else rel.parts
+        files[".".join(parts)] = path
     return files
 
 
-@pytest.mark.parametrize("module", PURE)
+def _package(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _target(name: str) -> str:
+    """The package (or top-level module) an ``o2kit.…`` import reaches; ``o2kit.__version__``
+    and other names of ``o2kit/__init__.py`` count as ``__init__``."""
+    part = name.split(".")[1]
+    return part if (SRC / part).is_dir() or (SRC / f"{part}.py").is_file() else "__init__"
+
+
+def test_every_package_is_in_the_table() -> None:
+    unknown = sorted({_package(m) for m in _module_files()} - set(ALLOWED))
+    assert not unknown, f"new top-level package/module {unknown}: add it to ALLOWED"
+
+
+def test_packages_import_only_what_they_may() -> None:
+    offenders: dict[str, list[str]] = {}
+    for name, path in _module_files().items():
+        own = _package(name)
+        allowed = ALLOWED[own] | {own, "__init__"}
+        bad = sorted({n for n in _imports(path) if n.startswith("o2kit.")
+                      and _target(n) not in allowed})
+        if bad:
+            offenders[name] = bad
+    assert not offenders, f"imports that cross the package rules: {offenders}"
+
+
+def test_package_graph_has_no_cycles() -> None:
+    graph = {pkg: deps - {pkg} for pkg, deps in ALLOWED.items()}
+    seen: dict[str, int] = {}
+
+    def visit(node: str, stack: tuple[str, ...]) -> None:
+        if seen.get(node) == 2:
+            return
+        assert seen.get(node) != 1, f"cycle: {' -> '.join(stack + (node,))}"
+        seen[node] = 1
+        for dep in graph.get(node, ()):
+            visit(dep, stack + (node,))
+        seen[node] = 2
+
+    for pkg in graph:
+        visit(pkg, ())
+
+
+def test_no_module_import_cycles() -> None:
+    """Module-level imports (not those inside functions) between o2kit modules form no cycle."""
+    files = _module_files()
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                cands = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                cands = [a.name for a in node.names]
+            else:
+                continue
+            for cand in cands:
+                if cand.startswith("o2kit.") and cand[6:] in files and cand[6:] != name:
+                    deps.add(cand[6:])
+        graph[name] = deps
+    # a package's __init__ importing its own submodules is how packages work, not a cycle
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: tuple[str, ...]) -> None:
+        if state.get(node) == 2:
+            return
+        assert state.get(node) != 1, f"import cycle: {' -> '.join(stack + (node,))}"
+        state[node] = 1
+        for dep in graph[node]:
+            if node.startswith(dep + ".") or dep.startswith(node + "."):
+                continue
+            visit(dep, stack + (node,))
+        state[node] = 2
+
+    for module in graph:
+        visit(module, ())
+
+
+@pytest.mark.parametrize("module", PURE + sorted(
+    m for m in _module_files() if m.startswith("kinds.")))
 def test_pure_core_does_no_io(module: str) -> None:
-    path = SRC / f"{module}.py"
-    if not path.exists():
-        pytest.skip(f"{module} not written yet")
+    path = _module_files()[module]
     bad = sorted(n for n in _imports(path) if _crosses(n, IO_MODULES))
     assert not bad, f"o2kit.{module} is part of the pure core but imports {bad}"
 
@@ -57,103 +157,21 @@ def test_pure_core_does_no_io(module: str) -> None:
 def test_only_client_and_fake_import_httpx() -> None:
     offenders = [
         name for name, path in _module_files().items()
-        if not (name == "client" or name.startswith("fake"))
+        if not (name == "sync.client" or name.startswith("fake"))
         and any(_crosses(n, {"httpx"}) for n in _imports(path))
     ]
-    assert not offenders, f"only o2kit.client (and the fake server) may import httpx: {offenders}"
-
-
-def _is_cli(name: str) -> bool:
-    return name == "cli" or name.startswith("cli_")
+    assert not offenders, f"only o2kit.sync.client (and the fake) may import httpx: {offenders}"
 
 
 def test_only_cli_imports_typer() -> None:
     offenders = [
         name for name, path in _module_files().items()
-        if not _is_cli(name) and any(_crosses(n, {"typer"}) for n in _imports(path))
+        if _package(name) != "cli" and any(_crosses(n, {"typer"}) for n in _imports(path))
     ]
-    assert not offenders, f"only o2kit.cli and o2kit.cli_* may import typer: {offenders}"
+    assert not offenders, f"only o2kit.cli may import typer: {offenders}"
 
 
-def test_fake_server_is_independent_of_o2kit_tables() -> None:
-    """The fake must behave like OpenObserve, not like o2kit's idea of it."""
-    offenders = {}
-    for name, path in _module_files().items():
-        if name.startswith("fake"):
-            bad = [n for n in _imports(path)
-                   if n.startswith("o2kit") and not n.startswith("o2kit.fake")]
-            if bad:
-                offenders[name] = bad
-    assert not offenders, offenders
-
-
-def _import_graph() -> dict[str, set[str]]:
-    """Module → the o2kit modules it imports, at any level (function bodies and
-    ``TYPE_CHECKING`` blocks too: a cycle there is still a knot in the design)."""
-    modules: dict[str, Path] = {}
-    for path in SRC.rglob("*.py"):
-        parts = list(path.relative_to(SRC).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        modules[".".join(["o2kit", *parts])] = path
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join(parent + ([node.module] if node.module else []))
-                subs = {f"{base}.{alias.name}" for alias in node.names} & modules.keys()
-                found.update(subs or {base})  # `from . import x` imports x, not the package
-        graph[name] = {m for m in found if m in modules and m != name}
-    return graph
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(graph[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
-
-
-def test_no_import_cycles() -> None:
-    graph = _import_graph()
-    assert "o2kit.cli_base" in graph["o2kit.cli_envs"]  # the walk sees function-level imports
-    assert _cycles(graph) == []
-
-
-def test_cycle_finder_finds_a_cycle() -> None:
-    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+def test_every_package_says_what_it_owns() -> None:
+    for init in SRC.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert "May import" in doc, f"{init.parent.name}/__init__.py must say what it may import"

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from test_alerttest_cli import project_with_tests, run
 
-from o2kit.project import load_project
+from o2kit.project.loader import load_project
 
 HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 

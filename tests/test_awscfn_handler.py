@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from o2kit import awscfn
-from o2kit.config import Config
+from o2kit.aws import cfn as awscfn
+from o2kit.project.config import Config
 
 
 class _ValidationError(Exception):

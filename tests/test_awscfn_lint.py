@@ -15,8 +15,10 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 from typer.testing import CliRunner
 
-from o2kit import awscfn, cli, cli_aws
-from o2kit.config import Config
+from o2kit.aws import cfn as awscfn
+from o2kit.cli import app as cli
+from o2kit.cli import aws as cli_aws
+from o2kit.project.config import Config
 
 cli_aws.register(cli.app)
 

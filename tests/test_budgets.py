@@ -18,11 +18,12 @@ pytest.importorskip("datafusion")
 
 from test_render_golden import shipped_project  # noqa: E402
 
-from o2kit import check, synth  # noqa: E402
-from o2kit.config import load_config  # noqa: E402
-from o2kit.engine import QueryEngine  # noqa: E402
+from o2kit.aws import synth  # noqa: E402
 from o2kit.errors import ValidationFailed  # noqa: E402
-from o2kit.project import load_project  # noqa: E402
+from o2kit.project.config import load_config  # noqa: E402
+from o2kit.project.loader import load_project  # noqa: E402
+from o2kit.query import check
+from o2kit.query.engine import QueryEngine  # noqa: E402
 
 DEST = "destinations: [bedrock_slack]"
 

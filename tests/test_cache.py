@@ -1,4 +1,4 @@
-"""The on-disk cache (o2kit.cache) never changes what o2kit reports: a warm run (cache hits)
+"""The on-disk cache (o2kit.project.cache) never changes what o2kit reports: a warm run (cache hits)
 reports exactly what a cold run and a run without the cache report; each input the result depends
 on (o2kit itself, the configuration, the column catalogue, the price table, the templates, the
 object's own file) invalidates it; a corrupt, truncated, foreign or oversized entry is ignored.
@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 import o2kit
-from o2kit import cache as cache_mod
-from o2kit import columns
-from o2kit import validate as validate_mod
-from o2kit.cache import Cache
 from o2kit.errors import Problem, ValidationFailed
-from o2kit.project import load_project
-from o2kit.validate import validate_resources
+from o2kit.project import cache as cache_mod
+from o2kit.project import columns
+from o2kit.project.cache import Cache
+from o2kit.project.loader import load_project
+from o2kit.validate import rules as validate_mod
+from o2kit.validate.rules import validate_resources
 
 DATA = Path(__file__).parent / "data_render"
 BROKEN = sorted(p for p in (DATA / "broken").iterdir() if p.is_dir())
@@ -289,7 +289,7 @@ def test_value_that_does_not_survive_json_is_not_stored(tmp_path: Path) -> None:
 def test_cli_no_cache_and_env_var(bad: Path, tmp_path: Path, monkeypatch: Any) -> None:
     from typer.testing import CliRunner
 
-    from o2kit.cli import app
+    from o2kit.cli.app import app
 
     runner = CliRunner()
     directory = tmp_path / "elsewhere"

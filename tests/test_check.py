@@ -6,8 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from o2kit import check, cli
-from o2kit.engine import QueryEngine
+from o2kit.cli import app as cli
+from o2kit.query import check
+from o2kit.query.engine import QueryEngine
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = [{"_timestamp": 1_000_000 + i, "model": "m", "n": i} for i in range(5)]

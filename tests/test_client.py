@@ -21,9 +21,9 @@ import certifi
 import httpx
 import pytest
 
-from o2kit.client import OpenObserveClient, retry_after_seconds, tls_verify
-from o2kit.config import ServerSettings
 from o2kit.errors import ApiError, AuthError, ConfigError, Conflict, NotFound, TransportError
+from o2kit.project.config import ServerSettings
+from o2kit.sync.client import OpenObserveClient, retry_after_seconds, tls_verify
 
 PASSWORD = "s3cret-Pa55word"
 USER = "ops@example.com"
@@ -609,7 +609,7 @@ def test_empty_404_suggests_the_path_prefix_and_missing_org_says_so() -> None:
 
 
 def test_secrets_never_reach_messages_or_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="o2kit.client")
+    caplog.set_level(logging.DEBUG, logger="o2kit.sync.client")
     echo = httpx.Response(400, text=f"bad password {PASSWORD} for {USER}")
     h = Harness([httpx.ConnectError, echo])
     with pytest.raises(ApiError) as info:
@@ -631,7 +631,7 @@ def test_secrets_never_reach_messages_or_logs(caplog: pytest.LogCaptureFixture) 
 def test_each_request_is_logged_at_debug_with_status_and_time(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="o2kit.client")
+    caplog.set_level(logging.DEBUG, logger="o2kit.sync.client")
     h = Harness([httpx.Response(503), ok([])])
     h.client.list_templates()
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
@@ -807,7 +807,7 @@ def test_missing_ca_bundle_is_a_config_error(tmp_path: Any) -> None:
 
 
 def test_insecure_disables_verification_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="o2kit.client")
+    caplog.set_level(logging.WARNING, logger="o2kit.sync.client")
     assert tls_verify(make_settings(insecure=True)) is False
     assert any("verification is OFF" in r.getMessage() for r in caplog.records)
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from o2kit import check, synth
-from o2kit.project import load_project
+from o2kit.aws import synth
+from o2kit.project.loader import load_project
+from o2kit.query import check
 
 REPO = Path(__file__).resolve().parents[1]
 NOW_MS = 1_800_000_000_000 + 37_123  # any instant; not minute-aligned on purpose

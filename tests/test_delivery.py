@@ -579,7 +579,7 @@ class CoreInstall(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, CoreInstall())
 import o2kit
 assert o2kit.__file__.startswith(paths[0]), o2kit.__file__
-from o2kit.cli import main
+from o2kit.cli.app import main
 sys.argv[0] = "o2kit"
 main()
 """
@@ -700,6 +700,6 @@ def test_the_pre_commit_hook_runs_on_o2kit_files_only() -> None:
                for p in (REPO / d).rglob("*") if p.is_file()]
     for path in ours + shipped:
         assert files.search(path), path
-    for path in ("README.md", "src/o2kit/cli.py", "tests/test_plan.py", ".github/x.yml",
+    for path in ("README.md", "src/o2kit/cli/app.py", "tests/test_plan.py", ".github/x.yml",
                  "docs/o2kit.yaml.md", "schemas/dashboard.json"):
         assert not files.search(path), path

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from o2kit import cli
+from o2kit.cli import app as cli
 
 REPO = Path(__file__).resolve().parents[1]
 

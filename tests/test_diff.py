@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from o2kit.diff import diff, format_path, parse_path, same
 from o2kit.model import MISSING
+from o2kit.sync.diff import diff, format_path, parse_path, same
 
 
 def panel(pid: str, title: str = "", query: str = "SELECT 1") -> dict[str, Any]:

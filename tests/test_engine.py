@@ -1,4 +1,5 @@
-"""o2kit.engine: OpenObserve SQL on DataFusion, checked against answers computed in plain Python."""
+"""o2kit.query.engine: OpenObserve SQL on DataFusion, checked against answers computed in plain
+Python."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from o2kit import engine_udfs
-from o2kit.engine import (
+from o2kit.query import udfs as engine_udfs
+from o2kit.query.engine import (
     ALL_PLACEHOLDER,
     QueryEngine,
     QueryError,

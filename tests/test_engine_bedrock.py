@@ -1,4 +1,4 @@
-"""The Bedrock SQL patterns o2kit renders, run by o2kit.engine on small synthetic streams.
+"""The Bedrock SQL patterns o2kit renders, run by o2kit.query.engine on small synthetic streams.
 
 Rows are shaped as OpenObserve stores Firehose metric-stream datapoints (count/sum/max/min hoisted,
 ``metric_dimensions`` = ``ModelId=["…"]``) and CloudWatch invocation-log events (``message_*``
@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import pytest
 
-from o2kit.engine import QueryEngine
+from o2kit.query.engine import QueryEngine
 
 T0 = 1_787_220_000_000_000  # 2026-08-20T10:00:00Z, µs
 MINUTE = 60_000_000

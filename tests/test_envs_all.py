@@ -1,4 +1,4 @@
-"""``--env all`` for plan (``o2kit.cli_envs.plan_all_envs``): every overlay planned with the same
+"""``--env all`` for plan (``o2kit.cli.envs.plan_all_envs``): every overlay planned with the same
 flags against the fake OpenObserve, one summary, exit codes over all environments.
 
 The expected counts come from planning each environment on its own with the real CLI
@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_base, cli_envs
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
+from o2kit.cli import envs as cli_envs
 from o2kit.errors import ConfigError
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
-from o2kit.report import MARKDOWN_MARKER
+from o2kit.sync.report import MARKDOWN_MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "envs")

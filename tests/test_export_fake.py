@@ -23,8 +23,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_base, cli_export, kinds, plan
+from o2kit import kinds
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
+from o2kit.cli import export as cli_export
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
+from o2kit.sync import plan
 
 if not any(c.name == "export" for c in cli.app.registered_commands):
     cli_export.register(cli.app)

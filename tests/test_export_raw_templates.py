@@ -1,5 +1,6 @@
-"""Raw OpenObserve JSON as a template (``template: x.json``, o2kit.project), the pure parts of
-o2kit.export, and the plan-side hook that compares an older live dashboard as its v8 upgrade
+"""Raw OpenObserve JSON as a template (``template: x.json``, o2kit.project.loader), the pure parts
+of
+o2kit.sync.export, and the plan-side hook that compares an older live dashboard as its v8 upgrade
 (kinds ``_prepare``, remote ``_live_dashboard``)."""
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from o2kit import export, kinds, remote
+from o2kit import kinds
 from o2kit.errors import ValidationFailed
-from o2kit.project import load_project
-from o2kit.upgrade import upgrade_dashboard
+from o2kit.kinds.dashboard_upgrade import upgrade_dashboard
+from o2kit.project.loader import load_project
+from o2kit.sync import export, remote
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -218,7 +220,7 @@ def test_existing_keys_reads_yaml_without_rendering(tmp_path: Path) -> None:
 
 
 def test_raw_resources_say_where_they_come_from(project: Path) -> None:
-    from o2kit.project import RAW_JSON_META
+    from o2kit.project.loader import RAW_JSON_META
 
     _write(project, "templates/exported/legacy.json", json.dumps(_v5_dashboard()))
     _write(project, "dashboards/legacy.yaml", "template: exported/legacy.json\ntitle: Legacy\n")

@@ -1,6 +1,6 @@
 """The fake OpenObserve's Firehose route: rows stored per stream with OpenObserve's schema rules.
 
-Bodies come from o2kit.synth (whose ground truth is computed while generating, not from rows);
+Bodies come from o2kit.aws.synth (whose ground truth is computed while generating, not from rows);
 requests go through the real client mounted on the fake's transport.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
+from o2kit.aws.synth import Scenario, firehose_bodies, generate
 from o2kit.errors import ApiError, AuthError
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 from o2kit.fake.ingest import format_stream_name, infer_schema, merge_schema
-from o2kit.synth import Scenario, firehose_bodies, generate
+from o2kit.project.config import ServerSettings
+from o2kit.sync.client import OpenObserveClient
 
 KEY = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
 

@@ -1,6 +1,6 @@
 """``POST /api/{org}/_search`` on the fake: SQL over ingested Firehose rows.
 
-Expected numbers come from the synthetic traffic's ground truth (o2kit.synth), never from the
+Expected numbers come from the synthetic traffic's ground truth (o2kit.aws.synth), never from the
 rows the fake stored; the SQL follows the dashboards' patterns (bedrock-telemetry §6).
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
-from o2kit.engine import QueryEngine
+from o2kit.aws.synth import Scenario, Traffic, firehose_bodies, generate
 from o2kit.errors import ApiError
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
-from o2kit.synth import Scenario, Traffic, firehose_bodies, generate
+from o2kit.project.config import ServerSettings
+from o2kit.query.engine import QueryEngine
+from o2kit.sync.client import OpenObserveClient
 
 KEY = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
 NOW_MS = int(time.time() * 1000)

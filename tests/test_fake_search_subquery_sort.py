@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from o2kit.engine import QueryEngine
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
+from o2kit.query.engine import QueryEngine
 
 
 def test_outer_filter_over_grouped_subquery_runs() -> None:

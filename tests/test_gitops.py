@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
-from o2kit.report import MARKDOWN_MARKER
+from o2kit.sync.report import MARKDOWN_MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "gitops.sh"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_alerttest_cli import project_with_tests, run
 
-from o2kit import synth
+from o2kit.aws import synth
 
 END_MS = 1_800_000_000_000
 HEALTH_TESTS = ("bedrock_pipeline_freshness.yaml", "bedrock_firehose_delivery.yaml",

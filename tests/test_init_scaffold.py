@@ -1,4 +1,5 @@
-"""``o2kit init DIR`` (o2kit.scaffold): a new repository that validates, with the CI workflow, the
+"""``o2kit init DIR`` (o2kit.cli.scaffold): a new repository that validates, with the CI workflow,
+the
 JSON Schemas and the editor wiring, and never an overwritten file."""
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_export, jsonschema, scaffold
+from o2kit.cli import app as cli
+from o2kit.cli import export as cli_export
+from o2kit.cli import scaffold
+from o2kit.cli import schema_files as jsonschema
 from o2kit.errors import UserError
 
 if not any(c.name == "init" for c in cli.app.registered_commands):
@@ -94,7 +98,7 @@ def test_init_from_this_checkout_validates(tmp_path: Path) -> None:
 
 
 def test_init_writes_a_project_id_of_its_own(tmp_path: Path) -> None:
-    from o2kit.config import load_config
+    from o2kit.project.config import load_config
 
     ids = []
     for name in ("My Team", "my-team"):
@@ -112,6 +116,6 @@ def test_init_minimal_project_has_a_project_id(
 ) -> None:
     monkeypatch.setattr(scaffold, "starter_root", lambda: None)
     scaffold.init_project(tmp_path / "x")
-    from o2kit.config import load_config
+    from o2kit.project.config import load_config
 
     assert load_config(tmp_path / "x").config.project

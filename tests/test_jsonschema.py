@@ -1,4 +1,4 @@
-"""JSON Schemas for editors (o2kit.jsonschema): the committed copies under schemas/ match the
+"""JSON Schemas for editors (o2kit.cli.schema_files): the committed copies under schemas/ match the
 models, the editor wiring names them, the shipped files validate against them, and they catch
 the mistakes the models catch."""
 
@@ -13,8 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_export
-from o2kit import jsonschema as o2schema
+from o2kit.cli import app as cli
+from o2kit.cli import export as cli_export
+from o2kit.cli import schema_files as o2schema
 
 if not any(c.name == "schema" for c in cli.app.registered_commands):
     cli_export.register(cli.app)

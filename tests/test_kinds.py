@@ -24,9 +24,9 @@ from test_kinds_samples import (
 )
 
 from o2kit import kinds
-from o2kit.diff import diff
 from o2kit.kinds import ALERT_MARKER_TAG, MARKER_TEXT, SPECS
 from o2kit.model import KINDS
+from o2kit.sync.diff import diff
 
 PAIRS = [
     ("folder", desired_folder, live_folder),

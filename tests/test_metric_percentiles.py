@@ -24,8 +24,9 @@ pytest.importorskip("datafusion")
 
 from test_render_golden import shipped_project, with_metrics_layout  # noqa: E402
 
-from o2kit import check, synth  # noqa: E402
-from o2kit.project import load_project  # noqa: E402
+from o2kit.aws import synth  # noqa: E402
+from o2kit.project.loader import load_project  # noqa: E402
+from o2kit.query import check
 
 NOW_MS = 1_800_000_000_000 + 41_000
 MINUTES = 30
@@ -217,8 +218,8 @@ def test_special_layout_and_no_percentiles_render_a_notice(tmp_path: Path) -> No
 
 
 def test_a_bad_percentile_names_file_line_and_field(tmp_path: Path) -> None:
-    from o2kit.config import load_config
     from o2kit.errors import ValidationFailed
+    from o2kit.project.config import load_config
 
     (tmp_path / "o2kit.yaml").write_text(
         "org: default\nstreams:\n  metric_percentiles: [p50, p99, tm90]\n", encoding="utf-8")

@@ -26,11 +26,11 @@ from test_kinds_samples import (
     res,
 )
 
-from o2kit import plan as planmod
 from o2kit.errors import PlanError
 from o2kit.kinds import ALERT_MARKER_TAG, MARKER_TEXT
 from o2kit.model import Change, Plan, Resource
-from o2kit.plan import build_plan, delete_guard, managed_set, plan_checksum
+from o2kit.sync import plan as planmod
+from o2kit.sync.plan import build_plan, delete_guard, managed_set, plan_checksum
 
 ALERT_KEY = ("Bedrock", "bedrock_error_rate")
 DASH_KEY = ("Bedrock", "Bedrock overview")

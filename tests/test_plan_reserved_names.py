@@ -6,7 +6,7 @@ import pytest
 
 from o2kit.errors import PlanError
 from o2kit.model import Resource
-from o2kit.plan import build_plan
+from o2kit.sync.plan import build_plan
 
 DESIRED = Resource("template", ("ops",), {"name": "ops", "type": "http", "body": "{}"})
 FOREIGN = Resource("template", ("ops",), {"name": "ops", "type": "http", "body": "{}",
@@ -33,7 +33,7 @@ def test_system_templates_are_not_planned_for() -> None:
 def test_folder_default_is_referenced_not_refused() -> None:
     """Desired folder "default" (a dashboard or alert kept in it) names the built-in folder: a
     no-op, never a clash, while a template of org default still is one elsewhere."""
-    from o2kit.plan import BUILTIN
+    from o2kit.sync.plan import BUILTIN
 
     wanted = [Resource("folder", (t, "default"), {"name": "default", "description": ""})
               for t in ("dashboards", "alerts")]

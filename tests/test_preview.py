@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import check, cli, cli_base, cli_preview, preview
-from o2kit.preview import QueryResult
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
+from o2kit.cli import preview as cli_preview
+from o2kit.query import check, preview
+from o2kit.query.preview import QueryResult
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -215,7 +218,7 @@ def test_preview_command_on_the_shipped_project(tmp_path: Path) -> None:
     folder = tmp_path / "bedrock"
     assert sorted(p.name for p in folder.glob("*.png")) == sorted(p.name for p in printed)
     # One picture per tab of the shipped dashboard, named <dashboard>-<tab id>.
-    from o2kit.project import load_project
+    from o2kit.project.loader import load_project
 
     [dashboard] = load_project(REPO).of("dashboard")
     tabs = [t["tabId"] for t in dashboard.body["tabs"]]
@@ -255,12 +258,12 @@ def test_preview_from_a_server_draws_its_answers_and_its_errors(
     import base64
     import time
 
-    from o2kit.client import OpenObserveClient
-    from o2kit.config import ServerSettings
-    from o2kit.engine import QueryEngine
+    from o2kit.aws.synth import Scenario, firehose_bodies, generate
     from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
-    from o2kit.project import load_project
-    from o2kit.synth import Scenario, firehose_bodies, generate
+    from o2kit.project.config import ServerSettings
+    from o2kit.project.loader import load_project
+    from o2kit.query.engine import QueryEngine
+    from o2kit.sync.client import OpenObserveClient
 
     fake = FakeOpenObserve(query_engine_factory=QueryEngine)
     traffic = generate(Scenario(minutes=10, requests_per_minute=20.0),

@@ -13,7 +13,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from o2kit.prices import (
+from o2kit.project.prices import (
     PriceTable,
     parse_prices,
     split_model_id,
@@ -21,7 +21,7 @@ from o2kit.prices import (
     sql_match_case,
     sql_model_columns,
 )
-from o2kit.yamlsrc import ModelErrors, load_yaml
+from o2kit.project.yamlsrc import ModelErrors, load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -123,7 +123,8 @@ def test_split_model_id() -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# A small evaluator for the SQL the generators emit — independent of o2kit.prices, so the test
+# A small evaluator for the SQL the generators emit — independent of o2kit.project.prices, so the
+# test
 # compares two implementations. Unknown node types fail the test rather than being guessed.
 # ------------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from o2kit.errors import ValidationFailed
-from o2kit.project import load_project
+from o2kit.project.loader import load_project
 
 DATA = Path(__file__).parent / "data_render"
 CASES = sorted(p for p in (DATA / "broken").iterdir() if p.is_dir())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from o2kit.envrefs import find_env_refs, malformed_env_refs, resolve_env_refs
 from o2kit.errors import ConfigError
+from o2kit.project.envrefs import find_env_refs, malformed_env_refs, resolve_env_refs
 
 BODY = {
     "name": "hook",

@@ -11,7 +11,7 @@ import pytest
 
 from o2kit.errors import UserError
 from o2kit.model import Resource, SourceRef
-from o2kit.project import RENDER_MANIFEST, load_project, rendered_path, write_rendered
+from o2kit.project.loader import RENDER_MANIFEST, load_project, rendered_path, write_rendered
 
 DATA = Path(__file__).parent / "data_render"
 

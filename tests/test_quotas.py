@@ -16,12 +16,13 @@ pytest.importorskip("datafusion")
 
 from test_render_golden import shipped_project, with_metrics_layout  # noqa: E402
 
-from o2kit import check, synth  # noqa: E402
-from o2kit.config import Config, QuotaRow, load_config  # noqa: E402
-from o2kit.engine import QueryEngine  # noqa: E402
+from o2kit.aws import synth  # noqa: E402
 from o2kit.errors import ValidationFailed  # noqa: E402
-from o2kit.project import load_project  # noqa: E402
-from o2kit.quotas import quota_for, sql_quota_case  # noqa: E402
+from o2kit.project.config import Config, QuotaRow, load_config  # noqa: E402
+from o2kit.project.loader import load_project  # noqa: E402
+from o2kit.project.quotas import quota_for, sql_quota_case  # noqa: E402
+from o2kit.query import check
+from o2kit.query.engine import QueryEngine  # noqa: E402
 
 HAIKU_PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -14,6 +14,7 @@ import pytest
 from o2kit import redact
 from o2kit.model import MISSING, Change, FieldChange, Plan
 from o2kit.redact import MASK, Secret
+from o2kit.sync import plan as planmod
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +140,7 @@ def test_mark_sensitive_by_reference_path_and_by_value() -> None:
     )
     plan = Plan(changes=(Change("update", "template", ("t",), fields=fields),
                          Change("update", "destination", ("d",), fields=fields)))
-    marked = redact.mark_sensitive(plan, {("destination", ("d",)): [("headers", "X-Key")]})
+    marked = planmod.mark_sensitive(plan, {("destination", ("d",)): [("headers", "X-Key")]})
     template, destination = ([f.secret for f in c.fields] for c in marked.changes)
     assert template == [True, False, False, True]  # by value: a registered secret, a URL password
     assert destination == [True, True, False, True]  # and by the path the code wrote ${env:} at

@@ -1,5 +1,6 @@
 """Run the shipped dashboard and alerts on known Bedrock rows with the local OpenObserve query
-engine (DataFusion + OpenObserve's functions, o2kit.engine): every query executes, and the numbers
+engine (DataFusion + OpenObserve's functions, o2kit.query.engine): every query executes, and the
+numbers
 that matter — cost, unpriced tokens, sample counts, rates, what an alert returns — are right.
 
 Every test runs for both ``streams.metrics_layout`` values. The metric-stream rows are not written
@@ -24,10 +25,10 @@ pytest.importorskip("datafusion")
 
 from test_render_golden import applogs_project, shipped_project, with_metrics_layout  # noqa: E402
 
-from o2kit.engine import QueryEngine, QueryError  # noqa: E402
 from o2kit.fake.firehose import decode_firehose_body  # noqa: E402
 from o2kit.model import Resource  # noqa: E402
-from o2kit.project import load_project  # noqa: E402
+from o2kit.project.loader import load_project  # noqa: E402
+from o2kit.query.engine import QueryEngine, QueryError  # noqa: E402
 
 MINUTE = 60_000_000
 START = 1_780_000_000_000_000  # µs
@@ -375,8 +376,8 @@ def test_quota_tab_peak_minutes(engine: QueryEngine, shipped: list[Resource]) ->
 def test_cost_marks_unpriced_models_and_matches_the_price_table(
     engine: QueryEngine, shipped: list[Resource], tmp_path: Path
 ) -> None:
-    from o2kit.prices import parse_prices
-    from o2kit.yamlsrc import load_yaml
+    from o2kit.project.prices import parse_prices
+    from o2kit.project.yamlsrc import load_yaml
 
     root = Path(__file__).resolve().parents[1]
     table = parse_prices(*load_yaml((root / "prices.yaml").read_text(), "prices.yaml"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from o2kit.project import RENDER_MANIFEST, load_project, write_rendered
+from o2kit.project.loader import RENDER_MANIFEST, load_project, write_rendered
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

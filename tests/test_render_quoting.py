@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from o2kit.render import (
+from o2kit.project.render import (
     TemplateValueError,
     decimal_text,
     sql_ident,
@@ -19,7 +19,7 @@ from o2kit.render import (
     sql_str,
     to_json_text,
 )
-from o2kit.yamlsrc import load_yaml
+from o2kit.project.yamlsrc import load_yaml
 
 # Strings chosen to end a literal, open a comment or confuse a parser; combined pairwise below.
 NASTY_PARTS = [

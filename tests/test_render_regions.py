@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from test_render_golden import applogs_project, shipped_project
 
-from o2kit.config import Config
 from o2kit.errors import ValidationFailed
-from o2kit.project import load_project
+from o2kit.project.config import Config
+from o2kit.project.loader import load_project
 
 
 @pytest.mark.parametrize("regions", [["us-east"], ["US-EAST-1"], ["eu-west-1", "eu-west-1"]])

@@ -15,7 +15,7 @@ from sqlglot import exp
 from test_render_golden import applogs_project, shipped_project, with_metrics_layout
 
 from o2kit.model import Resource
-from o2kit.project import load_project
+from o2kit.project.loader import load_project
 
 ALL = "'_o2_all_'"
 
@@ -36,7 +36,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Resourc
     }
 
 
-# Metric-stream columns that exist in only one metrics_layout (o2kit.columns).
+# Metric-stream columns that exist in only one metrics_layout (o2kit.project.columns).
 SPECIAL_ONLY = {"sum", "count", "max", "min", "metric_dimensions"}
 FLATTENED_ONLY = {"value_sum", "value_count", "value_max", "value_min", "dimensions_modelid"}
 

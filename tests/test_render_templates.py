@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from o2kit.render import (
+from o2kit.project.render import (
     GRID_COLUMNS,
     RenderError,
     TemplateValueError,
@@ -202,7 +202,7 @@ def test_slug() -> None:
 
 
 def test_column_units_become_override_config_as_the_ui_writes_it() -> None:
-    from o2kit.render import panel
+    from o2kit.project.render import panel
 
     body = panel("table", "t", 'SELECT 1 AS "samples"', stream="s", y={"samples": "Samples"},
                  unit="milliseconds", column_units={"samples": "numbers"})

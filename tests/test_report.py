@@ -25,10 +25,10 @@ from test_kinds_samples import (
     res,
 )
 
-from o2kit import report
 from o2kit.kinds import ALERT_MARKER_TAG, MARKER_TEXT
 from o2kit.model import Plan
-from o2kit.plan import build_plan, plan_checksum
+from o2kit.sync import report
+from o2kit.sync.plan import build_plan, plan_checksum
 
 GOLDEN = Path(__file__).parent / "golden_report"
 OLD_URL = "https://hooks.example.com/services/T000/B000/0ld-w3bh00k-t0k3n"

@@ -14,10 +14,13 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_base, cli_seed, seed
-from o2kit.engine import QueryEngine
+from o2kit.aws import seed
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
+from o2kit.cli import seed as cli_seed
 from o2kit.errors import ConfigError
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
+from o2kit.query.engine import QueryEngine
 
 if not any(c.name == "seed" for c in cli.app.registered_commands):
     cli_seed.register(cli.app)
@@ -59,8 +62,8 @@ def test_seed_sends_the_traffic_and_search_shows_it(
     traffic, _, _ = seed.build_traffic(options, end_ms=started_ms)
     expected = {m: t.logged for m, t in traffic.truth.items()}
     # searched through the server's own _search route
-    from o2kit.client import OpenObserveClient
-    from o2kit.config import ServerSettings
+    from o2kit.project.config import ServerSettings
+    from o2kit.sync.client import OpenObserveClient
 
     settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
                               password=DEFAULT_PASSWORD)

@@ -1,12 +1,13 @@
-"""o2kit.sqlcheck on the SQL patterns of the Bedrock reference (bedrock-telemetry.md §6) and on
+"""o2kit.validate.sqlcheck on the SQL patterns of the Bedrock reference (bedrock-telemetry.md §6)
+and on
 the quoting and placeholder cases that break naive parsers."""
 
 from __future__ import annotations
 
 import pytest
 
-from o2kit import sqlcheck
-from o2kit.sqlcheck import SqlParseError
+from o2kit.validate import sqlcheck
+from o2kit.validate.sqlcheck import SqlParseError
 
 METRICS_RATES = """
 SELECT histogram(_timestamp, '5 minute') AS ts,

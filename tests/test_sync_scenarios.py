@@ -17,7 +17,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_base
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,11 +154,11 @@ def test_ui_edit_shows_exactly_that_field(o2: O2) -> None:
 
 
 def test_stale_hash_is_a_conflict_and_nothing_is_overwritten(o2: O2) -> None:
-    from o2kit.client import OpenObserveClient
-    from o2kit.config import server_settings
-    from o2kit.plan import build_plan
-    from o2kit.project import load_project
-    from o2kit.remote import apply_plan, fetch_live
+    from o2kit.project.config import server_settings
+    from o2kit.project.loader import load_project
+    from o2kit.sync.client import OpenObserveClient
+    from o2kit.sync.plan import build_plan
+    from o2kit.sync.remote import apply_plan, fetch_live
 
     assert o2("apply", "--auto-approve").exit_code == 0
     # Change the code, and plan against the server.
@@ -167,7 +168,7 @@ def test_stale_hash_is_a_conflict_and_nothing_is_overwritten(o2: O2) -> None:
                                            "description: Changed in git. AWS Bedrock")
     )
     project = load_project(o2.project)
-    from o2kit import envrefs
+    from o2kit.project import envrefs
 
     desired = [r.__class__(kind=r.kind, key=r.key, source=r.source,
                            body=envrefs.resolve_env_refs(r.body, {"SLACK_WEBHOOK_URL": WEBHOOK}))

@@ -1,4 +1,4 @@
-"""Synthetic Bedrock traffic (o2kit.synth): payloads decode into rows that agree with the truth.
+"""Synthetic Bedrock traffic (o2kit.aws.synth): payloads decode into rows that agree with the truth.
 
 The decoded rows come from o2kit.fake.firehose, i.e. through the same path OpenObserve takes;
 expected values are computed from the generator's ground truth, never from the rows themselves.
@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from o2kit.fake.firehose import decode_firehose_body
-from o2kit.synth import (
+from o2kit.aws.synth import (
     CLIENT_ERROR_CODES,
     CONTROL_TEXT,
     SERVER_ERROR_CODES,
@@ -24,6 +23,7 @@ from o2kit.synth import (
     firehose_bodies,
     generate,
 )
+from o2kit.fake.firehose import decode_firehose_body
 
 END_MS = 1_787_221_005_000
 PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"

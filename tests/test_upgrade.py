@@ -1,4 +1,5 @@
-"""Dashboard schema upgrade v1..v7 → v8 (o2kit.upgrade), step by step as the OpenObserve web UI
+"""Dashboard schema upgrade v1..v7 → v8 (o2kit.kinds.dashboard_upgrade), step by step as the
+OpenObserve web UI
 does it (web/src/utils/dashboard/convertDashboardSchemaVersion.ts). Expected values are worked out
 by hand from the TypeScript, one step at a time."""
 
@@ -9,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from o2kit.upgrade import UpgradeError, dashboard_version, needs_upgrade, upgrade_dashboard
+from o2kit.kinds.dashboard_upgrade import (
+    UpgradeError,
+    dashboard_version,
+    needs_upgrade,
+    upgrade_dashboard,
+)
 
 GROUP_EMPTY = {"filterType": "group", "logicalOperator": "AND", "conditions": []}
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from o2kit.config import Config
 from o2kit.model import Resource, SourceRef
-from o2kit.validate import validate_resources
+from o2kit.project.config import Config
+from o2kit.validate.rules import validate_resources
 
 CASES = Path(__file__).parent / "cases_validate"
 

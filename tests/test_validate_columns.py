@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from o2kit.columns import catalogue, column_type
-from o2kit.config import Config
+from o2kit.project.columns import catalogue, column_type
+from o2kit.project.config import Config
 
 
 def _config(**streams: object) -> Config:

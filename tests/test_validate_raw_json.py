@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from o2kit.config import Config
 from o2kit.model import Resource, SourceRef
-from o2kit.validate import validate_resources
+from o2kit.project.config import Config
+from o2kit.validate.rules import validate_resources
 
 PANEL = {
     "id": "p1", "type": "table", "title": "Flows", "description": "", "queryType": "sql",

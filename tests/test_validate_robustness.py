@@ -12,7 +12,7 @@ import pytest
 from test_validate_cases import build, load_case
 
 from o2kit.model import Resource, SourceRef
-from o2kit.validate import validate_resources
+from o2kit.validate.rules import validate_resources
 
 WRONG_VALUES: list[Any] = [None, 1.5, -1, "", "x y", [], {}, True, [1, "a"], {"k": None}]
 

@@ -1,5 +1,5 @@
 """Allow ``python -m o2kit``."""
 
-from o2kit.cli import main
+from o2kit.cli.app import main
 
 main()

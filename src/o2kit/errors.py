@@ -52,7 +52,7 @@ class Problem:
 
 
 def problem_to_json(problem: Problem) -> dict[str, Any]:
-    """A problem as plain JSON data (for the on-disk cache, ``o2kit.cache``)."""
+    """A problem as plain JSON data (for the on-disk cache, ``o2kit.project.cache``)."""
     return asdict(problem)
 
 

@@ -5,7 +5,8 @@ Three tools, used together (like pydantic's ``SecretStr`` plus GitHub's ``::add-
 ``Secret``
     A value whose ``str``/``repr``/``format`` is ``***`` and that ``json.dumps`` refuses (with
     ``default=json_default`` it encodes as ``"***"``). Code that needs the value asks for it with
-    ``get_secret_value()`` — only the HTTP edge (``o2kit.client``) does. Credentials in use (the
+    ``get_secret_value()`` — only the HTTP edge (``o2kit.sync.client``) does. Credentials in use
+    (the
     password, the Basic ``Authorization`` value, the Firehose access key) are held as ``Secret``.
 
 The registry and ``redact``
@@ -44,13 +45,9 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
-
-from o2kit.diff import parse_path
-from o2kit.model import MISSING, Plan
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -353,50 +350,3 @@ def md_text(text: str) -> str:
     text = clean_line(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-# ---------------------------------------------------------------------------------------------
-# plans
-
-
-def _holds_secret(value: Any) -> bool:
-    if value is MISSING or value is None or isinstance(value, bool | int | float):
-        return False
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return redact(text) != text
-
-
-def _related(a: Sequence[str | int], b: Sequence[str | int]) -> bool:
-    """One path is the other or lies inside it."""
-    n = min(len(a), len(b))
-    return list(a[:n]) == list(b[:n])
-
-
-def mark_sensitive(
-    plan: Plan, refs: Mapping[tuple[str, tuple[str, ...]], Sequence[Sequence[str | int]]]
-) -> Plan:
-    """``plan`` with ``FieldChange.secret`` set on every field that holds a secret, besides the
-    kinds' own secret paths (``kinds.KindSpec.secret_paths``, set by ``build_plan``):
-
-    - a field at, above or inside a path where the code wrote ``${env:NAME}`` (``refs``: the
-      paths of each desired resource's references, by ``(kind, key)``) — on both sides, so the
-      server's old value of that field is masked too, and a body with a token inside a longer
-      text is masked whole;
-    - a field whose old or new value contains a registered secret or a URL password.
-
-    Such a field is shown as ``(sensitive)`` / ``(sensitive value changed)`` by ``o2kit.report``.
-    """
-    changes = []
-    for change in plan.changes:
-        paths = refs.get((change.kind, change.key), ())
-        fields = []
-        for fc in change.fields:
-            secret = fc.secret
-            if not secret and paths:
-                tokens = parse_path(fc.path)
-                secret = any(_related(tokens, p) for p in paths)
-            if not secret:
-                secret = _holds_secret(fc.old) or _holds_secret(fc.new)
-            fields.append(replace(fc, secret=True) if secret and not fc.secret else fc)
-        changes.append(replace(change, fields=tuple(fields)) if fields else change)
-    return replace(plan, changes=tuple(changes))

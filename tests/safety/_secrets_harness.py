@@ -21,10 +21,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli
+from o2kit.cli import app as cli
 
 try:
-    from o2kit import cli_base  # where the fake is mounted (o2kit.cli before the split)
+    from o2kit.cli import (
+        base as cli_base,  # where the fake is mounted (o2kit.cli.app before the split)
+    )
 except ImportError:  # pragma: no cover
     cli_base = cli
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults

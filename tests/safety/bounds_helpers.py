@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from o2kit import cli, cli_base
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_base
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from bounds_helpers import REPO, alias_bomb, copy_project
 
-from o2kit.yamlsrc import MAX_ALIAS_EXPANSION, YamlError, load_yaml
+from o2kit.project.yamlsrc import MAX_ALIAS_EXPANSION, YamlError, load_yaml
 
 MEMORY_CAP = 1024 * 1024 * 1024
 

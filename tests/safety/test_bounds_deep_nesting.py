@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bounds_helpers import assert_one_clean_error, copy_project, run
 
-from o2kit.yamlsrc import MAX_DEPTH, YamlError, load_json, load_yaml
+from o2kit.project.yamlsrc import MAX_DEPTH, YamlError, load_json, load_yaml
 
 FLOW = "[" * 10_000
 BLOCK = "root:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 400)) + "  " * 400 + "x: 1\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from bounds_helpers import copy_project, run
 
-from o2kit.project import RENDER_MANIFEST
+from o2kit.project.loader import RENDER_MANIFEST
 
 
 @pytest.fixture()

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from bounds_helpers import copy_project, run, server_env
 
-from o2kit import cli_base
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
+from o2kit.cli import base as cli_base
 from o2kit.errors import ApiError
 from o2kit.fake import FakeOpenObserve
+from o2kit.project.config import ServerSettings
+from o2kit.sync.client import OpenObserveClient
 
 MIB = 1024 * 1024
 CHUNK = b"[" + b" " * (64 * 1024 - 1)

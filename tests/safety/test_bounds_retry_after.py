@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from bounds_helpers import copy_project, run, server_env
 
-from o2kit import client as client_module
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
 from o2kit.errors import ApiError
 from o2kit.fake import FakeOpenObserve, Faults
+from o2kit.project.config import ServerSettings
+from o2kit.sync import client as client_module
+from o2kit.sync.client import OpenObserveClient
 
 
 def test_retry_after_is_capped_and_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +23,7 @@ def test_retry_after_is_capped_and_shown(tmp_path: Path, monkeypatch: pytest.Mon
     server_env(monkeypatch, fake)
     waits: list[float] = []
     monkeypatch.setattr(time, "sleep", waits.append)
-    from o2kit import cli_base
+    from o2kit.cli import base as cli_base
 
     monkeypatch.setattr(cli_base, "_TRANSPORT", fake.transport(
         Faults(error_rate=1.0, error_statuses=(429,), retry_after_s=60)))

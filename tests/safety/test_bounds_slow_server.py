@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from bounds_helpers import copy_project, run
 
-from o2kit import cli_base
-from o2kit.client import OpenObserveClient
-from o2kit.config import ServerSettings
+from o2kit.cli import base as cli_base
 from o2kit.errors import TransportError
+from o2kit.project.config import ServerSettings
+from o2kit.sync.client import OpenObserveClient
 
 DRIP_BYTES = 15  # the server gives up after this many seconds per connection
 TIMEOUT = 1.0

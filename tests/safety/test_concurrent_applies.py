@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from ownership_world import O2, WEBHOOK, UiUser, make_repo, new_fake, plan_changes
 
-from o2kit import envrefs
-from o2kit import plan as planmod
-from o2kit.client import OpenObserveClient
-from o2kit.config import server_settings
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 from o2kit.model import Resource
-from o2kit.plan import build_plan
-from o2kit.project import load_project
-from o2kit.remote import apply_plan, fetch_live
+from o2kit.project import envrefs
+from o2kit.project.config import server_settings
+from o2kit.project.loader import load_project
+from o2kit.sync import plan as planmod
+from o2kit.sync.client import OpenObserveClient
+from o2kit.sync.plan import build_plan
+from o2kit.sync.remote import apply_plan, fetch_live
 
 PROJECT = "race-test"
 

@@ -26,7 +26,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from o2kit import cli, cli_base, cli_export, cli_preview, kinds
+from o2kit import kinds
+from o2kit.cli import app as cli
+from o2kit.cli import base as cli_base
+from o2kit.cli import export as cli_export
+from o2kit.cli import preview as cli_preview
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
 if not any(c.name == "export" for c in cli.app.registered_commands):
@@ -312,8 +316,8 @@ def test_preview_remote_reports_partial_failures_per_panel_and_succeeds(
     import base64
     import time
 
-    from o2kit.engine import QueryEngine
-    from o2kit.synth import Scenario, firehose_bodies, generate
+    from o2kit.aws.synth import Scenario, firehose_bodies, generate
+    from o2kit.query.engine import QueryEngine
 
     logs_only = FakeOpenObserve(seed=11, query_engine_factory=QueryEngine)
     traffic = generate(Scenario(minutes=5, requests_per_minute=10.0),
@@ -338,7 +342,7 @@ def test_preview_remote_reports_partial_failures_per_panel_and_succeeds(
 
 
 def test_two_alerts_with_one_name_in_one_folder_are_not_exported_the_rest_is() -> None:
-    from o2kit import export
+    from o2kit.sync import export
 
     def alert(alert_id: str, name: str) -> dict[str, Any]:
         return {"id": alert_id, "name": name, "folder_name": "Ops", "destinations": [],
@@ -355,7 +359,7 @@ def test_two_alerts_with_one_name_in_one_folder_are_not_exported_the_rest_is() -
 
 
 def test_names_that_only_share_a_file_name_get_their_own_files() -> None:
-    from o2kit import export
+    from o2kit.sync import export
 
     def item(dashboard_id: str, title: str, folder: str) -> dict[str, Any]:
         return {"version": 8, "dashboard_id": dashboard_id, "folder_name": folder,

@@ -15,7 +15,7 @@ import pytest
 from ownership_world import O2, make_repo, new_fake, plan_changes, set_project
 
 from o2kit import kinds
-from o2kit import plan as planmod
+from o2kit.sync import plan as planmod
 
 
 @pytest.fixture()

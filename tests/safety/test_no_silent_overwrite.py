@@ -18,8 +18,8 @@ import httpx
 import pytest
 from ownership_world import O2, make_repo, new_fake, plan_changes
 
-from o2kit import plan as planmod
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, Faults
+from o2kit.sync import plan as planmod
 
 HAND_MADE = '{"text": "written by hand in the UI"}'
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from ownership_world import O2, UiUser, make_repo, new_fake, plan_changes
 
-from o2kit import plan as planmod
+from o2kit.sync import plan as planmod
 
 
 @pytest.fixture()

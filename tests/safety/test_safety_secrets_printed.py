@@ -170,7 +170,7 @@ def test_a_webhook_url_with_a_password_rejected_by_the_server_is_masked(o2: O2) 
 def test_a_debug_traceback_is_formatted_then_masked(
         o2: O2, monkeypatch: pytest.MonkeyPatch) -> None:
     """An o2kit bug whose exception carries a secret (its text and a local variable)."""
-    from o2kit import remote
+    from o2kit.sync import remote
 
     _use(o2, TOKEN_NEW, KEY_NEW, HOOK_NEW)
 

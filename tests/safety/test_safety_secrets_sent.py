@@ -178,7 +178,12 @@ text_with_refs = st.lists(
 
 @given(text_with_refs)
 def test_escape_then_resolve_gives_back_the_text_and_resolves_nothing(text: str) -> None:
-    from o2kit.envrefs import escape_env_refs, find_env_refs, malformed_env_refs, resolve_env_refs
+    from o2kit.project.envrefs import (
+        escape_env_refs,
+        find_env_refs,
+        malformed_env_refs,
+        resolve_env_refs,
+    )
 
     escaped = escape_env_refs(text)
     assert find_env_refs(escaped) == []

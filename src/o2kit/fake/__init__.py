@@ -12,6 +12,9 @@ dropped connections and lost responses, reproducibly from a seed.
     with httpx.Client(base_url="http://o2", transport=fake.transport(),
                       auth=("root@example.com", "Complexpass#123")) as http:
         http.post("/api/default/dashboards", json={...})
+
+May import: nothing of o2kit — it behaves like the OpenObserve source, not like o2kit's
+tables (``tests/test_architecture.py``).
 """
 
 from .app import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, RequestRecord

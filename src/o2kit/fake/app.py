@@ -79,7 +79,7 @@ class FakeOpenObserve:
     organisations that exist. ``clock``: epoch seconds, used for ids, ``created`` and cron
     rewrites. ``seed``: makes ids and faults reproducible. ``base_uri``: OpenObserve's
     ``ZO_BASE_URI`` path prefix. ``query_engine_factory``: makes the SQL engine ``_search``
-    uses (o2kit passes ``o2kit.engine.QueryEngine``); without one ``_search`` answers 501.
+    uses (o2kit passes ``o2kit.query.engine.QueryEngine``); without one ``_search`` answers 501.
     ``firehose_options``: keyword options of :func:`o2kit.fake.firehose.decode_firehose_body`
     (``allowed_upto_hours``, ``flatten_level``, ``arbitrary_precision``...).
     """

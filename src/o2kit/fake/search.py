@@ -1,7 +1,7 @@
 """``POST /api/{org}/_search``: SQL over the rows the fake has ingested.
 
 The SQL runs on a query engine the caller injects (``FakeOpenObserve(query_engine_factory=...)``;
-o2kit passes ``o2kit.engine.QueryEngine``): the fake package stays independent of o2kit's own
+o2kit passes ``o2kit.query.engine.QueryEngine``): the fake package stays independent of o2kit's own
 modules, and without an engine the route answers 501. The engine must offer
 ``register_arrow(stream, table)`` and ``query(sql, *, start_time, end_time, histogram_interval,
 timezone) -> list[dict]``, and raise errors carrying OpenObserve's search ``code`` and a

@@ -1,0 +1,409 @@
+"""What every command shares: the global options, the terminal, error mapping, project loading.
+
+``o2kit.cli.app`` (the app and its core commands) and every ``o2kit.cli.<name>`` command module
+import
+this module; it imports none of them, so the command line has no import cycle.
+
+Kept cheap to import, because ``o2kit --help`` and ``o2kit --version`` load it: rich, pydantic
+(through ``o2kit.project.config``) and the rest of o2kit are imported by the functions that use
+them. The consoles ``out`` and ``err`` are made on first use (``base.out``, ``base.err``).
+
+Output safety (``o2kit.redact``): ``install_output_safety`` (called by the root callback) wraps
+``sys.stdout``/``sys.stderr`` in a ``SafeStream`` that masks every registered secret and URL
+password and strips control characters and escape sequences from everything written (keeping
+only our own colours on a terminal), and redacts every log record. Errors and ``--debug``
+tracebacks are formatted, then redacted (``_safe``).
+
+Optional dependencies: a command that needs an extra (``EXTRAS``) calls ``require_extra`` first;
+without it, the command stops with one line naming the ``pip install`` that brings it.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import typer
+
+from o2kit.cli.flags import EXIT_ERROR, EXIT_INTERRUPTED
+from o2kit.errors import O2kitError, UserError, ValidationFailed
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from o2kit.project.config import ServerSettings
+
+T = TypeVar("T")
+
+
+@dataclass
+class Globals:
+    project: Path
+    env: str | None
+    verbose: int
+    quiet: bool
+    debug: bool
+    color: bool
+    command: str | None = None  # the subcommand being run, for messages
+    no_cache: bool = False  # --no-cache: neither read nor write .o2kit/cache/ (o2kit.project.cache)
+
+
+_state = Globals(project=Path("."), env=None, verbose=0, quiet=False, debug=False, color=False)
+
+# --- the terminal -------------------------------------------------------------------------------
+
+_consoles: dict[str, Console] = {}
+
+
+def console(name: str) -> Console:
+    """``out`` (standard output) or ``err`` (standard error), made on first use."""
+    made = _consoles.get(name)
+    if made is None:
+        from rich.console import Console
+
+        made = Console(stderr=name == "err", highlight=False, soft_wrap=True,
+                       no_color=not _state.color)
+        _consoles[name] = made
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    # ``base.out`` / ``base.err``: the consoles, without importing rich at start-up.
+    if name in ("out", "err"):
+        return console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def install_output_safety() -> None:
+    """The last-line mask over everything this process prints (see the module docstring)."""
+    from o2kit.redact import SafeStream, install_logging_redaction
+
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout, lambda: _state.color)
+    if not isinstance(sys.stderr, SafeStream):
+        sys.stderr = SafeStream(sys.stderr, lambda: _state.color)
+    install_logging_redaction(logging.getLogger().handlers)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Log lines to the ``sys.stderr`` of the moment (a test runner swaps it per invocation), so
+    library warnings — "waiting 30 s: server said 429" — reach the user however o2kit is run."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def install_log_handler(level: int) -> None:
+    """The one handler that prints log records (``logging.basicConfig`` does nothing when a
+    handler is already installed, as under a test runner). Idempotent."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(min(level, root.level) if root.handlers[:-1] else level)
+
+
+def _safe(text: str) -> str:
+    """Text that may hold server or user input, fit for the terminal: secrets masked, control
+    characters and escape sequences removed (line breaks kept)."""
+    from o2kit.redact import clean_text, redact
+
+    return clean_text(redact(text))
+
+
+def use_color(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("CI"):
+        return False
+    return sys.stdout.isatty()
+
+
+def set_color(color: bool) -> None:
+    _state.color = color
+    for made in _consoles.values():
+        made.no_color = not color
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+# The optional dependencies of each extra (pyproject.toml [project.optional-dependencies]) and the
+# import names that show it is missing. ``preview`` holds the local engine too.
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "local": ("datafusion", "pyarrow"),
+    "preview": ("datafusion", "pyarrow", "matplotlib"),
+}
+
+
+def missing_extra(extra: str, command: str | None) -> UserError:
+    what = f"o2kit {command}" if command else "this o2kit command"
+    return UserError(f"{what} needs the '{extra}' extra: pip install 'o2kit[{extra}]'")
+
+
+def require_extra(extra: str, command: str) -> None:
+    """Stop with one line (exit 1) when a module of ``extra`` cannot be imported."""
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            _fail(missing_extra(extra, command))
+
+
+def _extra_of(exc: ImportError) -> str | None:
+    """The extra that would bring the module an ImportError is about, if any."""
+    top = (exc.name or "").split(".")[0]
+    for extra, modules in EXTRAS.items():
+        if top in modules:
+            return extra
+    return None
+
+
+def _fail(exc: O2kitError) -> NoReturn:
+    err = console("err")
+    if isinstance(exc, ValidationFailed):
+        for problem in exc.problems:
+            err.print(_safe(str(problem)), markup=False)
+    err.print(f"Error: {_safe(exc.message)}", style="bold red", markup=False)
+    if exc.remedy:
+        err.print(f"  → {_safe(exc.remedy)}", markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain_error(exc: BaseException) -> tuple[str, str | None] | None:
+    """(message, remedy) for failures that are the input's or the machine's, not o2kit's."""
+    if isinstance(exc, RecursionError):
+        return ("the input is nested too deeply to process",
+                "flatten the structure (o2kit reads at most 100 levels of nesting)")
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason})", "save the file as UTF-8"
+    if isinstance(exc, OSError):
+        what = exc.strerror or type(exc).__name__
+        names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+        where = " → ".join(names)
+        remedy = ("shorten the file or folder name" if exc.errno == errno.ENAMETOOLONG
+                  else None)
+        return (f"{where}: {what}" if where else one_line(str(exc) or what)), remedy
+    if isinstance(exc, MemoryError):
+        return "out of memory", "the input is too large"
+    if type(exc).__module__.split(".")[0] == "yaml":
+        return f"invalid YAML: {one_line(str(exc))}", None
+    return None
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body, mapping errors to one line and an exit code (README "Exit codes");
+    no traceback unless ``--debug``."""
+    try:
+        return fn()
+    except O2kitError as exc:
+        _fail(exc)
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        if _state.debug:
+            raise
+        console("err").print("Interrupted.", style="bold red", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except ImportError as exc:  # an optional dependency a command did not ask for up front
+        extra = _extra_of(exc)
+        if extra is None or _state.debug:
+            _internal_error(exc)
+        _fail(missing_extra(extra, _state.command))
+    except Exception as exc:
+        plain = None if _state.debug else plain_error(exc)
+        if plain is None:  # an o2kit bug, not a user error
+            _internal_error(exc)
+        err = console("err")
+        err.print(f"Error: {_safe(one_line(plain[0]))}", style="bold red", markup=False)
+        if plain[1]:
+            err.print(f"  → {_safe(plain[1])}", markup=False)
+        raise typer.Exit(EXIT_ERROR) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _internal_error(exc: BaseException) -> NoReturn:
+    err = console("err")
+    if _state.debug:
+        import traceback
+
+        # Formatted first, then redacted: a secret in an exception's text or arguments never
+        # reaches the terminal (typer's own hook would print it as is).
+        err.print(_safe("".join(traceback.format_exception(exc))), markup=False)
+        raise typer.Exit(1) from None
+    else:
+        err.print(f"Internal error: {_safe(one_line(repr(exc)))}", style="bold red",
+                  markup=False)
+        err.print("  → run again with --debug to see the traceback, and report it", markup=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _write(text: str) -> None:
+    """Text report.render_* already coloured (ANSI) or left plain, to standard output as is."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _say(message: str) -> None:
+    if not _state.quiet:
+        console("err").print(_safe(message), markup=False)
+
+
+# --- project loading ----------------------------------------------------------------------------
+
+
+def _load_validated(*, strict: bool = False) -> Any:
+    """The project, rendered and validated. Errors refuse (``ValidationFailed``); warnings — rules
+    OpenObserve does not enforce — are printed and refuse only with ``strict``.
+
+    Loaded, rendered and validated once per command, through the on-disk cache
+    (``o2kit.project.cache``:
+    files and objects unchanged since an earlier run are not read or checked again) unless
+    --no-cache."""
+    from o2kit.project.cache import open_cache
+    from o2kit.project.loader import load_project
+    from o2kit.validate.rules import validate_resources
+
+    cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
+    project = load_project(_state.project, _state.env, cache=cache)
+    problems = validate_resources(
+        project.resources, project.config.config, memo=cache, digests=project.digests
+    )
+    logging.getLogger("o2kit.project.cache").info(
+        "cache %s: %d hits, %d misses", cache.directory or "off", cache.hits, cache.misses
+    )
+    errors = [p for p in problems if p.is_error or strict]
+    if errors:
+        raise ValidationFailed(errors)
+    for problem in problems:
+        _say(str(problem))
+    return project
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+# Tests mount the fake OpenObserve here (httpx transport); None means real HTTP.
+_TRANSPORT: Any = None
+
+
+def _settings(
+    url: str | None,
+    org: str | None,
+    ca: str | None,
+    insecure: bool,
+    timeout: float,
+    concurrency: int,
+    config_org: str,
+) -> ServerSettings:
+    from o2kit.project.config import server_settings
+
+    return server_settings(
+        env=os.environ,
+        config_org=config_org,
+        url=url,
+        org=org,
+        ca_bundle=ca,
+        insecure=insecure,
+        timeout=timeout,
+        concurrency=concurrency,
+    )
+
+
+def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecure: bool,
+                 timeout: float, concurrency: int) -> dict[str, Any]:
+    """The server flags of plan/apply, as ``_settings`` takes them."""
+    return dict(url=url, org=org, ca=ca_bundle, insecure=insecure, timeout=timeout,
+                concurrency=concurrency)
+
+
+@dataclass
+class _Planned:
+    plan: Any
+    live: Any
+    client: Any
+    checksum: str
+
+
+def _may_hold_env_refs(body: Any) -> bool:
+    try:
+        return "${" in json.dumps(body, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return True
+
+
+def _make_plan(
+    settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
+) -> _Planned:
+    from o2kit.model import Resource
+    from o2kit.project import envrefs
+    from o2kit.redact import register
+    from o2kit.sync.client import OpenObserveClient
+    from o2kit.sync.plan import build_plan, mark_sensitive, plan_checksum
+    from o2kit.sync.remote import fetch_live
+
+    project = _load_validated()
+    config = project.config.config
+    if prune and config.project is None:
+        from o2kit.errors import PlanError
+        from o2kit.sync.plan import NO_PROJECT_PRUNE
+
+        raise PlanError(
+            NO_PROJECT_PRUNE,
+            remedy="add a stable id to o2kit.yaml, e.g. `project: bedrock-monitoring-7f3a` "
+            "(lower-case letters, digits, '-'); plan and apply without --prune migrate the "
+            "markers of objects in code to it",
+        )
+    # Only what the user wrote is resolved; every value used is registered for masking, and the
+    # paths of the references mark the plan's fields sensitive on both sides.
+    # A body with no "${" anywhere holds no reference, escape or near-miss (every form starts
+    # with it; see o2kit.project.envrefs): it is used as it is, without walking or copying it — most
+    # dashboards, which are the bulk of a large project.
+    with_refs = [_may_hold_env_refs(r.body) for r in project.resources]
+    desired = [
+        Resource(
+            kind=r.kind,
+            key=r.key,
+            body=envrefs.resolve_env_refs(r.body, os.environ, on_secret=register)
+            if may else r.body,
+            source=r.source,
+        )
+        for r, may in zip(project.resources, with_refs, strict=True)
+    ]
+    refs = {(r.kind, r.key): [p for p, _var in envrefs.find_env_ref_paths(r.body)] if may else []
+            for r, may in zip(project.resources, with_refs, strict=True)}
+    settings = _settings(config_org=config.org, **settings_args)
+    client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
+    stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
+    live = fetch_live(client, desired=desired, stream_types=stream_types)
+    plan = build_plan(
+        desired,
+        live.resources,
+        prune=prune,
+        adopt=adopt,
+        existing_streams=live.existing_streams,
+        org=settings.org,
+        env=_state.env,
+        project=config.project,
+        declared_folders=[
+            ("dashboards", config.folders.dashboards), ("alerts", config.folders.alerts)
+        ],
+    )
+    plan = mark_sensitive(plan, refs)
+    return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))

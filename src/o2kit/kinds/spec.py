@@ -1,0 +1,408 @@
+"""Shared machinery of the kinds: table rows, path walking, canonical values, ownership
+markers. Pure: no I/O."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from o2kit.model import KINDS, Resource
+
+APPLY_ORDER: tuple[str, ...] = KINDS
+"""Kinds in the order apply creates/updates them; deletes run in reverse."""
+
+MARKER_TEXT = "Managed by o2kit from git — changes made here will be overwritten."
+"""Ownership marker line in a dashboard's or folder's description."""
+MARKER_SEPARATOR = "\n\n"
+ALERT_MARKER_TAG = "managed-by:o2kit"
+DESTINATION_MARKER_KEY = "managed-by"
+DESTINATION_MARKER_VALUE = "o2kit"
+
+# Project identity (see "Ownership per project" in the module docstring). A token
+# ``o2kit:<project>:<key digest>`` names the project and the object's own key; it is lower-case
+# and made of letters, digits, ``-`` and ``:`` only, so it survives every place it is stored
+# (alert tags are trimmed and lower-cased and must match ``[letter][alnum _-./:]*``,
+# src/config/src/meta/alerts/tags.rs).
+PROJECT_PATTERN = r"[a-z0-9][a-z0-9-]{1,40}"
+TOKEN_PREFIX = "o2kit:"
+_TOKEN_RE = re.compile(rf"o2kit:({PROJECT_PATTERN}):([0-9a-f]{{12}})")
+_DESCRIPTION_MARKER_RE = re.compile(
+    rf"(?:{re.escape(MARKER_SEPARATOR)})?{re.escape(MARKER_TEXT)}(?: \[{_TOKEN_RE.pattern}\])?"
+)
+# The KV key prefix under which ownership of templates and e-mail/SNS destinations (kinds with
+# no field for a marker) is recorded: ``o2kit.<project>.<kind>.<hex of the key>``.
+KV_PREFIX = "o2kit."
+
+# System templates visible in every org (src/config/src/prebuilt_loader.rs
+# ``is_prebuilt_template_name`` + config/prebuilt-destinations.json: ids and endpoint types;
+# src/core/src/alerts/notifications/default_template.rs ``DEFAULT_CONTENT_TEMPLATE_NAME``).
+SYSTEM_TEMPLATE_NAMES: frozenset[str] = frozenset(
+    {
+        f"prebuilt_{t}"
+        for t in (
+            "slack",
+            "msteams",
+            "teams",
+            "pagerduty",
+            "discord",
+            "webhook",
+            "opsgenie",
+            "servicenow",
+            "email",
+        )
+    }
+    | {"o2_default_content"}
+)
+# Key parts that are also body fields (the others, folder type and folder name, are not).
+BODY_KEY_FIELDS = frozenset({"name", "title"})
+DEFAULT_FOLDER_ID = "default"  # src/config/src/meta/folder.rs DEFAULT_FOLDER
+
+
+Ref = tuple[str, tuple[str, ...]]
+"""A reference to another object: (kind, key)."""
+
+
+class _Drop:
+    """Returned by a rewrite to remove the key."""
+
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP: Any = _Drop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths in tables: ``a.b`` keys, ``[]`` any list element, ``*`` any object key.
+
+
+@functools.cache
+def _steps(pattern: str) -> tuple[str, ...]:
+    if not pattern:
+        return ()
+    steps: list[str] = []
+    for part in pattern.split("."):
+        lists = 0
+        while part.endswith("[]"):
+            part, lists = part[:-2], lists + 1
+        if part:
+            steps.append(part)
+        steps.extend(["[]"] * lists)
+    return tuple(steps)
+
+
+def _walk(obj: Any, steps: Sequence[str]) -> list[Any]:
+    """Every value reached by following ``steps`` from ``obj`` (breadth first, no recursion)."""
+    level = [obj]
+    for step in steps:
+        found: list[Any] = []
+        if step == "[]":
+            for value in level:
+                if type(value) is list:
+                    found.extend(value)
+        elif step == "*":
+            for value in level:
+                if type(value) is dict:
+                    found.extend(value.values())
+        else:
+            for value in level:
+                if type(value) is dict and step in value:
+                    found.append(value[step])
+        if not found:
+            return found
+        level = found
+    return level
+
+
+def _transform_at(obj: Any, pattern: str, fn: Callable[[Any], Any]) -> Any:
+    """Apply ``fn`` to every value at ``pattern`` (``fn`` may return DROP). Returns ``obj``."""
+    steps = _steps(pattern)
+    if not steps:
+        return fn(obj)
+    *head, last = steps
+    for container in _walk(obj, head):
+        if last == "[]":
+            if isinstance(container, list):
+                kept = [v for v in (fn(x) for x in container) if v is not DROP]
+                container[:] = kept
+        elif isinstance(container, dict):
+            keys = list(container) if last == "*" else ([last] if last in container else [])
+            for key in keys:
+                value = fn(container[key])
+                if value is DROP:
+                    del container[key]
+                else:
+                    container[key] = value
+    return obj
+
+
+def _fill_default(obj: Any, pattern: str, default: Any) -> None:
+    *head, last = _steps(pattern)
+    for container in _walk(obj, head):
+        if isinstance(container, dict) and last not in container:
+            container[last] = copy.deepcopy(default)
+
+
+def path_matches(tokens: Sequence[str | int], pattern: str) -> bool:
+    """True when a concrete path (``diff.parse_path`` tokens) and a table pattern overlap: the
+    path is the pattern's value, inside it, or an object that contains it."""
+    steps = _steps(pattern)
+    for token, step in zip(tokens, steps, strict=False):
+        if step == "[]":
+            if not isinstance(token, int):
+                return False
+        elif isinstance(token, int) or (step != "*" and step != token):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic value helpers
+
+
+def canonical(value: Any) -> Any:
+    """Drop ``null`` object members, make integral floats ints, recursively (a copy)."""
+    if isinstance(value, dict):  # any Mapping subclass becomes a plain dict (``_walk`` needs it)
+        return {str(k): canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per JSON value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sorted_list(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(value, key=canonical_json)
+    return value
+
+
+def _trim(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _drop_if(*empties: Any) -> Callable[[Any], Any]:
+    def fn(value: Any) -> Any:
+        return DROP if any(value == e and type(value) is type(e) for e in empties) else value
+
+    return fn
+
+
+def _strip_description_marker(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _DESCRIPTION_MARKER_RE.sub("", value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Project identity
+
+
+def key_digest(kind: str, key: Sequence[str]) -> str:
+    """12 hex digits naming one object's o2kit key (kind + key parts). A digest, not the key
+    itself: titles may hold any character and any length, tags are lower-cased."""
+    raw = "\x1f".join((kind, *key)).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def identity_token(project: str, kind: str, key: Sequence[str]) -> str:
+    """The marker o2kit writes: ``o2kit:<project>:<key digest>``."""
+    return f"{TOKEN_PREFIX}{project}:{key_digest(kind, key)}"
+
+
+def kv_key(project: str, kind: str, key: Sequence[str]) -> str:
+    """The key-value store key recording that ``project`` owns this template or e-mail/SNS
+    destination: ``o2kit.<project>.<kind>.<hex of the key>`` (only ``[a-z0-9.-]``, so no path
+    or trimming issue, src/api/management/src/request/kv/mod.rs)."""
+    return f"{KV_PREFIX}{project}.{kind}.{'/'.join(key).encode('utf-8').hex()}"
+
+
+def parse_kv_key(text: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """``(project, kind, key)`` of a ``kv_key``, or None for any other key."""
+    parts = text.split(".")
+    if len(parts) != 4 or parts[0] + "." != KV_PREFIX:
+        return None
+    _prefix, project, kind, hexkey = parts
+    if not re.fullmatch(PROJECT_PATTERN, project):
+        return None
+    try:
+        name = bytes.fromhex(hexkey).decode("utf-8")
+    except ValueError:
+        return None
+    return project, kind, (name,)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What a live object's marker says: ``token`` (project + key digest), ``legacy`` (the plain
+    "managed by o2kit" of o2kit before project identity) or ``none``."""
+
+    state: str
+    project: str | None = None
+    digest: str | None = None
+
+
+NO_MARKER = Marker("none")
+LEGACY_MARKER = Marker("legacy")
+
+
+def _token_marker(text: Any) -> Marker | None:
+    if isinstance(text, str):
+        m = _TOKEN_RE.fullmatch(text.strip().lower())
+        if m:
+            return Marker("token", m.group(1), m.group(2))
+    return None
+
+
+def _description_marker(body: dict[str, Any]) -> Marker:
+    text = str(body.get("description") or "")
+    for m in _DESCRIPTION_MARKER_RE.finditer(text):
+        if m.group(1):
+            return Marker("token", m.group(1), m.group(2))
+    return LEGACY_MARKER if MARKER_TEXT in text else NO_MARKER
+
+
+def _with_description_marker(description: Any, token: str | None = None) -> str:
+    text = _strip_description_marker(description) if isinstance(description, str) else ""
+    line = f"{MARKER_TEXT} [{token}]" if token else MARKER_TEXT
+    return f"{text}{MARKER_SEPARATOR}{line}" if text.strip() else line
+
+
+def _stamp_description(body: dict[str, Any], token: str) -> None:
+    body["description"] = _with_description_marker(body.get("description", ""), token)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table rows
+
+
+@dataclass(frozen=True)
+class Default:
+    """An absent key reads back as ``value`` (filled only where the parent object exists)."""
+
+    path: str
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What the server does to the value(s) at ``path`` on save. ``fn`` may return DROP."""
+
+    path: str
+    fn: Callable[[Any], Any]
+    why: str
+    source: str
+    after_defaults: bool = False
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: str
+    order: int
+    key_fields: tuple[str, ...]
+    server_owned: tuple[str, ...]
+    defaults: tuple[Default, ...]
+    rewrites: tuple[Rewrite, ...]
+    order_insensitive: tuple[str, ...]
+    secret_paths: tuple[str, ...]
+    marker: str
+    _is_managed: Callable[[dict[str, Any]], bool]
+    _strip_marker: Callable[[dict[str, Any]], None]
+    _payload: Callable[[Resource, Resource | None], dict[str, Any]]
+    _can_mark: Callable[[dict[str, Any]], bool] = field(default=lambda body: True)
+    _references: Callable[[tuple[str, ...], dict[str, Any]], list[Ref]] = field(
+        default=lambda key, body: []
+    )
+    # Brings an older schema of the object to the one o2kit writes, before anything else (a v5
+    # dashboard read from the server is compared as the v8 the UI would make of it). Must not
+    # modify its argument.
+    _prepare: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda body: body)
+    # Reads the marker of a live body (kinds that can carry one).
+    _marker_of: Callable[[dict[str, Any]], Marker] = field(default=lambda body: NO_MARKER)
+    # Writes the project identity token into a payload that already carries the plain marker.
+    _stamp: Callable[[dict[str, Any], str], None] = field(default=lambda body, token: None)
+
+    def normalize(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body as OpenObserve would return it, minus server-owned fields and the marker."""
+        out = canonical(self._prepare(body))
+        if not isinstance(out, dict):
+            raise TypeError(f"{self.kind} body must be a JSON object, not {type(body).__name__}")
+        for path in self.server_owned:
+            _transform_at(out, path, lambda _v: DROP)
+        self._strip_marker(out)
+        for rw in self.rewrites:
+            if not rw.after_defaults:
+                _transform_at(out, rw.path, rw.fn)
+        for d in self.defaults:
+            _fill_default(out, d.path, d.value)
+        for rw in self.rewrites:
+            if rw.after_defaults:
+                _transform_at(out, rw.path, rw.fn)
+        for path in self.order_insensitive:
+            _transform_at(out, path, _sorted_list)
+        # Rewrites and defaults produce canonical values (no nulls, no integral floats), so the
+        # result needs no second ``canonical`` pass; test_kinds checks idempotence.
+        return out
+
+    def complete(self, desired: Resource) -> dict[str, Any]:
+        """The desired body with the parts of its key that live in the body (``name``, dashboard
+        ``title``) filled in when the file left them out."""
+        body = dict(desired.body)
+        for field_name, value in zip(self.key_fields, desired.key, strict=False):
+            if field_name in BODY_KEY_FIELDS and not body.get(field_name):
+                body[field_name] = value
+        return body
+
+    def is_managed(self, live_body: dict[str, Any]) -> bool:
+        """True when the live object carries o2kit's ownership marker."""
+        return self._can_mark(live_body) and self._is_managed(live_body)
+
+    def can_mark(self, body: dict[str, Any]) -> bool:
+        """False for objects with no field that can carry a marker (see module docstring)."""
+        return self._can_mark(body)
+
+    def payload(
+        self, desired: Resource, live: Resource | None, project: str | None = None
+    ) -> dict[str, Any]:
+        """The JSON to POST (``live`` None) or PUT: desired body + marker + server identity.
+        With ``project`` the marker names the project and the object's key (``identity_token``);
+        without, it is the plain legacy marker."""
+        out = self._payload(dataclasses.replace(desired, body=self.complete(desired)), live)
+        if project and self._can_mark(out):
+            self._stamp(out, identity_token(project, self.kind, desired.key))
+        return out
+
+    def marker_of(self, live_body: dict[str, Any]) -> Marker:
+        """The ownership marker a live object carries (``none`` for kinds that cannot carry one)."""
+        if not self._can_mark(live_body):
+            return NO_MARKER
+        return self._marker_of(live_body)
+
+    def references(self, key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
+        """Objects this one uses, as (kind, key): folder, destinations, template."""
+        return self._references(key, body)
+
+    def is_secret(self, tokens: Sequence[str | int]) -> bool:
+        return any(path_matches(tokens, p) for p in self.secret_paths)
+
+
+def _without(body: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    for path in fields:
+        _transform_at(out, path, lambda _v: DROP)
+    return out
+
+

@@ -1,0 +1,234 @@
+"""``o2kit check``: run every panel and alert query of the rendered project and judge the answers.
+
+A query fails when it errors, when its answer lacks a column the panel draws (``fields.x/y/z/
+breakdown`` aliases), or — for panels — when it returns no rows. Queries run through a *runner*
+``(sql, start_us, end_us) -> rows``: the local DataFusion engine over synthetic Bedrock traffic
+(``synthetic_rows``), or a real server's search API (the CLI builds that one from the client).
+
+Synthetic rows are made the way OpenObserve would store them: ``o2kit.aws.synth`` writes real
+Firehose
+request bodies and ``o2kit.fake.firehose`` decodes them with OpenObserve's rules, in the metric
+layout the configuration names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from o2kit.errors import O2kitError
+from o2kit.model import Resource
+from o2kit.project.config import Config
+
+Runner = Callable[[str, int, int], list[dict[str, Any]]]
+MINUTE_US = 60_000_000
+DELIVERY_DELAY_MS = 60_000  # the Firehose buffer interval o2kit aws configures by default
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query to check: where it comes from and what its answer must contain."""
+
+    label: str  # e.g. 'dashboard "Bedrock/Bedrock overview" › Latency › p99 per model'
+    sql: str
+    stream: str
+    aliases: tuple[str, ...]  # columns the panel draws
+    must_return_rows: bool
+    variables: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    query: Query
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    missing: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.missing and not (
+            self.query.must_return_rows and not self.rows)
+
+    @property
+    def problem(self) -> str:
+        if self.error is not None:
+            return self.error
+        if self.missing:
+            return f"the answer has no column {', '.join(repr(m) for m in self.missing)}"
+        if self.query.must_return_rows and not self.rows:
+            return "no rows"
+        return ""
+
+
+def _aliases(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    out: list[str] = []
+    for slot in ("x", "y", "z", "breakdown"):
+        for item in fields.get(slot) or []:
+            if isinstance(item, Mapping) and item.get("alias"):
+                out.append(str(item["alias"]))
+    return tuple(out)
+
+
+def queries(resources: Iterable[Resource]) -> list[Query]:
+    """Every SQL panel query and every SQL alert query, in project order."""
+    out: list[Query] = []
+    for r in resources:
+        if r.kind == "dashboard":
+            where = f'dashboard "{"/".join(r.key)}"'
+            names = tuple(str(v.get("name")) for v in
+                          ((r.body.get("variables") or {}).get("list") or []) if v.get("name"))
+            for tab in r.body.get("tabs") or []:
+                for panel in tab.get("panels") or []:
+                    if panel.get("queryType", "sql") not in ("sql", ""):
+                        continue
+                    for q in panel.get("queries") or []:
+                        sql = q.get("query")
+                        if not sql:
+                            continue
+                        fields = q.get("fields") or {}
+                        out.append(Query(
+                            label=f"{where} › {tab.get('name')} › {panel.get('title')}",
+                            sql=str(sql), stream=str(fields.get("stream", "")),
+                            aliases=_aliases(fields), must_return_rows=True, variables=names))
+        elif r.kind == "alert":
+            condition = r.body.get("query_condition") or {}
+            if condition.get("type") == "sql" and condition.get("sql"):
+                out.append(Query(label=f'alert "{"/".join(r.key)}"', sql=str(condition["sql"]),
+                                 stream=str(r.body.get("stream_name", "")), aliases=(),
+                                 must_return_rows=False))
+    return out
+
+
+def run(queries_: Sequence[Query], runner: Runner, *, start_us: int, end_us: int) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for q in queries_:
+        try:
+            rows = runner(q.sql, start_us, end_us)
+        except O2kitError as exc:
+            outcomes.append(Outcome(q, error=exc.message))
+            continue
+        present: set[str] = set()
+        for row in rows:
+            present.update(row)
+        # OpenObserve leaves NULL columns out of a hit; a column counts as present when any row
+        # has it (or when there are no rows at all, which is judged separately).
+        missing = tuple(a for a in q.aliases if rows and a not in present)
+        outcomes.append(Outcome(q, rows=rows, missing=missing))
+    return outcomes
+
+
+# --- local data --------------------------------------------------------------------------------
+
+
+def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int = 1,
+                   scenario: Any = None, pipeline_health: bool = True,
+                   ) -> tuple[dict[str, list[dict[str, Any]]], Any]:
+    """Rows per stream name, as OpenObserve would store ``minutes`` of synthetic Bedrock traffic
+    ending at ``now_ms``; and the traffic itself (its ``truth`` holds the exact answers).
+
+    Without a ``scenario``, ``pipeline_health`` (default on) adds the AWS/Firehose delivery and
+    Bedrock log-delivery datapoints a metric stream carries (``o2kit.aws.synth``), so the
+    dashboard's
+    Pipeline health panels have data; they are healthy (no failure) and do not change the
+    Bedrock traffic of the seed."""
+    from o2kit.aws import synth
+    from o2kit.fake.firehose import decode_firehose_body
+
+    percentiles = tuple(getattr(config.streams, "metric_percentiles", synth.DEFAULT_PERCENTILES))
+    scenario = scenario or synth.Scenario(minutes=minutes, firehose_metrics=pipeline_health,
+                                          log_delivery_metrics=pipeline_health,
+                                          percentiles=percentiles)
+    traffic = synth.generate(scenario, end_ms=now_ms, seed=seed)
+    layout = getattr(config.streams, "metrics_layout", "special")
+    special = layout == "special"
+    # One record per request, each decoded at its arrival (a minute's end plus the Firehose
+    # buffer): in the flattened metric layout a row's _timestamp is its arrival time, so decoding
+    # everything at one instant would pile all metric rows into the last time bucket.
+    log_bodies, metric_bodies = synth.firehose_bodies(traffic, max_records=1,
+                                                      integer_metric_values=special)
+    rows: dict[str, list[dict[str, Any]]] = {config.streams.invocation_logs: [],
+                                             config.streams.metrics: []}
+    for stream, bodies in ((config.streams.invocation_logs, log_bodies),
+                           (config.streams.metrics, metric_bodies)):
+        for body in bodies:
+            record = json.loads(body)["records"][0]["data"]
+            arrival_ms = min(now_ms, synth.record_minute_end_ms(record) + DELIVERY_DELAY_MS)
+            rows[stream].extend(decode_firehose_body(body, now_us=arrival_ms * 1000,
+                                                     arbitrary_precision=not special))
+    app = config.streams.application_logs
+    if app is not None:
+        rows[app.stream] = _application_rows(traffic, app.latency_field, app.model_field,
+                                             getattr(app, "region_field", None))
+    return rows, traffic
+
+
+def _application_rows(traffic: Any, latency_field: str, model_field: str,
+                      region_field: str | None) -> list[dict[str, Any]]:
+    """The Lambda's own log line per successful call: its latency and model."""
+    out = []
+    for call in traffic.invocations:
+        if call.latency_ms is None:
+            continue
+        row = {"_timestamp": call.time_ms * 1000, latency_field: call.latency_ms,
+               model_field: call.model_id}
+        if region_field:
+            row[region_field] = traffic.scenario.region
+        out.append(row)
+    return out
+
+
+def local_runner(rows: Mapping[str, list[dict[str, Any]]],
+                 variables: Mapping[str, Any] | None = None) -> Runner:
+    """A runner over the local DataFusion engine holding ``rows``; dashboard variables are
+    all set to "All" (``'_o2_all_'``) unless given."""
+    from o2kit.query.engine import QueryEngine
+
+    engine = QueryEngine()
+    for stream, stream_rows in rows.items():
+        engine.register_rows(stream, stream_rows)
+
+    def run_one(sql: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+        names = variable_names(sql)
+        values: dict[str, Any] = {n: [] for n in names}
+        values.update(variables or {})
+        return engine.query(sql, start_time=start_us, end_time=end_us, variables=values)
+
+    return run_one
+
+
+def variable_names(sql: str) -> list[str]:
+    """Dashboard variables (``$name`` / ``${name}``) a query uses."""
+    import re
+
+    return sorted(set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", sql)))
+
+
+def search_runner(client: Any, *, resource: str) -> Runner:
+    """A runner through a server's search API (``OpenObserveClient.search``). Variables are set
+    to "All" and substituted here, as the UI does before it sends a panel's query."""
+    from o2kit.query.engine import substitute_variables
+
+    def run_one(sql: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+        names = variable_names(sql)
+        text = substitute_variables(sql, {n: [] for n in names}) if names else sql
+        return list(client.search(text, start_us, end_us, resource=resource).get("hits") or [])
+
+    return run_one
+
+
+def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str]]:
+    """``(status, label, detail)`` per query, for the terminal."""
+    out = []
+    for o in outcomes:
+        detail = o.problem if not o.ok else f"{len(o.rows)} row{'s' if len(o.rows) != 1 else ''}"
+        if o.ok and o.query.must_return_rows is False and o.rows:
+            detail += " (the alert would fire on this data)"
+        out.append(("ok" if o.ok else "FAIL", o.query.label, detail))
+    return out
+
+
+def as_json(outcomes: Sequence[Outcome]) -> str:
+    return json.dumps([{"query": o.query.label, "ok": o.ok, "problem": o.problem,
+                        "rows": len(o.rows)} for o in outcomes], indent=2)

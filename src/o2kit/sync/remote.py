@@ -1,0 +1,767 @@
+"""Live state in, changes out: the I/O edge between the plan and OpenObserve.
+
+``fetch_live`` reads what the server holds with as few requests as the API allows and turns it into
+``Resource`` values keyed like the desired ones; ``apply_plan`` carries out a ``Plan`` through the
+client, in dependency order, without ever creating a duplicate.
+
+Requests made by ``fetch_live`` (reference openobserve-api.md):
+
+- one list per folder type (``GET /api/v2/{org}/folders/{type}``);
+- one dashboard list per dashboard folder: list items already carry the full body and the
+  ``hash`` (``src/api/management/src/request/dashboards/mod.rs``), so no per-dashboard GET;
+- one alert list (all folders) — items carry folder and tags but not the stream or the SQL
+  (``src/api/management/src/models/alerts/``), so a GET per alert that o2kit manages or that
+  shares a key with a desired one; unmanaged alerts o2kit has no business with are never read;
+- one destination list and one template list (bare arrays of full objects);
+- one stream list per stream type the desired alerts use, to warn before apply about alerts the
+  server would refuse (``404 Stream X not found``, ``src/core/src/alerts/alert.rs``).
+
+Apply never re-diffs: it sends ``kinds.SPECS[kind].payload(desired, live)`` for each change.
+After an *ambiguous* failure of a create (timeout, reset, 5xx, lost response) it looks again
+before creating, so a create that did happen is found, not repeated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from o2kit import kinds
+from o2kit.errors import ApiError, AuthError, Conflict, NotFound, O2kitError, TransportError
+from o2kit.model import Change, Plan, Resource
+from o2kit.sync.client import OpenObserveClient
+from o2kit.sync.plan import age_key, fingerprint
+
+log = logging.getLogger("o2kit.sync.remote")
+
+FOLDER_TYPES = ("dashboards", "alerts")
+# How many times apply tries one create (looking again between tries) before giving up.
+CREATE_ATTEMPTS = 3
+
+
+@dataclass
+class LiveState:
+    resources: list[Resource]
+    existing_streams: set[tuple[str, str]] | None
+    requests: int = 0
+
+
+def _is_ambiguous(exc: BaseException) -> bool:
+    """True when a write may or may not have been applied on the server."""
+    if isinstance(exc, TransportError):
+        return True
+    if getattr(exc, "ambiguous", False):
+        return True
+    return isinstance(exc, ApiError) and exc.status is not None and exc.status >= 500
+
+
+def _raise_first_error(results: Iterable[Any]) -> list[Any]:
+    out = list(results)
+    for r in out:
+        if isinstance(r, BaseException):
+            raise r
+    return out
+
+
+def fetch_live(
+    client: OpenObserveClient,
+    *,
+    desired: Sequence[Resource] = (),
+    stream_types: Iterable[str] = (),
+) -> LiveState:
+    """Read live folders, templates, destinations, dashboards, alerts (and, if asked, streams)."""
+    start = client.request_count
+    resources: list[Resource] = []
+
+    folder_lists = _raise_first_error(
+        client.map(lambda t: client.list_folders(t, resource=f"{t} folders"), FOLDER_TYPES)
+    )
+    folders: dict[str, list[dict[str, Any]]] = dict(zip(FOLDER_TYPES, folder_lists, strict=True))
+    for folder_type, items in folders.items():
+        for item in items:
+            resources.append(
+                Resource(
+                    kind="folder",
+                    key=(folder_type, str(item.get("name", ""))),
+                    body=item,
+                    server_id=str(item.get("folderId", "")),
+                )
+            )
+
+    records = _ownership_records(client)
+
+    # System objects stay in the live state: plan leaves them alone (``kinds.is_system``) and
+    # refuses desired objects whose names they take.
+    for body in client.list_templates(resource="alert templates"):
+        name = (str(body.get("name", "")),)
+        resources.append(
+            Resource(
+                kind="template",
+                key=name,
+                body=body,
+                server_id=str(body.get("name", "")),
+                meta=_owner_meta(records, "template", name),
+            )
+        )
+
+    for body in client.list_destinations(resource="alert destinations"):
+        name = (str(body.get("name", "")),)
+        unmarkable = not kinds.SPECS["destination"].can_mark(body)
+        resources.append(
+            Resource(
+                kind="destination",
+                key=name,
+                body=body,
+                server_id=str(body.get("name", "")),
+                meta=_owner_meta(records, "destination", name) if unmarkable else {},
+            )
+        )
+
+    dashboard_folders = folders["dashboards"]
+    dashboard_lists = _raise_first_error(
+        client.map(
+            lambda f: client.list_dashboards(
+                str(f["folderId"]), resource=f'dashboards in folder "{f.get("name")}"'
+            ),
+            dashboard_folders,
+        )
+    )
+    for folder, items in zip(dashboard_folders, dashboard_lists, strict=True):
+        folder_name = str(folder.get("name", ""))
+        for item in items:
+            resources.append(_live_dashboard(item, folder_name, str(folder["folderId"])))
+
+    desired_alert_keys = {r.key for r in desired if r.kind == "alert"}
+    alert_items = client.list_alerts(include_dependencies=True, resource="alerts")
+    wanted: list[dict[str, Any]] = []
+    for item in alert_items:
+        key = (str(item.get("folder_name", "")), str(item.get("name", "")))
+        if kinds.is_managed_alert_item(item) or key in desired_alert_keys:
+            wanted.append(item)
+        else:
+            # Unmanaged and unrelated to the code: kept as a list item only, so prune can never
+            # reach it, and never fetched in full.
+            resources.append(
+                Resource(
+                    kind="alert",
+                    key=key,
+                    body=_alert_item_as_body(item),
+                    server_id=str(item.get("alert_id", "")),
+                    meta={"folder_id": item.get("folder_id"), "partial": True},
+                )
+            )
+    bodies = _raise_first_error(
+        client.map(
+            lambda it: client.get_alert(
+                str(it["alert_id"]), resource=f'alert "{it.get("folder_name")}/{it.get("name")}"'
+            ),
+            wanted,
+        )
+    )
+    for item, body in zip(wanted, bodies, strict=True):
+        resources.append(
+            Resource(
+                kind="alert",
+                key=(str(item.get("folder_name", "")), str(item.get("name", ""))),
+                body=body,
+                server_id=str(item.get("alert_id", "")),
+                meta={"folder_id": item.get("folder_id")},
+            )
+        )
+
+    existing: set[tuple[str, str]] | None = None
+    types = sorted(set(stream_types))
+    if types:
+        existing = set()
+        stream_lists = _raise_first_error(
+            client.map(lambda t: client.list_streams(t, resource=f"{t} streams"), types)
+        )
+        for stream_type, items in zip(types, stream_lists, strict=True):
+            for s in items:
+                existing.add((str(s.get("stream_type") or stream_type), str(s.get("name", ""))))
+
+    return LiveState(resources, existing, client.request_count - start)
+
+
+def _ownership_records(client: OpenObserveClient) -> dict[tuple[str, tuple[str, ...]], str]:
+    """``(kind, key) -> project`` from the org's key-value store, where o2kit records which
+    project owns each template and e-mail/SNS destination (they have no field for a marker).
+    One request (``GET /api/{org}/kv?prefix=o2kit.``, src/api/management/src/request/kv/mod.rs
+    ``list``). A server without the KV API (404) has no records: such objects count as not ours
+    unless adopted."""
+    try:
+        keys = client.list_kv_keys(kinds.KV_PREFIX, resource="o2kit ownership records")
+    except (NotFound, AuthError) as exc:
+        if isinstance(exc, AuthError) and exc.status != 403:
+            raise
+        log.warning("o2kit cannot read the server's key-value store (%s): templates and "
+                    "e-mail/SNS destinations count as not ours", exc.message)
+        return {}
+    records: dict[tuple[str, tuple[str, ...]], str] = {}
+    for text in keys:
+        parsed = kinds.parse_kv_key(text)
+        if parsed is None:
+            continue
+        project, kind, key = parsed
+        # Two projects claiming one object (a race): the first in key order is the owner shown;
+        # neither is then the other's.
+        records.setdefault((kind, key), project)
+    return records
+
+
+def _owner_meta(
+    records: dict[tuple[str, tuple[str, ...]], str], kind: str, key: tuple[str, ...]
+) -> dict[str, Any]:
+    owner = records.get((kind, key))
+    return {"o2kit_project": owner} if owner else {}
+
+
+def _live_dashboard(item: dict[str, Any], folder_name: str, folder_id: str) -> Resource:
+    version = item.get("version", 8)
+    body = item.get(f"v{version}") or {}
+    if type(version) is int and version != 8 and "version" not in body:
+        # v1 bodies carry no version key; say which schema this is, so that kinds.normalize
+        # upgrades it like the UI would (kinds._dashboard_prepare).
+        body = {**body, "version": version}
+    return Resource(
+        kind="dashboard",
+        key=(folder_name, str(body.get("title", item.get("title", "")))),
+        body=body,
+        server_id=str(item.get("dashboard_id") or body.get("dashboardId", "")),
+        meta={"hash": str(item.get("hash", "")), "folder_id": folder_id, "version": version},
+    )
+
+
+def _alert_item_as_body(item: dict[str, Any]) -> dict[str, Any]:
+    """What a list item tells of an alert we do not read in full: enough for ownership (tags) and
+    for the templates/destinations it uses (which must never be taken as o2kit's alone)."""
+    body: dict[str, Any] = {"name": item.get("name"), "tags": item.get("tags") or []}
+    for key in ("destinations", "template"):
+        if item.get(key) is not None:
+            body[key] = item[key]
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# apply
+
+
+@dataclass
+class Outcome:
+    change: Change
+    status: str  # "ok" | "failed" | "skipped"
+    message: str = ""
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    requests: int = 0
+    writes: int = 0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+ProgressFn = Callable[[Outcome], None]
+
+
+class _Applier:
+    def __init__(
+        self, client: OpenObserveClient, plan: Plan, *, force: bool, progress: ProgressFn | None,
+        created_streams: set[tuple[str, str]] | None = None,
+    ) -> None:
+        self.created_streams = created_streams or set()
+        self.client = client
+        self.plan = plan
+        self.project = plan.project
+        self.force = force
+        self.progress = progress
+        # folder (type, name) -> folderId, filled from live state and from creates.
+        self.folder_ids: dict[tuple[str, ...], str] = {}
+        self.failed_keys: set[tuple[str, tuple[str, ...]]] = set()
+        for change in plan.changes:
+            live = change.live
+            if change.kind == "folder" and live is not None and live.server_id:
+                self.folder_ids[change.key] = live.server_id
+        self.result = ApplyResult()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _done(self, outcome: Outcome) -> Outcome:
+        if outcome.status != "ok":
+            self.failed_keys.add((outcome.change.kind, outcome.change.key))
+        if self.progress is not None:
+            self.progress(outcome)
+        return outcome
+
+    def _blocked_by(self, change: Change) -> str | None:
+        """Name the failed dependency that makes this change pointless, if any."""
+        desired = change.desired
+        deps: list[tuple[str, tuple[str, ...]]] = []
+        if change.kind == "dashboard":
+            deps.append(("folder", ("dashboards", change.key[0])))
+        elif change.kind == "alert":
+            deps.append(("folder", ("alerts", change.key[0])))
+            if desired is not None:
+                for name in desired.body.get("destinations") or []:
+                    deps.append(("destination", (str(name),)))
+                if desired.body.get("template"):
+                    deps.append(("template", (str(desired.body["template"]),)))
+        elif change.kind == "destination" and desired is not None and desired.body.get("template"):
+            deps.append(("template", (str(desired.body["template"]),)))
+        for dep in deps:
+            if dep in self.failed_keys:
+                return f'{dep[0]} "{"/".join(dep[1])}" failed'
+        return None
+
+    def _folder_id(self, folder_type: str, name: str) -> str:
+        if name == "default":
+            # The server creates folder "default" lazily on first use of the id "default"
+            # (src/db/src/folders.rs); a new org may not list it yet.
+            return "default"
+        try:
+            return self.folder_ids[(folder_type, name)]
+        except KeyError:
+            # The folder exists but the plan did not list it (e.g. not managed): look it up.
+            for item in self.client.list_folders(folder_type, resource=f"{folder_type} folders"):
+                self.folder_ids[(folder_type, str(item.get("name")))] = str(item["folderId"])
+            if (folder_type, name) not in self.folder_ids:
+                raise NotFound(f'{folder_type} folder "{name}" not found', status=404) from None
+            return self.folder_ids[(folder_type, name)]
+
+    # -- one change ----------------------------------------------------------------------------
+    def run(self, change: Change) -> Outcome:
+        blocked = self._blocked_by(change)
+        if blocked:
+            return self._done(Outcome(change, "skipped", f"not attempted: {blocked}"))
+        if change.missing_stream is not None and change.missing_stream not in self.created_streams:
+            stream_type, stream = change.missing_stream
+            return self._done(Outcome(
+                change, "skipped",
+                f"{stream_type} stream {stream!r} does not exist yet; OpenObserve would refuse "
+                "the alert (ingest data first, then apply again)"))
+        try:
+            if change.action in ("update", "replace", "delete") and not self._unchanged(change):
+                self._record_ownership(change)  # a delete found it gone: forget the record
+                return self._done(Outcome(change, "ok", "already deleted on the server"))
+            if change.action == "create":
+                self._create(change)
+            elif change.action == "update":
+                self._update(change)
+            elif change.action == "replace":
+                self._delete(change)
+                self._create(change)
+            elif change.action == "delete":
+                self._delete(change)
+            else:
+                return self._done(Outcome(change, "ok", "no change"))
+            self._record_ownership(change)
+        except O2kitError as exc:
+            return self._done(Outcome(change, "failed", exc.message))
+        return self._done(Outcome(change, "ok", change.action + "d"))
+
+    # -- ownership -----------------------------------------------------------------------------
+    def _is_ours(self, kind: str, key: tuple[str, ...], body: dict[str, Any]) -> bool:
+        """The live body carries this project's marker for this key (any o2kit marker when the
+        project has no identity)."""
+        spec = kinds.SPECS[kind]
+        if self.project is None:
+            return spec.is_managed(body)
+        marker = spec.marker_of(body)
+        return (
+            marker.state == "token"
+            and marker.project == self.project
+            and marker.digest == kinds.key_digest(kind, key)
+        )
+
+    def _record_ownership(self, change: Change) -> None:
+        """Templates and e-mail/SNS destinations carry no marker: record in the server's
+        key-value store that this project owns one it created or updated, and forget it when
+        it is deleted (``POST``/``DELETE /api/{org}/kv/{key}``)."""
+        if self.project is None or change.kind not in ("template", "destination"):
+            return
+        body = (change.desired or change.live or Resource(change.kind, change.key, {})).body
+        if kinds.SPECS[change.kind].can_mark(body):
+            return
+        key = kinds.kv_key(self.project, change.kind, change.key)
+        if change.action == "delete":
+            self.client.delete_kv(key, resource=change.address)
+        else:
+            value = json.dumps({"project": self.project, "kind": change.kind,
+                                "key": list(change.key)})
+            self.client.set_kv(key, value, resource=change.address)
+
+    def _fresh_body(self, change: Change) -> dict[str, Any] | None:
+        live, c, res = change.live, self.client, change.address
+        assert live is not None
+        try:
+            if change.kind == "alert":
+                return c.get_alert(str(live.server_id), resource=res)
+            if change.kind == "template":
+                return c.get_template(change.key[0], resource=res)
+            if change.kind == "destination":
+                return c.get_destination(change.key[0], resource=res)
+        except NotFound:
+            return None
+        raise AssertionError(change.kind)
+
+    def _unchanged(self, change: Change) -> bool:
+        """Re-read an alert, template or destination right before writing it; raise Conflict
+        when it changed since plan (no server-side hash exists for these kinds, unlike
+        dashboards). False when a delete finds it already gone."""
+        if change.fingerprint is None or change.live is None:
+            return True
+        fresh = self._fresh_body(change)
+        if fresh is None:
+            if change.action == "delete":
+                return False
+            if self.force:
+                return True
+            raise Conflict(
+                f"{change.address} was deleted on the server since plan; nothing was written",
+                status=409, remedy="run `o2kit plan` again",
+            )
+        now = fingerprint(dataclasses.replace(change.live, body=fresh))
+        if now != change.fingerprint and not self.force:
+            raise Conflict(
+                f"{change.address} changed on the server since plan; nothing was overwritten",
+                status=409,
+                remedy="run `o2kit plan` again to see the change, or apply with --force "
+                "to overwrite it",
+            )
+        return True
+
+    def _create(self, change: Change) -> None:
+        assert change.desired is not None
+        spec = kinds.SPECS[change.kind]
+        payload = spec.payload(change.desired, None, self.project)
+        last: BaseException | None = None
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            if attempt > 1:
+                found = self._find_created(change)
+                if found is not None:
+                    log.info(
+                        "%s: found after an ambiguous failure; not creating again", change.address
+                    )
+                    self._remember(change, found)
+                    return
+            try:
+                created = self._post(change, payload)
+                self._remember(change, created)
+                return
+            except O2kitError as exc:
+                if not _is_ambiguous(exc):
+                    found = self._created_concurrently(change, exc)
+                    if found is None:
+                        raise
+                    self._remember(change, found)
+                    return
+                last = exc
+                log.warning(
+                    "%s: create outcome unknown (%s); looking again", change.address, exc.message
+                )
+        found = self._find_created(change)
+        if found is not None:
+            self._remember(change, found)
+            return
+        assert last is not None
+        raise last
+
+    def _post(self, change: Change, payload: dict[str, Any]) -> str | None:
+        c, key, res = self.client, change.key, change.address
+        if change.kind == "folder":
+            folder = c.create_folder(key[0], payload, resource=res)
+            return str(folder.get("folderId"))
+        if change.kind == "template":
+            c.create_template(payload, resource=res)
+            return key[0]
+        if change.kind == "destination":
+            c.create_destination(payload, resource=res)
+            return key[0]
+        if change.kind == "dashboard":
+            envelope = c.create_dashboard(
+                self._folder_id("dashboards", key[0]), payload, resource=res
+            )
+            inner = envelope.get(f"v{envelope.get('version', 8)}") or {}
+            return str(inner.get("dashboardId", ""))
+        if change.kind == "alert":
+            return c.create_alert(self._folder_id("alerts", key[0]), payload, resource=res)
+        raise AssertionError(change.kind)
+
+    def reconcile(self, batch: Sequence[Change]) -> None:
+        """After a phase that created dashboards or alerts (kinds whose names the server does
+        not keep unique), list them once and, for every key this phase created, delete every
+        copy of ours but the oldest (``plan.age_key``) — another apply of this project may have
+        created the same key meanwhile. The oldest is never deleted (nothing is older), and the
+        apply that lists last sees every copy, so concurrent applies end with exactly one. A
+        failure here is logged; the next plan shows any copy left as a delete."""
+        if self.project is None:
+            return
+        created = [c for c in batch if c.action in ("create", "replace")
+                   and (c.kind, c.key) not in self.failed_keys]
+        if not created:
+            return
+        kind = created[0].kind
+        wanted = {c.key for c in created}
+        try:
+            copies = self._copies_of_ours(kind, wanted)
+        except O2kitError as exc:
+            log.warning("could not look for copies made by a concurrent apply: %s", exc.message)
+            return
+        for key in sorted(copies):
+            found = sorted(copies[key], key=age_key)
+            for extra in found[1:]:
+                change = Change("delete", kind, key, live=extra)
+                log.warning("%s: another apply created it too; keeping id %s, deleting id %s",
+                            change.address, found[0].server_id, extra.server_id)
+                try:
+                    self._delete(change)
+                except O2kitError as exc:
+                    log.warning("%s: %s (the next plan shows it)", change.address, exc.message)
+
+    def _copies_of_ours(
+        self, kind: str, keys: set[tuple[str, ...]]
+    ) -> dict[tuple[str, ...], list[Resource]]:
+        """Live copies of ours of ``keys``: one dashboard list per folder, or one alert list."""
+        c = self.client
+        out: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
+        if kind == "dashboard":
+            for folder in sorted({k[0] for k in keys}):
+                folder_id = self._folder_id("dashboards", folder)
+                for item in c.list_dashboards(folder_id, resource=f'dashboards in "{folder}"'):
+                    live = _live_dashboard(item, folder, folder_id)
+                    if live.key in keys and self._is_ours("dashboard", live.key, live.body):
+                        out[live.key].append(live)
+        else:
+            for item in c.list_alerts(resource="alerts"):
+                k = (str(item.get("folder_name", "")), str(item.get("name", "")))
+                body = _alert_item_as_body(item)
+                if k in keys and self._is_ours("alert", k, body):
+                    out[k].append(
+                        Resource("alert", k, body, server_id=str(item.get("alert_id", "")))
+                    )
+        return out
+
+    def _created_concurrently(self, change: Change, exc: O2kitError) -> str | None:
+        """A create refused because the name is taken (folders, templates and destinations are
+        unique by name: src/core/src/alerts/templates.rs ``AlreadyExists``, the folder name check
+        in src/db/src/folders.rs): when what holds the name is exactly what this project would
+        create — another apply of it just made it — that is success, not a failure."""
+        status = getattr(exc, "status", None)
+        if change.kind not in ("folder", "template", "destination") or status not in (400, 409):
+            return None
+        assert change.desired is not None
+        c, key, res = self.client, change.key, change.address
+        spec = kinds.SPECS[change.kind]
+        try:
+            if change.kind == "folder":
+                for item in c.list_folders(key[0], resource=res):
+                    if item.get("name") == key[1] and self._is_ours("folder", key, item):
+                        return str(item["folderId"])
+                return None
+            body = (c.get_template(key[0], resource=res) if change.kind == "template"
+                    else c.get_destination(key[0], resource=res))
+        except NotFound:
+            return None
+        if spec.can_mark(body) and not self._is_ours(change.kind, key, body):
+            return None
+        if spec.normalize(body) != spec.normalize(spec.complete(change.desired)):
+            return None
+        log.info("%s: created meanwhile by another apply, with the same content", res)
+        return key[0]
+
+    def _remember(self, change: Change, server_id: str | None) -> None:
+        if change.kind == "folder" and server_id:
+            self.folder_ids[change.key] = server_id
+
+    def _find_created(self, change: Change) -> str | None:
+        """Look on the server for the object a create may have made; its id, or None."""
+        c, key, res = self.client, change.key, change.address
+        if change.kind == "folder":
+            for item in c.list_folders(key[0], resource=res):
+                if item.get("name") == key[1]:
+                    return str(item["folderId"])
+            return None
+        if change.kind in ("template", "destination"):
+            items = (
+                c.list_templates(resource=res)
+                if change.kind == "template"
+                else c.list_destinations(resource=res)
+            )
+            return key[0] if any(i.get("name") == key[0] for i in items) else None
+        if change.kind == "dashboard":
+            for item in c.list_dashboards(self._folder_id("dashboards", key[0]), resource=res):
+                live = _live_dashboard(item, key[0], "")
+                if live.key == key and self._is_ours("dashboard", key, live.body):
+                    return live.server_id
+            return None
+        if change.kind == "alert":
+            for item in c.list_alerts(resource=res):
+                if (
+                    item.get("folder_name"),
+                    item.get("name"),
+                ) == key and self._is_ours("alert", key, _alert_item_as_body(item)):
+                    return str(item.get("alert_id"))
+            return None
+        raise AssertionError(change.kind)
+
+    def _update(self, change: Change) -> None:
+        assert change.desired is not None and change.live is not None
+        spec = kinds.SPECS[change.kind]
+        payload = spec.payload(change.desired, change.live, self.project)
+        c, live, res = self.client, change.live, change.address
+        if change.kind == "folder":
+            c.update_folder(change.key[0], str(live.server_id), payload, resource=res)
+        elif change.kind == "template":
+            c.update_template(change.key[0], payload, resource=res)
+        elif change.kind == "destination":
+            c.update_destination(change.key[0], payload, resource=res)
+        elif change.kind == "alert":
+            c.update_alert(str(live.server_id), payload, resource=res)
+        elif change.kind == "dashboard":
+            self._update_dashboard(change, payload)
+
+    def _update_dashboard(self, change: Change, payload: dict[str, Any]) -> None:
+        assert change.live is not None and change.desired is not None
+        c, live, res = self.client, change.live, change.address
+        folder_id = str(live.meta.get("folder_id"))
+        try:
+            c.update_dashboard(
+                str(live.server_id), folder_id, str(live.meta.get("hash")), payload, resource=res
+            )
+            return
+        except Conflict as exc:
+            # A 409 after a retried PUT may be our own first attempt having landed: if the server
+            # now holds exactly what we wanted, that is success, not a conflict.
+            current = c.get_dashboard(str(live.server_id), resource=res)
+            inner = current.get(f"v{current.get('version', 8)}") or {}
+            spec = kinds.SPECS["dashboard"]
+            if spec.normalize(inner) == spec.normalize(change.desired.body):
+                return
+            if not self.force:
+                raise Conflict(
+                    f"{res} changed on the server since plan; nothing was overwritten",
+                    status=409,
+                    remedy="run `o2kit plan` again to see the change, or apply with --force "
+                    "to overwrite it",
+                ) from exc
+            fresh = Resource(
+                kind=live.kind,
+                key=live.key,
+                body=inner,
+                server_id=live.server_id,
+                meta={**live.meta, "hash": str(current.get("hash"))},
+            )
+            c.update_dashboard(
+                str(live.server_id),
+                folder_id,
+                str(current.get("hash")),
+                kinds.SPECS["dashboard"].payload(change.desired, fresh, self.project),
+                resource=res,
+            )
+
+    def _delete(self, change: Change) -> None:
+        live = change.live
+        assert live is not None
+        c, res = self.client, change.address
+        try:
+            if change.kind == "folder":
+                c.delete_folder(change.key[0], str(live.server_id), resource=res)
+            elif change.kind == "template":
+                c.delete_template(change.key[0], resource=res)
+            elif change.kind == "destination":
+                c.delete_destination(change.key[0], resource=res)
+            elif change.kind == "dashboard":
+                c.delete_dashboard(str(live.server_id), resource=res)
+            elif change.kind == "alert":
+                c.delete_alert(str(live.server_id), resource=res)
+        except NotFound:
+            # Already gone (deleted by someone else, or our own retried delete): the goal holds.
+            log.info("%s: already absent", res)
+
+
+def _phases(plan: Plan) -> list[list[Change]]:
+    """Creates/updates/replaces kind by kind in dependency order, then deletes in reverse."""
+    order = {kind: i for i, kind in enumerate(kinds.APPLY_ORDER)}
+    phases: list[list[Change]] = []
+    for kind in kinds.APPLY_ORDER:
+        batch = [
+            c
+            for c in plan.changes
+            if c.kind == kind and c.action in ("create", "update", "replace")
+        ]
+        if batch:
+            phases.append(batch)
+    for kind in sorted(order, key=lambda k: -order[k]):
+        batch = [c for c in plan.changes if c.kind == kind and c.action == "delete"]
+        if batch:
+            phases.append(batch)
+    return phases
+
+
+def create_missing_streams(
+    client: OpenObserveClient, streams: dict[tuple[str, str], dict[str, str]]
+) -> tuple[set[tuple[str, str]], list[str]]:
+    """Create each ``(stream_type, name)`` with the given ``{column: arrow type}`` schema.
+    Returns the streams that exist afterwards and one message per failure."""
+    created: set[tuple[str, str]] = set()
+    errors: list[str] = []
+    for (stream_type, name), fields in sorted(streams.items()):
+        resource = f'{stream_type} stream "{name}"'
+        try:
+            client.create_stream(name, fields, stream_type, resource=resource)
+            created.add((stream_type, name))
+        except O2kitError as exc:
+            # Created meanwhile by ingestion (or by our own lost first attempt): fine.
+            if client.stream_schema(name, stream_type, resource=resource) is not None:
+                created.add((stream_type, name))
+            else:
+                errors.append(exc.message)
+    return created, errors
+
+
+def apply_plan(
+    client: OpenObserveClient,
+    plan: Plan,
+    *,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    create_streams: dict[tuple[str, str], dict[str, str]] | None = None,
+) -> ApplyResult:
+    """Carry out ``plan``. One failed resource does not stop independent ones.
+
+    ``create_streams`` maps each missing ``(stream_type, name)`` the plan announced to the schema
+    to create it with; its alerts are then applied instead of skipped.
+    """
+    start_requests, start_writes = client.request_count, client.write_count
+    created: set[tuple[str, str]] = set()
+    if create_streams:
+        created, errors = create_missing_streams(client, create_streams)
+        for message in errors:
+            log.error("%s", message)
+    applier = _Applier(client, plan, force=force, progress=progress, created_streams=created)
+    for batch in _phases(plan):
+        results = client.map(applier.run, batch)
+        for change, outcome in zip(batch, results, strict=True):
+            if isinstance(outcome, BaseException):  # an internal error: report, keep going
+                outcome = applier._done(Outcome(change, "failed", f"internal error: {outcome!r}"))
+            applier.result.outcomes.append(outcome)
+        if batch[0].kind in ("dashboard", "alert"):
+            applier.reconcile(batch)
+    applier.result.requests = client.request_count - start_requests
+    applier.result.writes = client.write_count - start_writes
+    return applier.result
+
+
+def count_changes(plan: Plan) -> int:
+    return sum(1 for c in plan.changes if c.action != "noop")
