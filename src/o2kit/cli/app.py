@@ -11,7 +11,7 @@ Typer's own usage-error code is 2; o2kit moves it to 64 so that a mistyped flag 
 read as "the plan has changes". Without ``--debug`` no failure prints a traceback.
 
 Everything printed or logged goes through one redaction layer (``o2kit.redact``), installed by
-the root callback before anything else runs (``cli_base.install_output_safety``).
+the root callback before anything else runs (``o2kit.cli.base.install_output_safety``).
 """
 
 from __future__ import annotations

@@ -224,7 +224,7 @@ def plan_all_envs(
 ) -> int:
     """Plan every environment (see the module docstring) and return the exit code.
 
-    ``settings_args`` is what ``cli.plan`` passes to ``cli_base._make_plan`` (url, org, ca,
+    ``settings_args`` is what ``cli.plan`` passes to ``o2kit.cli.base._make_plan`` (url, org, ca,
     insecure, timeout, concurrency). Prints the plans and the summary; raises ``O2kitError`` only
     for problems that concern all environments (``envs/all.yaml``, a forced org).
     """
