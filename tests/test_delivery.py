@@ -18,13 +18,13 @@ import sys
 import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
+from _fake_github import GitHubApiHandler, serve
 from test_gitops import (  # the gitops fixtures, shared
     BIN,
     REPO,
@@ -74,27 +74,12 @@ class FakeIssues:
         return [i for i in self.issues if "pull_request" not in i
                 and i["body"].startswith(DRIFT_MARKER) and state in (None, i["state"])]
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler(self) -> type[GitHubApiHandler]:
         gh = self
         base = f"/repos/{gh.repo}/issues"
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, doc: Any) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _body(self) -> dict[str, Any]:
-                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-            def _authorised(self) -> bool:
-                if self.headers.get("Authorization") != f"Bearer {gh.token}":
-                    self._reply(401, {"message": "Bad credentials"})
-                    return False
-                return True
+        class Handler(GitHubApiHandler):
+            token = gh.token
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 url = urlparse(self.path)
@@ -139,23 +124,14 @@ class FakeIssues:
                 gh.writes.append("close" if body.get("state") == "closed" else "update")
                 self._reply(200, found[0])
 
-            def log_message(self, *args: object) -> None:
-                pass
-
         return Handler
 
 
 @pytest.fixture()
 def issues() -> Iterator[tuple[FakeIssues, str]]:
     gh = FakeIssues("acme/o11y", "ghs_drifttoken")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), gh.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield gh, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(gh.handler()) as url:
+        yield gh, url
 
 
 def _delete_an_alert_by_hand(server: FakeOpenObserve, org: str) -> str:

@@ -15,13 +15,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
+from _fake_github import GitHubApiHandler, serve
 
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 from o2kit.sync.report import MARKDOWN_MARKER
@@ -231,27 +231,12 @@ class FakeGitHub:
         with self.lock:
             self.comments.append({"id": 1000 + len(self.comments), "body": body})
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler(self) -> type[GitHubApiHandler]:
         gh = self
         base = f"/repos/{gh.repo}/issues"
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, doc: Any) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _body(self) -> dict[str, Any]:
-                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-            def _authorised(self) -> bool:
-                if self.headers.get("Authorization") != f"Bearer {gh.token}":
-                    self._reply(401, {"message": "Bad credentials"})
-                    return False
-                return True
+        class Handler(GitHubApiHandler):
+            token = gh.token
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 url = urlparse(self.path)
@@ -285,23 +270,14 @@ class FakeGitHub:
                 gh.writes.append("PATCH")
                 self._reply(200, match[0])
 
-            def log_message(self, *args: object) -> None:
-                pass
-
         return Handler
 
 
 @pytest.fixture()
 def github() -> Iterator[tuple[FakeGitHub, str]]:
     gh = FakeGitHub("acme/o11y", 7, "ghs_testtoken")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), gh.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield gh, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(gh.handler()) as url:
+        yield gh, url
 
 
 def test_pr_deploy_pr_with_one_comment_updated(two_envs: Gitops, tmp_path: Path,
