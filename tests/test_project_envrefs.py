@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from o2kit.errors import ConfigError
+from o2kit.project import envrefs
 from o2kit.project.envrefs import find_env_refs, malformed_env_refs, resolve_env_refs
 
 BODY = {
@@ -59,3 +60,21 @@ def test_malformed_references_are_found() -> None:
         ("b", "${ENV:X}"),
         ("d", "${env:UNCLOSED"),
     ]
+
+
+def test_resolve_and_locate_finds_the_paths_find_env_ref_paths_finds() -> None:
+    body = {"url": "https://h/${env:A}", "headers": {"X": "k ${env:B} $${env:C}"},
+            "list": ["${env:A}", {"n": 1}]}
+    resolved, paths = envrefs.resolve_and_locate(body, {"A": "alpha-1", "B": "bravo-2"})
+    assert paths == [p for p, _var in envrefs.find_env_ref_paths(body)]
+    assert paths == [("url",), ("headers", "X"), ("list", 0)]
+    assert resolved["headers"]["X"] == "k bravo-2 ${env:C}"
+
+
+def test_a_body_without_a_reference_is_returned_itself_and_found_empty() -> None:
+    body = {"title": "cost $ per model", "panels": [{"q": "SELECT '$model'"}]}
+    resolved, paths = envrefs.resolve_and_locate(body, {})
+    assert resolved is body and paths == []
+    assert envrefs.find_env_ref_paths(body) == [] and envrefs.malformed_env_refs(body) == []
+    assert not envrefs.may_hold_env_refs(body)
+    assert envrefs.may_hold_env_refs({"a": ["x ${ENV:y"]})

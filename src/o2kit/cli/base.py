@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import json
 import logging
 import os
 import sys
@@ -341,13 +340,6 @@ class _Planned:
     checksum: str
 
 
-def _may_hold_env_refs(body: Any) -> bool:
-    try:
-        return "${" in json.dumps(body, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return True
-
-
 def _make_plan(
     settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
 ) -> _Planned:
@@ -371,23 +363,14 @@ def _make_plan(
             "markers of objects in code to it",
         )
     # Only what the user wrote is resolved; every value used is registered for masking, and the
-    # paths of the references mark the plan's fields sensitive on both sides.
-    # A body with no "${" anywhere holds no reference, escape or near-miss (every form starts
-    # with it; see o2kit.project.envrefs): it is used as it is, without walking or copying it — most
-    # dashboards, which are the bulk of a large project.
-    with_refs = [_may_hold_env_refs(r.body) for r in project.resources]
-    desired = [
-        Resource(
-            kind=r.kind,
-            key=r.key,
-            body=envrefs.resolve_env_refs(r.body, os.environ, on_secret=register)
-            if may else r.body,
-            source=r.source,
-        )
-        for r, may in zip(project.resources, with_refs, strict=True)
-    ]
-    refs = {(r.kind, r.key): [p for p, _var in envrefs.find_env_ref_paths(r.body)] if may else []
-            for r, may in zip(project.resources, with_refs, strict=True)}
+    # paths of the references mark the plan's fields sensitive on both sides. A body with nothing
+    # to resolve (most dashboards) is used as it is (envrefs.may_hold_env_refs).
+    desired = []
+    refs: dict[tuple[str, tuple[str, ...]], list[tuple[str | int, ...]]] = {}
+    for r in project.resources:
+        body, paths = envrefs.resolve_and_locate(r.body, os.environ, on_secret=register)
+        desired.append(Resource(kind=r.kind, key=r.key, body=body, source=r.source))
+        refs[(r.kind, r.key)] = paths
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}

@@ -413,15 +413,6 @@ class _FileRecord:
         return record
 
 
-def _may_hold_env_refs(body: Any) -> bool:
-    # Every ${env:…} form starts with "${" (o2kit.project.envrefs); a dump is much faster than a
-    # walk.
-    try:
-        return "${" in json.dumps(body, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return True
-
-
 def _source(file: Any, line: Any) -> SourceRef:
     if not isinstance(file, str) or not isinstance(line, int) or isinstance(line, bool):
         raise ValueError("not a source reference")
@@ -689,8 +680,6 @@ class _Loader:
         return body
 
     def check_no_env_refs(self, body: Any, source: SourceRef, what: str) -> None:
-        if not _may_hold_env_refs(body):
-            return
         for path, var in find_env_refs(body):
             self.out.add(
                 Problem(

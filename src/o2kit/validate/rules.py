@@ -208,15 +208,6 @@ def _validate_into(resource: Resource, ctx: _Context, out: list[Problem]) -> Non
         report.add("", f"internal error while validating {resource.address}: {exc!r}")
 
 
-def may_hold_env_refs(body: Any) -> bool:
-    """False when no string in ``body`` contains "${", which every environment reference, escape
-    and near-miss starts with (``o2kit.project.envrefs``): one C-speed dump instead of a walk."""
-    try:
-        return "${" in json.dumps(body, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return True
-
-
 def _digest(*parts: Any) -> str:
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -243,7 +234,7 @@ def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
     for path, message in check(body, shape):
         report.add(path, message)
     _check_key_matches_body(resource, body, report)
-    for where, text in malformed_env_refs(body) if may_hold_env_refs(body) else ():
+    for where, text in malformed_env_refs(body):
         report.add(
             where,
             f'"{text}" looks like an environment reference but is not one; '
