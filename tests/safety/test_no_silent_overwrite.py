@@ -128,3 +128,27 @@ def test_an_alert_edited_in_the_ui_between_plan_and_apply_is_not_overwritten(
     after = next(x for x in o2.fake.alerts() if x["id"] == alert_id)
     assert after["description"] == "changed in git"
     assert after["trigger_condition"]["threshold"] != 999
+
+
+def test_an_owned_template_is_updated_without_writing_its_record_again(
+    o2: O2, tmp_path: Path
+) -> None:
+    a = make_repo(tmp_path / "a", "team-a")
+    o2.fake.request_log.clear()
+    assert o2(a, "apply", "--auto-approve").exit_code == 0
+    first = [(r.method, r.path) for r in o2.fake.request_log if "/kv/" in r.path]
+    assert ("POST" in {m for m, _p in first}), first  # created: its record is written
+
+    alerts = a / "alerts" / "bedrock.yaml"
+    text = alerts.read_text(encoding="utf-8")
+    edited = text.replace("*{alert_name}*", "*{alert_name}* (edited)", 1)
+    assert edited != text
+    alerts.write_text(edited, encoding="utf-8")
+    o2.fake.request_log.clear()
+    result = o2(a, "apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    writes = [(r.method, r.path) for r in o2.fake.request_log if r.method != "GET"]
+    assert any("/alerts/templates/" in path for _m, path in writes), writes  # it was updated
+    assert not [w for w in writes if "/kv/" in w[1]], writes  # and its record left as it was
+    assert "(edited)" in _template_body(o2, "bedrock_slack")
+    assert o2(a, "plan", "--detailed-exitcode").exit_code == 0

@@ -393,6 +393,9 @@ class _Applier:
         body = (change.desired or change.live or Resource(change.kind, change.key, {})).body
         if kinds.SPECS[change.kind].can_mark(body):
             return
+        recorded = change.live is not None and change.live.meta.get("o2kit_project") == self.project
+        if recorded and change.action != "delete":
+            return  # plan read this project's record with the object: no second write
         key = kinds.kv_key(self.project, change.kind, change.key)
         if change.action == "delete":
             self.client.delete_kv(key, resource=change.address)
