@@ -52,7 +52,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, TypeAdapter
 
 from o2kit.errors import Problem
-from o2kit.project.yamlsrc import LineIndex, YamlError, check_bounds, load_yaml, pydantic_problems
+from o2kit.project.yamlsrc import (
+    FastUniqueKeyLoader,
+    LineIndex,
+    YamlError,
+    check_bounds,
+    load_yaml,
+    pydantic_problems,
+)
 
 TEMPLATES_DIR = "templates"
 GRID_COLUMNS = 192  # OpenObserve dashboards use a 192-column grid (reference openobserve-api §4.2)
@@ -734,35 +741,10 @@ def _bounded_render(template: jinja2.Template, context: dict[str, Any], file: st
 # Rendered output is parsed with libyaml when PyYAML has it: a dashboard is ~100 KB of YAML and
 # the pure-Python parser takes over a second for it. Only failures go through the slower
 # ``load_yaml``, for its file:line message.
-def _construct_unique_mapping(self: Any, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = self.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a string or a number", key_node.start_mark
-            ) from None
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep=deep)
-
-
-_OutputLoader: Any = type(
-    "_OutputLoader",
-    (getattr(yaml, "CSafeLoader", yaml.SafeLoader),),
-    {"construct_mapping": _construct_unique_mapping},
-)
-
-
 def _parse_output(text: str, name: str) -> Any:
     check_bounds(text, name)  # size, depth and aliases, before libyaml builds anything
     try:
-        return yaml.load(text, Loader=_OutputLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=FastUniqueKeyLoader)  # noqa: S506 - SafeLoader-based
     except yaml.YAMLError:
         data, _ = load_yaml(text, name)  # raises YamlError with the line
         return data

@@ -255,28 +255,39 @@ def _index(root: yaml.Node, lines: dict[PathT, int]) -> None:
                 todo.append((node.value[i], (*path, i), None))
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last one)."""
+def _construct_unique_mapping(self: Any, node: yaml.MappingNode, deep: bool = False) -> Any:
+    """``construct_mapping`` that refuses duplicate keys (PyYAML silently keeps the last one)
+    and unhashable keys (``? []``), for every loader o2kit parses YAML with."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = self.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a string or a number, not a list or "
+                "mapping", key_node.start_mark) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {seen[key]})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep=deep)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                hash(key)
-            except TypeError:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a string or a number, not a list or "
-                    "mapping", key_node.start_mark) from None
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {seen[key]})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
+
+_UniqueKeyLoader: Any = type(
+    "_UniqueKeyLoader", (yaml.SafeLoader,), {"construct_mapping": _construct_unique_mapping}
+)
+# The same with libyaml when PyYAML has it, for large machine-written YAML (rendered output);
+# its errors carry no reliable line, so a failure is parsed again with ``load_yaml``.
+FastUniqueKeyLoader: Any = type(
+    "FastUniqueKeyLoader",
+    (getattr(yaml, "CSafeLoader", yaml.SafeLoader),),
+    {"construct_mapping": _construct_unique_mapping},
+)
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, LineIndex]:
@@ -285,8 +296,13 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineIndex]:
     index = LineIndex(file)
     check_bounds(text, file)
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        # One parse: the node tree gives the line index, and the data is constructed from it.
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # "expected ']' but got <stream end>" is found at the end of the file; the construct left
