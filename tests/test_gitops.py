@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 from _fake_github import GitHubApiHandler, serve
+from shipped_project import copy_shipped_project
 
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 from o2kit.sync.report import MARKDOWN_MARKER
@@ -30,7 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "gitops.sh"
 WORKFLOW = REPO / ".github" / "workflows" / "o2kit.yml"
 # Without alert-tests/: `o2kit test` takes seconds, so only the tests about that step copy it.
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates")
 WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/SECRETSECRET"
 BIN = Path(sys.executable).parent
 
@@ -38,13 +38,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 
 
 def _project(root: Path, envs: dict[str, str] | None) -> Path:
-    root.mkdir()
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
+    copy_shipped_project(root, envs=False)
     if envs is not None:
         (root / "envs").mkdir()
         for env, text in envs.items():

@@ -8,36 +8,26 @@ mocks.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from shipped_project import copy_shipped_project
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
 from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
-REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "envs")
 WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/SECRETSECRET"
 
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     """A copy of the shipped project, so a test may edit it."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
-    return root
+    return copy_shipped_project(tmp_path / "repo")
 
 
 @pytest.fixture()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from shipped_project import copy_shipped_project
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
@@ -31,9 +31,6 @@ except ImportError:  # pragma: no cover
     cli_base = cli
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates")
-
 
 def forms(secret: str) -> list[str]:
     """A secret and the spellings it takes on the way out (URL-encoded, JSON-escaped)."""
@@ -45,14 +42,7 @@ def basic(user: str, password: str) -> str:
 
 
 def copy_project(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
-    return root
+    return copy_shipped_project(root, envs=False)
 
 
 def forget_secrets() -> None:

@@ -4,31 +4,22 @@ bomb of issue 11."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from shipped_project import copy_shipped_project
 from typer.testing import CliRunner, Result
 
 from o2kit.cli import app as cli
 from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "envs")
 # README "Exit codes".
 DOCUMENTED_EXIT_CODES = {0, 1, 2, 64, 130}
 
 
 def copy_project(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
-    return root
+    return copy_shipped_project(root)
 
 
 def alias_bomb() -> str:

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from shipped_project import copy_shipped_project
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
 from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "envs")
 WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/OWNERSHIPTEST"
 
 
@@ -28,12 +26,7 @@ def make_repo(root: Path, project: str | None, *, folder: str = "Bedrock") -> Pa
     """A copy of the shipped project whose o2kit.yaml names ``project`` (None: no project line)
     and puts dashboards and alerts in ``folder``."""
     root.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
+    copy_shipped_project(root)
     set_project(root, project)
     set_folder(root, folder)
     return root

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from bounds_helpers import REPO, alias_bomb, copy_project
+from bounds_helpers import alias_bomb, copy_project
+from shipped_project import REPO
 
 from o2kit.project.yamlsrc import MAX_ALIAS_EXPANSION, YamlError, load_yaml
 

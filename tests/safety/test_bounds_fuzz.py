@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from bounds_helpers import DOCUMENTED_EXIT_CODES, REPO, run, server_env
+from bounds_helpers import DOCUMENTED_EXIT_CODES, run, server_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shipped_project import REPO
 
 from o2kit.fake import FakeOpenObserve
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bounds_helpers import REPO, assert_one_clean_error, copy_project, run
+from bounds_helpers import assert_one_clean_error, copy_project, run
+from shipped_project import REPO
 
 SECRET = "s3cr3t-from-outside"
 
