@@ -144,20 +144,11 @@ pr_number() {
     "$GITHUB_EVENT_PATH"
 }
 
-upsert_pr_comment() {  # upsert_pr_comment BODY_FILE: create the marked comment, or update it
-  local body_file="$1" number
-  if [ "${O2KIT_COMMENT:-1}" = "0" ]; then echo "O2KIT_COMMENT=0: pull-request comment skipped"; return 0; fi
-  number="$(pr_number)"
-  if [ -z "${GITHUB_TOKEN:-}" ] || [ -z "${GITHUB_REPOSITORY:-}" ] || [ -z "$number" ]; then
-    echo "Not a GitHub pull request with GITHUB_TOKEN: pull-request comment skipped"
-    return 0
-  fi
-  # The existing comment is the first one whose body starts with the marker (a reply quoting it
-  # starts with "> "), so each run edits it instead of adding another. Standard library only.
-  python3 - "$number" "$body_file" "$MARKER" <<'PY'
+# What the GitHub REST calls below share (standard library only): api, repo and
+# call(method, url, payload), with the token from GITHUB_TOKEN.
+read -r -d '' GITHUB_PY <<'PY' || true
 import json, os, sys, urllib.error, urllib.request
 
-number, body_file, marker = sys.argv[1:4]
 api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
 repo = os.environ["GITHUB_REPOSITORY"]
 headers = {
@@ -173,7 +164,26 @@ def call(method, url, payload=None):
         **headers, **({"Content-Type": "application/json"} if data else {})})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)
+PY
 
+github_py() {  # github_py SCRIPT ARGS...: run the Python SCRIPT after the shared prelude
+  local script="$1"
+  shift
+  python3 -c "$GITHUB_PY"$'\n'"$script" "$@"
+}
+
+upsert_pr_comment() {  # upsert_pr_comment BODY_FILE: create the marked comment, or update it
+  local body_file="$1" number
+  if [ "${O2KIT_COMMENT:-1}" = "0" ]; then echo "O2KIT_COMMENT=0: pull-request comment skipped"; return 0; fi
+  number="$(pr_number)"
+  if [ -z "${GITHUB_TOKEN:-}" ] || [ -z "${GITHUB_REPOSITORY:-}" ] || [ -z "$number" ]; then
+    echo "Not a GitHub pull request with GITHUB_TOKEN: pull-request comment skipped"
+    return 0
+  fi
+  # The existing comment is the first one whose body starts with the marker (a reply quoting it
+  # starts with "> "), so each run edits it instead of adding another. Standard library only.
+  github_py "$(cat <<'PY'
+number, body_file, marker = sys.argv[1:4]
 with open(body_file, encoding="utf-8") as f:
     body = f.read()
 try:
@@ -195,6 +205,7 @@ except (urllib.error.URLError, OSError, ValueError) as exc:
     print(f"could not post the pull-request comment: {exc} {detail}".strip(), file=sys.stderr)
     sys.exit(1)
 PY
+)" "$number" "$body_file" "$MARKER"
 }
 
 # --- pr ------------------------------------------------------------------------------------------
@@ -357,26 +368,8 @@ upsert_drift_issue() {  # upsert_drift_issue open|close BODY_FILE
   # The drift issue is the open issue whose body starts with the marker (never a pull request,
   # which the issues API lists too). Open or update it on drift; comment and close it when the
   # server matches again. Standard library only; at most 10 pages of open issues are read.
-  python3 - "$action" "$body_file" "$DRIFT_MARKER" <<'PY'
-import json, os, sys, urllib.error, urllib.request
-
+  github_py "$(cat <<'PY'
 action, body_file, marker = sys.argv[1:4]
-api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-repo = os.environ["GITHUB_REPOSITORY"]
-headers = {
-    "Authorization": f"Bearer {os.environ['GITHUB_TOKEN']}",
-    "Accept": "application/vnd.github+json",
-    "X-GitHub-Api-Version": "2022-11-28",
-    "User-Agent": "o2kit-gitops",
-}
-
-def call(method, url, payload=None):
-    data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        **headers, **({"Content-Type": "application/json"} if data else {})})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.load(resp)
-
 with open(body_file, encoding="utf-8") as f:
     body = f.read()
 try:
@@ -406,6 +399,7 @@ except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
     print(f"could not update the drift issue: {exc} {detail}".strip(), file=sys.stderr)
     sys.exit(1)
 PY
+)" "$action" "$body_file" "$DRIFT_MARKER"
 }
 
 cmd_drift() {
