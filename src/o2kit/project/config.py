@@ -604,6 +604,51 @@ def check_budgets(budgets: list[Budget]) -> list[Budget]:
     return budgets
 
 
+# --- ingest: the shipped Bedrock ingest pipeline (functions/*.vrl*) ---------------------------
+
+
+class PrivacyTruncate(_Strict):
+    """``privacy: {truncate: N}``: keep the first N characters of each request/response body."""
+
+    truncate: int = Field(ge=1, le=1_000_000, description="characters kept of each body")
+
+
+class Ingest(_Strict):
+    """``ingest:``: what the shipped Bedrock ingest functions do (functions/*.vrl.j2 see it as
+    ``ingest`` in their Jinja context, and so do the dashboard and alert templates, which read
+    the pipeline's typed columns when ``pipeline`` is on). Absent = the pipeline off, so an
+    existing project renders exactly as before."""
+
+    pipeline: bool = Field(
+        default=False,
+        description="run the shipped Bedrock functions on ingest (a realtime pipeline per "
+        "stream) and read their typed columns in every panel and alert; o2kit init writes true",
+    )
+    privacy: Literal["keep", "drop"] | PrivacyTruncate = Field(
+        default="keep",
+        description="the invocation-log request/response bodies: keep, drop, or {truncate: N} "
+        "characters (needs pipeline)",
+    )
+    prompt_hash: bool = Field(
+        default=False,
+        description="store prompt_sha256, the SHA-256 of the request body, to count repeated "
+        "prompts (needs pipeline)",
+    )
+
+    @property
+    def privacy_mode(self) -> str:
+        return self.privacy if isinstance(self.privacy, str) else "truncate"
+
+    @property
+    def truncate_chars(self) -> int | None:
+        return self.privacy.truncate if isinstance(self.privacy, PrivacyTruncate) else None
+
+    def context(self) -> dict[str, Any]:
+        """The ``ingest`` value templates and functions see."""
+        return {"pipeline": self.pipeline, "privacy": self.privacy_mode,
+                "truncate": self.truncate_chars, "prompt_hash": self.prompt_hash}
+
+
 class Config(_Strict):
     """``o2kit.yaml``: what the templates are rendered for."""
 
@@ -637,6 +682,8 @@ class Config(_Strict):
     quotas: list[QuotaRow] = Field(default_factory=list)
     # Money budgets per calendar month / week / day and scope: alert ladders and a forecast.
     budgets: list[Budget] = Field(default_factory=list)
+    # The shipped Bedrock ingest pipeline: on/off, what happens to prompts and responses.
+    ingest: Ingest = Field(default_factory=Ingest)
 
     @field_validator("regions")
     @classmethod

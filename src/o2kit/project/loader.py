@@ -469,6 +469,8 @@ class _Loader:
             "quotas": TemplateQuotas(config.quotas),
             # o2kit.yaml budgets: (the Budgets tab; their alerts come from budget_alerts).
             "budgets": mark_params([_budget_context(b) for b in config.budgets]),
+            # o2kit.yaml ingest: pipeline on/off (typed columns), privacy, prompt_hash.
+            "ingest": mark_params(config.ingest.context()),
         }
 
     def add_resource(self, resource: Resource) -> None:

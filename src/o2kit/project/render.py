@@ -424,7 +424,7 @@ PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
 # Names the template context already uses; a parameter cannot shadow them.
 RESERVED_NAMES = frozenset(
     {"title", "name", "description", "folder", "streams", "regions", "prices", "quotas", "org"}
-    | {"budgets"}
+    | {"budgets", "ingest"}
     | {"panel", "markdown_panel", "query_values_variable", "custom_variable", "sql_alert"}
     | {"currency_unit", "range", "loop", "self", "true", "false", "none"}
 )
