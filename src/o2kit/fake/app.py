@@ -415,4 +415,20 @@ def _routes(store: Store, search: SearchService) -> Router:
     router.add("{org}/kv", GET=bind(kv.list_keys))
     router.add("{org}/kv/{key}", GET=bind(kv.get_value), POST=bind(kv.set_value),
                DELETE=bind(kv.delete_value))
+    # Every other module of this package that defines ``ROUTES`` — ``[(pattern, {method:
+    # handler(store, request)})]`` — serves those routes: a new kind's API is one module here.
+    for pattern, handlers in _discovered_routes():
+        router.add(pattern, **{method: bind(fn) for method, fn in handlers.items()})
     return router
+
+
+def _discovered_routes() -> list[tuple[str, dict[str, Callable[[Store, Request], Response]]]]:
+    import importlib
+    import pkgutil
+
+    package = __name__.rpartition(".")[0]
+    found: list[tuple[str, dict[str, Callable[[Store, Request], Response]]]] = []
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        module = importlib.import_module(f"{package}.{info.name}")
+        found.extend(getattr(module, "ROUTES", ()))
+    return found

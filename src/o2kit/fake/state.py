@@ -108,6 +108,8 @@ class Store:
     templates: dict[tuple[str, str], Template] = field(default_factory=dict)
     streams: dict[tuple[str, str, str], Stream] = field(default_factory=dict)
     kv: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (org, key) -> value
+    # Objects of the kinds served by a module of their own (``ROUTES``): kind -> (org, id) -> body.
+    objects: dict[str, dict[tuple[str, str], Any]] = field(default_factory=dict)
     smtp_enabled: bool = False  # ZO_SMTP_ENABLED: email destinations need it
     ssrf_allow_loopback: bool = False  # ZO_SSRF_ALLOW_LOOPBACK: switches the SSRF guard off
 

@@ -51,6 +51,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from o2kit.kinds.alert import (
@@ -123,7 +125,6 @@ from o2kit.kinds.spec import (
     _DESCRIPTION_MARKER_RE,
     _TOKEN_RE,
     ALERT_MARKER_TAG,
-    APPLY_ORDER,
     BODY_KEY_FIELDS,
     DEFAULT_FOLDER_ID,
     DESTINATION_MARKER_KEY,
@@ -140,8 +141,12 @@ from o2kit.kinds.spec import (
     Default,
     KindSpec,
     Marker,
+    Parsed,
     Ref,
+    RestApi,
     Rewrite,
+    SourceFiles,
+    SourceProblem,
     _description_marker,
     _Drop,
     _drop_if,
@@ -173,8 +178,26 @@ from o2kit.kinds.template import (
 )
 from o2kit.model import KINDS
 
-SPECS: dict[str, KindSpec] = {s.kind: s for s in (FOLDER, TEMPLATE, DESTINATION, DASHBOARD, ALERT)}
-assert tuple(sorted(SPECS, key=lambda k: SPECS[k].order)) == KINDS
+
+def _discovered() -> list[KindSpec]:
+    """The ``SPEC`` of every other module of this package: a new kind is one module that defines
+    ``SPEC = KindSpec(...)`` (with ``api`` and ``files``), registered by being there."""
+    found: list[KindSpec] = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, KindSpec):
+            found.append(spec)
+    return found
+
+
+_ALL = (FOLDER, TEMPLATE, DESTINATION, DASHBOARD, ALERT, *_discovered())
+SPECS: dict[str, KindSpec] = {s.kind: s for s in sorted(_ALL, key=lambda s: s.order)}
+"""Every kind, in apply (dependency) order: creates and updates run in this order, deletes in
+reverse. The built-in kinds are ``model.KINDS``."""
+APPLY_ORDER: tuple[str, ...] = tuple(SPECS)
+assert len(SPECS) == len(_ALL), "two kind modules define the same kind"
+assert tuple(k for k in APPLY_ORDER if k in KINDS) == KINDS
 
 
 def is_system(kind: str, body: dict[str, Any], *, org: str | None = None) -> bool:
@@ -216,6 +239,10 @@ __all__ = [
     "FOLDER",
     "KV_PREFIX",
     "KindSpec",
+    "Parsed",
+    "RestApi",
+    "SourceFiles",
+    "SourceProblem",
     "LEGACY_MARKER",
     "MARKER_SEPARATOR",
     "MARKER_TEXT",

@@ -21,7 +21,7 @@ from o2kit.kinds.spec import (
     _trim,
     _without,
 )
-from o2kit.model import KINDS, Resource
+from o2kit.model import Resource
 
 # ---------------------------------------------------------------------------------------------
 # alert — key (folder_name, name); body = GET /api/v2/{org}/alerts/{id} object
@@ -226,7 +226,7 @@ _QC = "query_condition"
 _TC = "trigger_condition"
 ALERT = KindSpec(
     kind="alert",
-    order=KINDS.index("alert"),
+    order=50,
     key_fields=("folder_name", "name"),
     server_owned=ALERT_SERVER_OWNED,
     defaults=(

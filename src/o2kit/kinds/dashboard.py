@@ -18,7 +18,7 @@ from o2kit.kinds.spec import (
     _with_description_marker,
     _without,
 )
-from o2kit.model import KINDS, Resource
+from o2kit.model import Resource
 
 # ---------------------------------------------------------------------------------------------
 # dashboard — key (folder_name, title); body = the inner v8 object
@@ -78,7 +78,7 @@ _VARS = "variables.list[]"
 
 DASHBOARD = KindSpec(
     kind="dashboard",
-    order=KINDS.index("dashboard"),
+    order=40,
     key_fields=("folder_name", "title"),
     server_owned=DASHBOARD_SERVER_OWNED,
     defaults=(

@@ -19,7 +19,7 @@ from o2kit.kinds.spec import (
     _token_marker,
     _trim,
 )
-from o2kit.model import KINDS, Resource
+from o2kit.model import Resource
 
 # ---------------------------------------------------------------------------------------------
 # destination — key (name,); body = alert destination object
@@ -117,7 +117,7 @@ def _dest_references(key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
 
 DESTINATION = KindSpec(
     kind="destination",
-    order=KINDS.index("destination"),
+    order=30,
     key_fields=("name",),
     server_owned=("id",),
     defaults=(

@@ -16,7 +16,7 @@ from o2kit.kinds.spec import (
     _trim,
     _with_description_marker,
 )
-from o2kit.model import KINDS, Resource
+from o2kit.model import Resource
 
 # ---------------------------------------------------------------------------------------------
 # folder — key (folder_type, name); body {"folderId", "name", "description"}
@@ -41,7 +41,7 @@ def _folder_payload(desired: Resource, live: Resource | None) -> dict[str, Any]:
 
 FOLDER = KindSpec(
     kind="folder",
-    order=KINDS.index("folder"),
+    order=10,
     key_fields=("folder_type", "name"),
     server_owned=("folderId",),
     defaults=(Default("description", "", "src/config/src/meta/folder.rs"),),

@@ -13,10 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from o2kit.model import KINDS, Resource
-
-APPLY_ORDER: tuple[str, ...] = KINDS
-"""Kinds in the order apply creates/updates them; deletes run in reverse."""
+from o2kit.model import Resource
 
 MARKER_TEXT = "Managed by o2kit from git — changes made here will be overwritten."
 """Ownership marker line in a dashboard's or folder's description."""
@@ -309,6 +306,61 @@ class Rewrite:
 
 
 @dataclass(frozen=True)
+class RestApi:
+    """How a kind with a plain REST collection is reached — data, so that the client, the live
+    state and apply need no code per kind (``sync.client.OpenObserveClient.list_objects`` …).
+
+    ``collection`` is the path under ``/api/{org}/`` (``/api/v2/{org}/`` with ``version`` 2), e.g.
+    ``functions`` or ``llm/models``. ``id_field`` names the body field whose value addresses one
+    object (``{collection}/{id}``); ``items_key`` the key of the list in the list response (None:
+    a bare JSON array). ``get_one`` False: the server has no ``GET {collection}/{id}`` and o2kit
+    re-reads an object by listing. ``update_on_collection``: updates are ``PUT {collection}``
+    with the id in the body, not ``PUT {collection}/{id}``. ``list_query``: fixed query
+    parameters of the list request."""
+
+    collection: str
+    id_field: str = "name"
+    items_key: str | None = None
+    get_one: bool = True
+    update_on_collection: bool = False
+    version: int = 1
+    list_query: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One desired object read from a project file by ``SourceFiles.parse``."""
+
+    key: tuple[str, ...]
+    body: dict[str, Any]
+    line: int = 1
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Why a project file of a kind could not be read: ``field`` like ``nodes[2].function``."""
+
+    line: int
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """Where a kind's desired objects live in the project: ``directory`` (relative to the project
+    root) and the file ``suffixes`` read there, in name order. ``parse(rel_path, data, context)``
+    turns one file's parsed content (YAML data, or the text of a non-YAML file such as ``.vrl``)
+    into objects or problems; it is pure. ``yaml`` False: ``data`` is the file's text. A suffix
+    ending in ``.j2`` is rendered with the project's Jinja context first; ``context`` is that
+    context (config, streams, ingest …) for the parse step too."""
+
+    directory: str
+    suffixes: tuple[str, ...]
+    parse: Callable[[str, Any, dict[str, Any]], list[Parsed | SourceProblem]]
+    yaml: bool = True
+
+
+@dataclass(frozen=True)
 class KindSpec:
     kind: str
     order: int
@@ -334,6 +386,19 @@ class KindSpec:
     _marker_of: Callable[[dict[str, Any]], Marker] = field(default=lambda body: NO_MARKER)
     # Writes the project identity token into a payload that already carries the plain marker.
     _stamp: Callable[[dict[str, Any], str], None] = field(default=lambda body, token: None)
+    # The generic REST plumbing (see ``RestApi``); None for the built-in kinds that need code of
+    # their own in the client (folders, dashboards, alerts, templates, destinations).
+    api: RestApi | None = None
+    # Where desired objects are read from; None for kinds the loader reads itself.
+    files: SourceFiles | None = None
+    # The key of a live object from its body (default: ``(body[api.id_field],)``).
+    _live_key: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
+    # Rules beyond the JSON Schema: ``(path, message)`` per problem of a desired body. Pure.
+    _check: Callable[[Resource], list[tuple[tuple[str | int, ...], str]]] = field(
+        default=lambda resource: []
+    )
+    # What ``export`` writes for a live body: ``(relative path, text)`` files; None: not exported.
+    _export: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
 
     def normalize(self, body: dict[str, Any]) -> dict[str, Any]:
         """The body as OpenObserve would return it, minus server-owned fields and the marker."""
@@ -394,6 +459,26 @@ class KindSpec:
     def references(self, key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
         """Objects this one uses, as (kind, key): folder, destinations, template."""
         return self._references(key, body)
+
+    def live_key(self, body: dict[str, Any]) -> tuple[str, ...]:
+        """The o2kit key of a live object of a REST kind."""
+        if self._live_key is not None:
+            return self._live_key(body)
+        assert self.api is not None, self.kind
+        return (str(body.get(self.api.id_field, "")),)
+
+    def server_id(self, body: dict[str, Any]) -> str:
+        """The value that addresses the object in the URL of a REST kind."""
+        assert self.api is not None, self.kind
+        return str(body.get(self.api.id_field, ""))
+
+    def check(self, resource: Resource) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems of a desired object beyond its schema (kinds that define rules)."""
+        return self._check(resource)
+
+    def export_files(self, body: dict[str, Any]) -> list[tuple[str, str]] | None:
+        """Project files that declare this live object, or None when the kind is not exported."""
+        return None if self._export is None else self._export(body)
 
     def is_secret(self, tokens: Sequence[str | int]) -> bool:
         return any(path_matches(tokens, p) for p in self.secret_paths)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from o2kit.kinds.spec import Default, KindSpec, Rewrite, _trim, _without
-from o2kit.model import KINDS, Resource
+from o2kit.model import Resource
 
 # ---------------------------------------------------------------------------------------------
 # template — key (name,); body {"name","type","title","kind","body","isDefault","isPrebuilt"}
@@ -33,7 +33,7 @@ def _template_payload(desired: Resource, live: Resource | None) -> dict[str, Any
 TEMPLATE_SERVER_OWNED = ("isDefault", "isPrebuilt")
 TEMPLATE = KindSpec(
     kind="template",
-    order=KINDS.index("template"),
+    order=20,
     key_fields=("name",),
     server_owned=TEMPLATE_SERVER_OWNED,
     defaults=(

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
+import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
     AfterValidator,
@@ -60,6 +61,7 @@ from pydantic import (
     model_validator,
 )
 
+from o2kit import kinds
 from o2kit.errors import (
     Problem,
     UserError,
@@ -67,8 +69,9 @@ from o2kit.errors import (
     problem_from_json,
     problem_to_json,
 )
+from o2kit.kinds import KindSpec, SourceProblem
 from o2kit.kinds import dashboard_upgrade as upgrade
-from o2kit.model import KINDS, Resource, SourceRef
+from o2kit.model import Resource, SourceRef
 from o2kit.project.cache import Cache, digest, files_digest, tool_digest, tree_digest
 from o2kit.project.config import (
     Budget,
@@ -394,7 +397,7 @@ class _FileRecord:
         for item in data["resources"]:
             kind, key, body, meta = item["kind"], item["key"], item["body"], item["meta"]
             file, line = item["source"]
-            if kind not in KINDS or not isinstance(body, dict) or not isinstance(meta, dict):
+            if kind not in kinds.SPECS or not isinstance(body, dict) or not isinstance(meta, dict):
                 raise ValueError("not a resource")
             if not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
                 raise ValueError("not a resource key")
@@ -518,6 +521,7 @@ class _Loader:
         except OSError as exc:
             self.out.add(Problem(rel, 1, "", f"cannot read file: {exc.strerror}"))
             return
+        spec = kinds.SPECS.get(kind)
         key = digest(self.inputs, kind, rel, data) if self.cache is not None else ""
         record: _FileRecord | None = None
         if self.cache is not None:
@@ -528,7 +532,8 @@ class _Loader:
                 except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
                     log.debug("ignoring cached load of %s: %s", rel, exc)
         if record is None:
-            record = self._read_file(kind, rel, data)
+            record = (self._read_kind_file(spec, rel, data) if spec is not None
+                      else self._read_file(kind, rel, data))
             if self.cache is not None:
                 self.cache.put("load", key, record.to_json(), verify=True)
         self.out.extend(record.problems)
@@ -555,6 +560,40 @@ class _Loader:
                     self.dashboard_file(rel, content, index)
                 else:
                     self.alerts_file(rel, content, index)
+            record.problems = self.out.problems
+        finally:
+            self.out, self.record = saved, None
+        return record
+
+    def _read_kind_file(self, spec: KindSpec, rel: str, data: bytes) -> _FileRecord:
+        """A file of a kind that reads its own files (``KindSpec.files``): render it when its name
+        ends in ``.j2``, parse YAML when the kind asks for it, and let the kind's pure ``parse``
+        turn it into objects or problems."""
+        assert spec.files is not None
+        record = _FileRecord()
+        saved, self.out, self.record = self.out, _Collector(), record
+        try:
+            try:
+                text = data.decode("utf-8")
+                if rel.endswith(".j2"):
+                    text = self.env.from_string(text).render(self.base_context())
+                content: Any = text
+                if spec.files.yaml:
+                    content, _index = load_yaml(text, rel)
+            except UnicodeDecodeError:
+                self.out.add(Problem(rel, 1, "", "file is not UTF-8 text"))
+            except YamlError as exc:
+                self.out.add(exc.problem)
+            except jinja2.TemplateError as exc:
+                line = getattr(exc, "lineno", None) or 1
+                self.out.add(Problem(rel, line, "", f"template error: {exc}"))
+            else:
+                for item in spec.files.parse(rel, content, self.base_context()):
+                    if isinstance(item, SourceProblem):
+                        self.out.add(Problem(rel, item.line, item.field, item.message))
+                    else:
+                        self.add_resource(Resource(spec.kind, item.key, item.body,
+                                                   SourceRef(rel, item.line)))
             record.problems = self.out.problems
         finally:
             self.out, self.record = saved, None
@@ -993,7 +1032,8 @@ def _render_problem(file: str, line: int, base: tuple[str | int, ...], exc: Rend
 
 
 def _project_files(
-    root: Path, folder: str, out: _Collector, *, allow_outside: bool = False
+    root: Path, folder: str, out: _Collector, *, allow_outside: bool = False,
+    suffixes: tuple[str, ...] = (".yaml",),
 ) -> list[tuple[str, Path]]:
     directory = root / folder
     if not directory.is_dir():
@@ -1013,9 +1053,9 @@ def _project_files(
         except OutsideProject as exc:
             out.add(Problem(rel, 1, "", str(exc)))
             continue
-        if path.suffix == ".yml":
+        if path.suffix == ".yml" and ".yaml" in suffixes:
             out.add(Problem(rel, 1, "", "use the .yaml extension (this file is not read)"))
-        elif path.suffix == ".yaml":
+        elif path.name.endswith(suffixes):
             files.append((rel, path))
     return files
 
@@ -1105,6 +1145,10 @@ def _check_total_size(root: Path, loaded: LoadedConfig) -> None:
     for folder in (DASHBOARDS_DIR, ALERTS_DIR):
         if (root / folder).is_dir():
             paths.extend((root / folder).glob("*.yaml"))
+    for spec in kinds.SPECS.values():
+        if spec.files is not None and (root / spec.files.directory).is_dir():
+            paths.extend(p for p in (root / spec.files.directory).iterdir()
+                         if p.name.endswith(spec.files.suffixes))
     if (root / TEMPLATES_DIR).is_dir():
         paths.extend(p for p in (root / TEMPLATES_DIR).rglob("*") if not p.is_symlink())
     total = 0
@@ -1175,6 +1219,11 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
     for folder in (DASHBOARDS_DIR, ALERTS_DIR):
         for rel, path in _project_files(root, folder, out, allow_outside=outside):
             loader.load_file(folder, rel, path)
+    for spec in kinds.SPECS.values():
+        if spec.files is not None:
+            for rel, path in _project_files(root, spec.files.directory, out, allow_outside=outside,
+                                            suffixes=spec.files.suffixes):
+                loader.load_file(spec.kind, rel, path)
     loader.budget_alerts()
     loader.cross_checks()
     for (folder_type, name), source in sorted(loader.folders.items()):
@@ -1183,7 +1232,7 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
         )
     if out.problems:
         raise ValidationFailed(out.problems)
-    order = {kind: i for i, kind in enumerate(KINDS)}
+    order = {kind: i for i, kind in enumerate(kinds.APPLY_ORDER)}
     resources = sorted(loader.resources, key=lambda r: (order[r.kind], r.key))
     log.debug("loaded %d resources from %s", len(resources), root)
     return Project(config=loaded, resources=resources, prices=prices, digests=loader.digests)

@@ -100,6 +100,7 @@ import httpx
 
 from o2kit import __version__
 from o2kit.errors import ApiError, AuthError, ConfigError, Conflict, NotFound, TransportError
+from o2kit.kinds import RestApi
 from o2kit.project.config import ServerSettings
 from o2kit.redact import Secret, redact, register, register_credentials, reveal
 
@@ -607,6 +608,49 @@ class OpenObserveClient:
 
     def delete_template(self, name: str, *, resource: str = "") -> None:
         self._call("DELETE", self._v1("alerts", "templates", name), resource=resource)
+
+    # -- kinds with a plain REST collection, described as data (``kinds.RestApi``) ---------------
+    def _collection(self, api: RestApi, *parts: str) -> str:
+        segments = api.collection.split("/")
+        return (self._v2 if api.version == 2 else self._v1)(*segments, *parts)
+
+    def list_objects(self, api: RestApi, *, resource: str = "") -> list[dict[str, Any]]:
+        """Every object of a REST kind (``GET {collection}``)."""
+        path = self._collection(api)
+        data = self._get_json(path, params=dict(api.list_query) or None, resource=resource)
+        return self._items(data, api.items_key, path, resource)
+
+    def get_object(self, api: RestApi, object_id: str, *, resource: str = "") -> dict[str, Any]:
+        """One object (``GET {collection}/{id}``, or the list where the server has no such
+        route); NotFound when absent."""
+        if not api.get_one:
+            for item in self.list_objects(api, resource=resource):
+                if str(item.get(api.id_field, "")) == object_id:
+                    return item
+            raise NotFound(f"{resource or object_id} not found", status=404)
+        path = self._collection(api, object_id)
+        data = self._get_json(path, resource=resource)
+        if not isinstance(data, dict):
+            raise self._unexpected("GET", path, resource, "a JSON object", data)
+        return data
+
+    def create_object(self, api: RestApi, body: dict[str, Any], *, resource: str = "") -> Any:
+        """``POST {collection}``; the parsed answer (some kinds answer with the new id)."""
+        response = self._call("POST", self._collection(api), body=body, resource=resource)
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            return None
+
+    def update_object(
+        self, api: RestApi, object_id: str, body: dict[str, Any], *, resource: str = ""
+    ) -> None:
+        path = self._collection(api) if api.update_on_collection else self._collection(
+            api, object_id)
+        self._call("PUT", path, body=body, resource=resource)
+
+    def delete_object(self, api: RestApi, object_id: str, *, resource: str = "") -> None:
+        self._call("DELETE", self._collection(api, object_id), resource=resource)
 
     # -- the org key-value store (src/api/management/src/request/kv/mod.rs) -----------------------
     def list_kv_keys(self, prefix: str, *, resource: str = "") -> list[str]:

@@ -36,7 +36,7 @@ from typing import Any
 
 from o2kit import kinds
 from o2kit.errors import PlanError
-from o2kit.model import KINDS, MISSING, Change, FieldChange, Plan, Resource
+from o2kit.model import MISSING, Change, FieldChange, Plan, Resource
 from o2kit.redact import redact
 from o2kit.sync.diff import diff, parse_path
 
@@ -112,7 +112,8 @@ def _spec(kind: str) -> kinds.KindSpec:
     try:
         return kinds.SPECS[kind]
     except KeyError:
-        raise PlanError(f"unknown resource kind {kind!r} (known: {', '.join(KINDS)})") from None
+        known = ", ".join(kinds.APPLY_ORDER)
+        raise PlanError(f"unknown resource kind {kind!r} (known: {known})") from None
 
 
 def _label(res: Resource) -> str:
@@ -461,7 +462,7 @@ def build_plan(
                 reason += f"; {change.reason}"
             changes[i] = replace(change, reason=reason, missing_stream=stream)
 
-    order = {k: i for i, k in enumerate(KINDS)}
+    order = {k: i for i, k in enumerate(kinds.APPLY_ORDER)}
     changes.sort(
         key=lambda c: (order[c.kind], c.key, c.action, str(c.live.server_id) if c.live else "")
     )
@@ -498,8 +499,9 @@ def _deletes(
     present: Sequence[Resource],
 ) -> list[Change]:
     """Deletes for the managed, pruned candidates — except those something that stays still uses
-    (the server would refuse them anyway: 409/400). Referrers come later in ``KINDS`` than what
-    they use, so deciding in reverse kind order settles every referrer first."""
+    (the server would refuse them anyway: 409/400). Referrers come later in
+    ``kinds.APPLY_ORDER`` than what they use, so deciding in reverse kind order settles every
+    referrer first."""
     leaving = {_ident(r) for r in candidates}
     users: dict[tuple[str, tuple[str, ...]], list[Ident]] = defaultdict(list)
     for res in wanted.values():
@@ -511,7 +513,7 @@ def _deletes(
         for ref in kinds.SPECS[res.kind].references(res.key, res.body):
             users[ref].append(_ident(res))
     out: list[Change] = []
-    order = {k: i for i, k in enumerate(KINDS)}
+    order = {k: i for i, k in enumerate(kinds.APPLY_ORDER)}
     for res in sorted(candidates, key=lambda r: -order[r.kind]):
         still_used = [u for u in users.get((res.kind, res.key), []) if u not in leaving]
         if still_used:
@@ -526,11 +528,14 @@ def _deletes(
 
 
 # Kinds without a server-side hash: apply re-reads them right before writing and compares.
+# Kinds with no server-side hash: apply re-reads them and compares fingerprints before writing
+# (and so does every kind reached through ``kinds.RestApi``).
 FINGERPRINTED = frozenset({"template", "destination", "alert"})
 
 
 def _fingerprint_if_needed(res: Resource) -> str | None:
-    if res.kind not in FINGERPRINTED or res.meta.get("partial"):
+    rest = res.kind in kinds.SPECS and kinds.SPECS[res.kind].api is not None
+    if (res.kind not in FINGERPRINTED and not rest) or res.meta.get("partial"):
         return None
     return fingerprint(res)
 
@@ -623,7 +628,7 @@ def delete_guard(
             continue
         deletes[c.kind] += 1
     messages = []
-    for kind in KINDS:
+    for kind in kinds.APPLY_ORDER:
         n = deletes.get(kind, 0)
         if not n:
             continue

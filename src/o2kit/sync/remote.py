@@ -40,6 +40,12 @@ from o2kit.sync.plan import age_key, fingerprint
 log = logging.getLogger("o2kit.sync.remote")
 
 FOLDER_TYPES = ("dashboards", "alerts")
+
+
+def _kv_owned(kind: str) -> bool:
+    """Kinds whose objects may have no marker field: their ownership is in the KV store."""
+    return kind in ("template", "destination") or kinds.SPECS[kind].api is not None
+
 # How many times apply tries one create (looking again between tries) before giving up.
 CREATE_ATTEMPTS = 3
 
@@ -122,6 +128,8 @@ def fetch_live(
             )
         )
 
+    _fetch_rest_kinds(client, desired, records, resources)
+
     dashboard_folders = folders["dashboards"]
     dashboard_lists = _raise_first_error(
         client.map(
@@ -186,6 +194,42 @@ def fetch_live(
                 existing.add((str(s.get("stream_type") or stream_type), str(s.get("name", ""))))
 
     return LiveState(resources, existing, client.request_count - start)
+
+
+def _fetch_rest_kinds(
+    client: OpenObserveClient,
+    desired: Sequence[Resource],
+    records: dict[tuple[str, tuple[str, ...]], str],
+    resources: list[Resource],
+) -> None:
+    """One list request per kind described by ``kinds.RestApi`` (functions, pipelines …). A
+    server without that API (404: an older OpenObserve, or a feature switched off) holds none,
+    which is only an error when the project declares objects of the kind."""
+    specs = [s for s in kinds.SPECS.values() if s.api is not None]
+    declared = {r.kind for r in desired}
+
+    def listing(spec: kinds.KindSpec) -> list[dict[str, Any]]:
+        assert spec.api is not None
+        try:
+            return client.list_objects(spec.api, resource=f"{spec.kind}s")
+        except NotFound:
+            if spec.kind in declared:
+                raise
+            log.info("the server has no %s API; it holds no %ss", spec.kind, spec.kind)
+            return []
+
+    for spec, items in zip(specs, _raise_first_error(client.map(listing, specs)), strict=True):
+        for body in items:
+            key = spec.live_key(body)
+            resources.append(
+                Resource(
+                    kind=spec.kind,
+                    key=key,
+                    body=body,
+                    server_id=spec.server_id(body),
+                    meta={} if spec.can_mark(body) else _owner_meta(records, spec.kind, key),
+                )
+            )
 
 
 def _ownership_records(client: OpenObserveClient) -> dict[tuple[str, tuple[str, ...]], str]:
@@ -319,6 +363,8 @@ class _Applier:
                     deps.append(("template", (str(desired.body["template"]),)))
         elif change.kind == "destination" and desired is not None and desired.body.get("template"):
             deps.append(("template", (str(desired.body["template"]),)))
+        elif kinds.SPECS[change.kind].api is not None and desired is not None:
+            deps.extend(kinds.SPECS[change.kind].references(change.key, desired.body))
         for dep in deps:
             if dep in self.failed_keys:
                 return f'{dep[0]} "{"/".join(dep[1])}" failed'
@@ -388,7 +434,7 @@ class _Applier:
         """Templates and e-mail/SNS destinations carry no marker: record in the server's
         key-value store that this project owns one it created or updated, and forget it when
         it is deleted (``POST``/``DELETE /api/{org}/kv/{key}``)."""
-        if self.project is None or change.kind not in ("template", "destination"):
+        if self.project is None or not _kv_owned(change.kind):
             return
         body = (change.desired or change.live or Resource(change.kind, change.key, {})).body
         if kinds.SPECS[change.kind].can_mark(body):
@@ -414,6 +460,9 @@ class _Applier:
                 return c.get_template(change.key[0], resource=res)
             if change.kind == "destination":
                 return c.get_destination(change.key[0], resource=res)
+            api = kinds.SPECS[change.kind].api
+            if api is not None:
+                return c.get_object(api, str(live.server_id), resource=res)
         except NotFound:
             return None
         raise AssertionError(change.kind)
@@ -499,6 +548,12 @@ class _Applier:
             return str(inner.get("dashboardId", ""))
         if change.kind == "alert":
             return c.create_alert(self._folder_id("alerts", key[0]), payload, resource=res)
+        spec = kinds.SPECS[change.kind]
+        if spec.api is not None:
+            answer = c.create_object(spec.api, payload, resource=res)
+            if isinstance(answer, dict) and answer.get(spec.api.id_field):
+                return str(answer[spec.api.id_field])
+            return spec.server_id(payload) or self._find_created(change)
         raise AssertionError(change.kind)
 
     def reconcile(self, batch: Sequence[Change]) -> None:
@@ -561,19 +616,28 @@ class _Applier:
         in src/db/src/folders.rs): when what holds the name is exactly what this project would
         create — another apply of it just made it — that is success, not a failure."""
         status = getattr(exc, "status", None)
-        if change.kind not in ("folder", "template", "destination") or status not in (400, 409):
+        spec = kinds.SPECS[change.kind]
+        named = ("folder", "template", "destination")
+        unique_by_name = spec.api is not None or change.kind in named
+        if not unique_by_name or status not in (400, 409):
             return None
         assert change.desired is not None
         c, key, res = self.client, change.key, change.address
-        spec = kinds.SPECS[change.kind]
         try:
-            if change.kind == "folder":
+            if spec.api is not None:
+                found = [i for i in c.list_objects(spec.api, resource=res)
+                         if spec.live_key(i) == key]
+                if not found:
+                    return None
+                body = found[0]
+            elif change.kind == "folder":
                 for item in c.list_folders(key[0], resource=res):
                     if item.get("name") == key[1] and self._is_ours("folder", key, item):
                         return str(item["folderId"])
                 return None
-            body = (c.get_template(key[0], resource=res) if change.kind == "template"
-                    else c.get_destination(key[0], resource=res))
+            else:
+                body = (c.get_template(key[0], resource=res) if change.kind == "template"
+                        else c.get_destination(key[0], resource=res))
         except NotFound:
             return None
         if spec.can_mark(body) and not self._is_ours(change.kind, key, body):
@@ -581,7 +645,7 @@ class _Applier:
         if spec.normalize(body) != spec.normalize(spec.complete(change.desired)):
             return None
         log.info("%s: created meanwhile by another apply, with the same content", res)
-        return key[0]
+        return spec.server_id(body) if spec.api is not None else key[0]
 
     def _remember(self, change: Change, server_id: str | None) -> None:
         if change.kind == "folder" and server_id:
@@ -616,6 +680,14 @@ class _Applier:
                 ) == key and self._is_ours("alert", key, _alert_item_as_body(item)):
                     return str(item.get("alert_id"))
             return None
+        spec = kinds.SPECS[change.kind]
+        if spec.api is not None:
+            for item in c.list_objects(spec.api, resource=res):
+                if spec.live_key(item) == key and (
+                    not spec.can_mark(item) or self._is_ours(change.kind, key, item)
+                ):
+                    return spec.server_id(item)
+            return None
         raise AssertionError(change.kind)
 
     def _update(self, change: Change) -> None:
@@ -633,6 +705,10 @@ class _Applier:
             c.update_alert(str(live.server_id), payload, resource=res)
         elif change.kind == "dashboard":
             self._update_dashboard(change, payload)
+        elif spec.api is not None:
+            c.update_object(spec.api, str(live.server_id), payload, resource=res)
+        else:
+            raise AssertionError(change.kind)
 
     def _update_dashboard(self, change: Change, payload: dict[str, Any]) -> None:
         assert change.live is not None and change.desired is not None
@@ -688,6 +764,11 @@ class _Applier:
                 c.delete_dashboard(str(live.server_id), resource=res)
             elif change.kind == "alert":
                 c.delete_alert(str(live.server_id), resource=res)
+            else:
+                api = kinds.SPECS[change.kind].api
+                if api is None:
+                    raise AssertionError(change.kind)
+                c.delete_object(api, str(live.server_id), resource=res)
         except NotFound:
             # Already gone (deleted by someone else, or our own retried delete): the goal holds.
             log.info("%s: already absent", res)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from o2kit import kinds
 from o2kit.errors import Problem, problem_from_json, problem_to_json
 from o2kit.model import Resource
 from o2kit.project.columns import StreamColumns, catalogue
@@ -224,14 +225,14 @@ def _catalogue_json(streams: Mapping[str, StreamColumns]) -> dict[str, Any]:
 
 def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
     shape = SHAPES.get(resource.kind)
-    if shape is None:
+    if shape is None and resource.kind not in kinds.SPECS:
         report.add("", f'unknown resource kind "{resource.kind}"')
         return
     body = resource.body
     if not isinstance(body, dict):
         report.add("", "the body must be a JSON object")
         return
-    for path, message in check(body, shape):
+    for path, message in check(body, shape) if shape is not None else ():
         report.add(path, message)
     _check_key_matches_body(resource, body, report)
     for where, text in malformed_env_refs(body):
@@ -240,7 +241,13 @@ def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
             f'"{text}" looks like an environment reference but is not one; '
             "write ${env:NAME} (letters, digits and _)",
         )
-    _RULES[resource.kind](resource, body, ctx, report)
+    rule = _RULES.get(resource.kind)
+    if rule is not None:
+        rule(resource, body, ctx, report)
+    # The kind's own rules (``KindSpec.check``; empty for the built-in kinds, whose rules are
+    # above).
+    for path, message in kinds.SPECS[resource.kind].check(resource):
+        report.add(path, message)
 
 
 # Where the name in a resource's key comes from in its body (``o2kit.model`` key layout).
@@ -254,6 +261,8 @@ _NAME_IN_KEY = {
 
 
 def _check_key_matches_body(resource: Resource, body: dict[str, Any], report: _Report) -> None:
+    if resource.kind not in _NAME_IN_KEY:
+        return  # kinds with a ``KindSpec.files`` reader check their own keys
     index, name_key = _NAME_IN_KEY[resource.kind]
     value = body.get(name_key)
     if not value:

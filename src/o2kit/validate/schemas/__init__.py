@@ -9,6 +9,8 @@ references between resources).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 
 from o2kit.validate.schemas.alert import ALERT
@@ -16,12 +18,26 @@ from o2kit.validate.schemas.dashboard import DASHBOARD
 from o2kit.validate.schemas.notify import DESTINATION, FOLDER, TEMPLATE
 from o2kit.validate.schemas.shapes import Shape, check, format_path
 
+
+def _discovered() -> dict[str, Shape]:
+    """The shape of every kind that has a module of its own here: a module defining ``KIND``
+    (the kind's name) and ``SHAPE`` is registered by being there."""
+    found: dict[str, Shape] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        kind, shape = getattr(module, "KIND", None), getattr(module, "SHAPE", None)
+        if isinstance(kind, str) and shape is not None:
+            found[kind] = shape
+    return found
+
+
 SHAPES: Mapping[str, Shape] = {
     "folder": FOLDER,
     "template": TEMPLATE,
     "destination": DESTINATION,
     "dashboard": DASHBOARD,
     "alert": ALERT,
+    **_discovered(),
 }
 
 __all__ = ["SHAPES", "Shape", "check", "format_path"]
