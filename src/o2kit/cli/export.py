@@ -37,7 +37,8 @@ def export_command(
     ] = False,
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="Only 'dashboards' or only 'alerts'.", show_default=False),
+        typer.Option("--kind", help="Only one kind: 'dashboards', 'alerts', 'functions', "
+                                    "'pipelines' …", show_default=False),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     dry_run: Annotated[
@@ -73,9 +74,11 @@ def export_command(
 
     Dashboards become raw OpenObserve v8 JSON under templates/exported/ (older schema versions are
     upgraded as the OpenObserve UI does) plus one dashboards/*.yaml each; alerts become raw JSON
-    plus alerts/<folder>.yaml with the destinations and alert templates they use. Secrets are
-    never written: destination URLs and headers become ${env:O2KIT_...} placeholders, listed at
-    the end. Objects already in code are skipped; existing files are kept unless --force.
+    plus alerts/<folder>.yaml with the destinations and alert templates they use; functions
+    become functions/<name>.vrl and pipelines pipelines/<name>.yaml (--title NAME selects one).
+    Secrets are never written: destination URLs and headers become ${env:O2KIT_...}
+    placeholders, listed at the end. Objects already in code are skipped; existing files are kept
+    unless --force.
 
     Right after an export, `o2kit plan` shows no changes (the objects are "not managed by o2kit");
     `o2kit apply --adopt` then marks them as managed. Folder "default" is OpenObserve's built-in
@@ -95,8 +98,12 @@ def export_command(
 
     def body() -> int:
         root = base._state.project
-        if kind not in (None, "dashboards", "alerts"):
-            raise UserError(f"--kind {kind!r}: use 'dashboards' or 'alerts'")
+        rest = {f"{k}s": k for k in export.exportable_kinds()}
+        rest.update({k: k for k in export.exportable_kinds()})
+        if kind not in (None, "dashboards", "alerts", *rest):
+            choices = ", ".join(repr(c) for c in ("dashboards", "alerts",
+                                                   *(f"{k}s" for k in export.exportable_kinds())))
+            raise UserError(f"--kind {kind!r}: use one of {choices}")
         request = export.ExportRequest(
             folders=tuple(folder or ()),
             titles=tuple(title or ()),
@@ -104,6 +111,7 @@ def export_command(
             everything=everything,
             dashboards=kind in (None, "dashboards"),
             alerts=kind in (None, "alerts"),
+            rest_kinds=None if kind is None else tuple(k for c, k in rest.items() if c == kind),
         )
         request.check()
         config = load_config(root, base._state.env).config

@@ -60,7 +60,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from o2kit import kinds
-from o2kit.errors import UserError
+from o2kit.errors import NotFound, UserError
 from o2kit.kinds import dashboard_upgrade as upgrade
 from o2kit.project.envrefs import escape_env_refs
 from o2kit.sync.client import OpenObserveClient
@@ -76,6 +76,7 @@ __all__ = [
     "ServerObjects",
     "build_export",
     "existing_keys",
+    "exportable_kinds",
     "read_server",
     "write_export",
 ]
@@ -121,6 +122,10 @@ class ExportRequest:
     everything: bool = False
     dashboards: bool = True
     alerts: bool = True
+    # Kinds described as data (``kinds.RestApi`` with a ``KindSpec._export``: functions,
+    # pipelines …) to export too; None: every such kind. They have no folders: ``--folder``
+    # selects none of them; ``--title`` matches the last part of the key, ``--id`` the server id.
+    rest_kinds: tuple[str, ...] | None = None
 
     def check(self) -> None:
         if not (self.folders or self.titles or self.ids or self.everything):
@@ -128,8 +133,13 @@ class ExportRequest:
                 "name what to export",
                 remedy="pass --folder NAME, --title TITLE, --id ID (each may repeat) or --all",
             )
-        if not (self.dashboards or self.alerts):
-            raise UserError("nothing to export: both dashboards and alerts are excluded")
+        if not (self.dashboards or self.alerts or self.selected_rest_kinds()):
+            raise UserError("nothing to export: every kind is excluded")
+
+    def selected_rest_kinds(self) -> tuple[str, ...]:
+        """The exportable REST kinds this request reads, in apply order."""
+        wanted = exportable_kinds() if self.rest_kinds is None else self.rest_kinds
+        return tuple(k for k in exportable_kinds() if k in wanted)
 
     def selects(self, folder_name: str, folder_id: str, title: str, object_id: str) -> bool:
         if self.everything:
@@ -156,6 +166,33 @@ class ServerObjects:
     # two was asked for (``--id``). Empty: judge from the selected objects alone.
     dashboard_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     alert_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # Kinds described as data: kind -> the selected live bodies (as listed).
+    rest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def exportable_kinds() -> tuple[str, ...]:
+    """Kinds reached through ``kinds.RestApi`` whose spec says what ``export`` writes."""
+    return tuple(k for k, spec in kinds.SPECS.items()
+                 if spec.api is not None and spec._export is not None)
+
+
+def _read_rest_kinds(client: OpenObserveClient, request: ExportRequest, out: ServerObjects,
+                     matched: set[str]) -> None:
+    """One list request per selected REST kind; a server without the API (404) holds none."""
+    for kind in request.selected_rest_kinds():
+        spec = kinds.SPECS[kind]
+        assert spec.api is not None
+        try:
+            items = client.list_objects(spec.api, resource=f"{kind}s")
+        except NotFound:
+            items = []
+        chosen = out.rest.setdefault(kind, [])
+        for body in items:
+            key, object_id = spec.live_key(body), spec.server_id(body)
+            name = key[-1] if key else ""
+            if request.selects("", "", name, object_id):
+                chosen.append(body)
+                matched |= {name, object_id}
 
 
 def read_server(client: OpenObserveClient, request: ExportRequest) -> ServerObjects:
@@ -217,6 +254,7 @@ def read_server(client: OpenObserveClient, request: ExportRequest) -> ServerObje
             out.alerts.append({**fetched, "folder_name": str(item.get("folder_name", ""))})
         out.destinations = client.list_destinations(resource="alert destinations")
         out.templates = client.list_templates(resource="alert templates")
+    _read_rest_kinds(client, request, out, matched)
     unmatched = [
         f"{flag} {value!r}"
         for flag, values in (("--folder", request.folders), ("--title", request.titles),
@@ -253,6 +291,31 @@ class ProjectKeys:
     alerts: frozenset[tuple[str, str]] = frozenset()
     destinations: frozenset[str] = frozenset()
     templates: frozenset[str] = frozenset()
+    # Kinds that read their own files (``KindSpec.files``): (kind, key) declared in the project.
+    rest: frozenset[tuple[str, tuple[str, ...]]] = frozenset()
+
+
+def _rest_keys(root: Path) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """Keys declared in the files of every exportable kind, read without rendering (a ``.j2``
+    file is parsed as written; one that does not parse that way declares nothing here)."""
+    found: set[tuple[str, tuple[str, ...]]] = set()
+    for kind in exportable_kinds():
+        files = kinds.SPECS[kind].files
+        if files is None or not (root / files.directory).is_dir():
+            continue
+        for path in sorted((root / files.directory).iterdir()):
+            if not path.is_file() or not path.name.endswith(files.suffixes):
+                continue
+            rel = f"{files.directory}/{path.name}"
+            try:
+                text = path.read_text(encoding="utf-8")
+                content = yaml.safe_load(text) if files.yaml else text
+                items = files.parse(rel, content, {})
+            except Exception as exc:  # noqa: BLE001 — a file that does not parse declares nothing
+                log.debug("%s: not read for export (%s)", rel, exc)
+                continue
+            found |= {(kind, tuple(i.key)) for i in items if isinstance(i, kinds.Parsed)}
+    return frozenset(found)
 
 
 def existing_keys(root: Path) -> ProjectKeys:
@@ -280,7 +343,8 @@ def existing_keys(root: Path) -> ProjectKeys:
         destinations |= {str(name) for name in _mapping(data.get("destinations"))}
         templates |= {str(name) for name in _mapping(data.get("templates"))}
     return ProjectKeys(
-        frozenset(dashboards), frozenset(alerts), frozenset(destinations), frozenset(templates)
+        frozenset(dashboards), frozenset(alerts), frozenset(destinations), frozenset(templates),
+        _rest_keys(root),
     )
 
 
@@ -380,11 +444,46 @@ def build_export(objects: ServerObjects, existing: ProjectKeys) -> ExportResult:
         templates=escape_env_refs(objects.templates),
         dashboard_ids={escape_env_refs(k): v for k, v in objects.dashboard_ids.items()},
         alert_ids={escape_env_refs(k): v for k, v in objects.alert_ids.items()},
+        rest={kind: escape_env_refs(items) for kind, items in objects.rest.items()},
     )
     result = ExportResult()
     _export_dashboards(objects, existing, result)
     _export_alerts(objects, existing, result)
+    _export_rest_kinds(objects, existing, result)
     return result
+
+
+def _export_rest_kinds(objects: ServerObjects, existing: ProjectKeys, result: ExportResult) -> None:
+    """The files each kind's ``KindSpec._export`` writes for its selected objects; two live
+    objects with one key cannot be managed (o2kit pairs by key) and are not exported."""
+    for kind, items in objects.rest.items():
+        spec = kinds.SPECS[kind]
+        by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for body in items:
+            by_key.setdefault(spec.live_key(body), []).append(body)
+        for key, bodies in sorted(by_key.items()):
+            label = f'{kind} "{"/".join(key)}"'
+            if (kind, key) in existing.rest:
+                result.skipped.append(f"{label} (already in the project)")
+                continue
+            if len(bodies) > 1:
+                ids = ", ".join(sorted(spec.server_id(b) for b in bodies))
+                result.not_exported.append(
+                    f"{label}: {len(bodies)} {kind}s on the server have this name (ids {ids}); "
+                    f"o2kit tells {kind}s apart by name, so it can manage none of them. Fix: "
+                    "rename all but one on the server, then export again")
+                continue
+            try:
+                files = spec.export_files(bodies[0]) or []
+            except ValueError as exc:  # the kind cannot write this object as a file
+                result.not_exported.append(f"{label}: {exc}")
+                continue
+            for rel, text in files:
+                path = PurePosixPath(rel)
+                if path.is_absolute() or ".." in path.parts:
+                    result.not_exported.append(f"{label}: unsafe file name {rel!r}")
+                    continue
+                result.files.append(ExportedFile(path, text, label))
 
 
 def _key_clashes(
