@@ -3,12 +3,33 @@
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from o2kit.cli import flags as _flags
+
 TESTS_DIR = "alert-tests"
+# Locally the synthetic traffic is held in memory: at most a week of it (as `o2kit check`).
+LOCAL_SINCE_MAX = 7 * 24 * 60
+SINCE_MAX = 31 * 24 * 60
+_SINCE = re.compile(r"^\s*([0-9]{1,6})\s*(m|min|h|d|w)\s*$")
+_UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
+
+
+def parse_since(text: str) -> int:
+    """``30m``, ``12h``, ``7d``, ``1w`` → minutes (1 minute to 31 days)."""
+    match = _SINCE.match(text or "")
+    if not match:
+        raise typer.BadParameter(f"{text!r}: give a number and a unit, e.g. 90m, 12h, 7d, 1w")
+    minutes = int(match.group(1)) * _UNIT_MINUTES[match.group(2)]
+    if not 1 <= minutes <= SINCE_MAX:
+        raise typer.BadParameter(f"{text!r}: must be at least 1 minute and at most 31 days")
+    return minutes
 
 
 def _test_files(root: Path, files: list[Path] | None) -> list[tuple[Path, str]]:
@@ -39,6 +60,53 @@ def run_alert_tests(
         list[Path] | None,
         typer.Argument(help="Test files or folders (default: every file under alert-tests/)."),
     ] = None,
+    backtest: Annotated[
+        bool, typer.Option("--backtest", help="Replay every alert (or --alert ones) over past "
+                                              "windows instead of running the test files.")
+    ] = False,
+    since: Annotated[
+        str, typer.Option("--since", help="Backtest range back from now: 90m, 12h, 7d (at most "
+                                          "31d; 7d locally).")
+    ] = "7d",
+    alert: Annotated[
+        list[str] | None,
+        typer.Option("--alert", help="Backtest this alert (name or folder/name); repeatable.")
+    ] = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="Backtest only the alerts a plan against the server "
+                                             "would create or update.")
+    ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Backtest on this server's data [env OPENOBSERVE_URL with "
+                                   "--remote]."),
+    ] = None,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="Backtest on OPENOBSERVE_URL's data (else local "
+                                            "synthetic traffic).")
+    ] = False,
+    org: Annotated[str | None, typer.Option("--org", help="Org on the server.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the local synthetic traffic.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Backtest: machine-readable.")] = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="Backtest: a Markdown fragment (PR comments).")
+    ] = False,
+    max_queries: Annotated[
+        int, typer.Option("--max-queries", callback=_flags.in_range(1, 1000),
+                          help="Backtest: searches in all (1-1000).")
+    ] = 50,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", callback=_flags.in_range(1, 1_000_000),
+                          help="Backtest: bucket rows per search (1-1000000).")
+    ] = 100_000,
+    max_seconds: Annotated[
+        float, typer.Option("--max-seconds", callback=_flags.in_range(1, 3600),
+                            help="Backtest: no new search after this many seconds (1-3600).")
+    ] = 300.0,
+    query_timeout: Annotated[
+        float, typer.Option("--query-timeout", callback=_flags.in_range(0, 600, above=True),
+                            help="Backtest: seconds per search (at most 600).")
+    ] = 60.0,
 ) -> None:
     """Run alert unit tests: evaluate each alert on given rows as OpenObserve's scheduler would.
 
@@ -47,11 +115,33 @@ def run_alert_tests(
     traffic `scenario`, and what to expect (`fires`, optionally `rows` and `messages`). The
     alert runs over [at - period, at) on the local query engine. Exit 1 if any test fails.
 
+    With --backtest: evaluate every alert (or --alert ones) at each run time of its schedule
+    over the last --since (period = look-back, frequency = step, silence skips runs after a
+    fire) and print how often and when it would have fired — on a server's data (--url or
+    --remote; one search per stream an alert reads, not one per window) or on local synthetic
+    traffic. Bounded by --max-queries, --max-rows, --max-seconds and --query-timeout; what is
+    skipped is said, with why. Exit 0 when the backtest ran (skipped alerts included), 1 when
+    it could not run.
+
     Example: o2kit test alert-tests/bedrock_throttling.yaml
+    Example: o2kit test --backtest --since 7d --remote
     """
     from o2kit.cli import base
 
     base.require_extra("local", "test")
+    if backtest:
+        if files:
+            raise typer.BadParameter("--backtest replays the project's alerts; it takes no "
+                                     "test files", param_hint="FILES")
+        minutes = parse_since(since)
+        _run_backtest(base, minutes=minutes, names=list(alert or []), changed=changed, url=url,
+                      remote=remote, org=org, seed=seed, as_json=as_json,
+                      as_markdown=as_markdown, max_queries=max_queries, max_rows=max_rows,
+                      max_seconds=max_seconds, query_timeout=query_timeout)
+        return
+    if alert or changed or as_json or as_markdown or url or remote:
+        raise typer.BadParameter("--alert, --changed, --url, --remote, --json and --markdown "
+                                 "go with --backtest")
     from o2kit.query import alerttest
 
     def body() -> int:
@@ -114,6 +204,161 @@ def _print_case(base: Any, file: str, alert: str, case: Any) -> None:
     if base._state.verbose > 1 and case.evaluation is not None and case.evaluation.sql:
         base.out.print("      sql: " + " ".join(case.evaluation.sql.split()), markup=False,
                        highlight=False)
+
+
+def _select(base: Any, alerts: list[tuple[str, str, Any]], names: list[str],
+            changed_keys: set[tuple[str, str]] | None) -> list[tuple[str, str, Any]]:
+    from o2kit.errors import UserError
+
+    chosen = alerts
+    if changed_keys is not None:
+        chosen = [a for a in chosen if (a[0], a[1]) in changed_keys]
+    if names:
+        picked: list[tuple[str, str, Any]] = []
+        for name in names:
+            found = [a for a in chosen if name in (a[1], f"{a[0]}/{a[1]}")]
+            if not found and not any(name in (a[1], f"{a[0]}/{a[1]}") for a in alerts):
+                known = ", ".join(sorted({a[1] for a in alerts})) or "none"
+                raise UserError(f"no alert {name!r} in the project (alerts: {known})")
+            picked.extend(a for a in found if a not in picked)
+        chosen = picked
+    return chosen
+
+
+def _run_backtest(base: Any, *, minutes: int, names: list[str], changed: bool, url: str | None,
+                  remote: bool, org: str | None, seed: int, as_json: bool, as_markdown: bool,
+                  max_queries: int, max_rows: int, max_seconds: float,
+                  query_timeout: float) -> None:
+    from o2kit.query import backtest as bt
+
+    if as_json and as_markdown:
+        raise typer.BadParameter("--json and --markdown: choose one")
+    on_server = bool(url or remote)
+    if changed and not on_server:
+        raise typer.BadParameter("--changed plans against a server: give --url or --remote")
+    if not on_server and minutes > LOCAL_SINCE_MAX:
+        raise typer.BadParameter("locally the synthetic traffic covers at most 7 days (7d); "
+                                 "use a server (--url/--remote) for longer", param_hint="--since")
+
+    def body() -> int:
+        from o2kit.redact import md_text
+
+        project = base._load_validated()
+        config = project.config.config
+        alerts = [(r.key[0], r.key[1], r.body) for r in project.of("alert")]
+        limits = bt.Limits(max_queries=max_queries, max_rows=max_rows, max_seconds=max_seconds)
+        now_us = int(time.time()) // 60 * 60 * 1_000_000
+        start_us = now_us - minutes * bt.MINUTE_US
+        client: Any = None
+        try:
+            changed_keys: set[tuple[str, str]] | None = None
+            if changed:
+                settings_args = base._server_args(url, org, None, False, query_timeout, 4)
+                planned = base._make_plan(settings_args, prune=False, adopt=False)
+                client = planned.client
+                changed_keys = {(c.key[0], c.key[1]) for c in planned.plan.changes
+                                if c.kind == "alert" and c.action in ("create", "update",
+                                                                      "replace")}
+            chosen = _select(base, alerts, names, changed_keys)
+            if on_server:
+                if client is None:
+                    from o2kit.sync.client import OpenObserveClient
+
+                    settings = base._settings(url, org, None, False, query_timeout, 1,
+                                              config.org)
+                    client = OpenObserveClient(settings, transport=base._TRANSPORT)
+                search = _server_search(client)
+                report = bt.backtest(chosen, search, start_us=start_us, end_us=now_us,
+                                     source="server", limits=limits)
+            else:
+                search, schemas = _local_search(config, now_us=now_us, minutes=minutes,
+                                                seed=seed, chosen=chosen)
+                report = bt.backtest(chosen, search, start_us=start_us, end_us=now_us,
+                                     source="local", limits=limits, schemas=schemas)
+        finally:
+            if client is not None:
+                client.close()
+        if as_json:
+            typer.echo(json.dumps(bt.as_json(report, minutes), indent=2, ensure_ascii=False))
+        elif as_markdown:
+            typer.echo(bt.markdown(report, minutes, md_text), nl=False)
+        else:
+            _print_backtest(base, report, minutes)
+        skipped = sum(1 for r in report.alerts if r.status != "ran")
+        base._say(f"Backtest of {len(report.alerts)} alert{'s' if len(report.alerts) != 1 else ''}"
+                  f" over the last {bt.since_text(minutes)} on "
+                  f"{'the server' if on_server else 'local synthetic traffic'}: "
+                  f"{report.queries} search{'es' if report.queries != 1 else ''}, "
+                  f"{report.seconds:.1f} s" + (f", {skipped} skipped" if skipped else ""))
+        return 0
+
+    raise typer.Exit(base._run(body))
+
+
+def _server_search(client: Any) -> Any:
+    def search(sql: str, start_us: int, end_us: int, size: int, stream_type: str) -> list[Any]:
+        answer = client.search(sql, start_us, end_us, size=size, stream_type=stream_type,
+                               resource="backtest")
+        return list(answer.get("hits") or [])
+
+    return search
+
+
+def _local_search(config: Any, *, now_us: int, minutes: int, seed: int,
+                  chosen: list[tuple[str, str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """A search over synthetic Bedrock traffic for the range (made only when an alert needs
+    it), and the streams' schemas (custom alerts)."""
+    from o2kit.query import check
+    from o2kit.query.engine import QueryEngine, rows_to_table
+
+    engine = QueryEngine()
+    schemas: dict[str, Any] = {}
+    if chosen:
+        rows, _traffic = check.synthetic_rows(config, now_ms=now_us // 1000, minutes=minutes,
+                                              seed=seed)
+        for stream, stream_rows in rows.items():
+            if stream_rows:
+                table = rows_to_table(stream_rows)
+                engine.register_arrow(stream, table)
+                schemas[stream] = table.schema
+
+    def search(sql: str, start_us: int, end_us: int, size: int, stream_type: str) -> list[Any]:
+        return engine.query(sql, start_time=start_us, end_time=end_us)[:size]
+
+    return search, schemas
+
+
+def _print_backtest(base: Any, report: Any, minutes: int) -> None:
+    from o2kit.query import alerttest
+    from o2kit.query import backtest as bt
+
+    span = bt.since_text(minutes)
+    for r in report.alerts:
+        label = base._safe(f"{r.folder}/{r.name}")
+        if r.status != "ran":
+            base.out.print(f"[yellow]SKIP[/yellow]  {label}: ", end="", highlight=False,
+                           markup=True)
+            base.out.print(base._safe(r.reason), markup=False, highlight=False)
+            continue
+        style = "bold red" if r.fired else "green"
+        base.out.print(f"[{style}]{len(r.fired):>4}[/{style}]  ", end="", highlight=False)
+        base.out.print(f"{label}: {base._safe(bt.summary_line(r, span))}", markup=False,
+                       highlight=False)
+        base.out.print(f"      every {r.frequency} min over {r.period} min, silence "
+                       f"{r.silence} min", markup=False, highlight=False)
+        shown = r.fired[:bt.SHOW_WINDOWS]
+        for at in shown:
+            start = alerttest.format_micros(at - r.period * bt.MINUTE_US)
+            value = r.observed.get(at)
+            what = f" ({value:g} {r.measure})" if value is not None else ""
+            base.out.print(f"      fired {alerttest.format_micros(at)}  window {start} .. "
+                           f"{alerttest.format_micros(at)}{what}", markup=False,
+                           highlight=False)
+        if len(r.fired) > len(shown):
+            base.out.print(f"      … and {len(r.fired) - len(shown)} more (--json lists all)",
+                           markup=False, highlight=False)
+        for note in r.notes:
+            base.out.print(f"      note: {base._safe(note)}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
