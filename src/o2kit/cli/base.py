@@ -145,6 +145,7 @@ def set_color(color: bool) -> None:
 EXTRAS: dict[str, tuple[str, ...]] = {
     "local": ("datafusion", "pyarrow"),
     "preview": ("datafusion", "pyarrow", "matplotlib"),
+    "vrl": ("vrl_python",),
 }
 
 

@@ -154,6 +154,88 @@ _SPECIAL_NAME_OF: Mapping[str, str] = {v: k for k, v in _FLATTENED_NAME_OF.items
 }
 
 
+# --- the shipped ingest pipeline (o2kit.yaml ``ingest.pipeline: true``) -------------------------
+# functions/bedrock_invocation_logs.vrl.j2 and functions/bedrock_metric_stream.vrl write these
+# typed columns (README "Ingest pipeline" lists them with the same words; a test keeps the two
+# in step). The server flattens the function's result at the destination node
+# (src/core/src/pipeline/batch_execution.rs, DestinationNode: flatten_with_level), so nested
+# objects become ``<key>_<subkey>`` columns, names normalised as in §5.
+
+PIPELINE_INVOCATION_LOG_COLUMNS: Mapping[str, str] = {
+    TIMESTAMP: "the CloudWatch Logs event time (the request time)",
+    "schema_type": "schemaType (ModelInvocationLog)",
+    "model_id": "modelId (a model id, an inference-profile id or ARN)",
+    "region": "region of the call",
+    "inference_region": "inferenceRegion (cross-Region inference profiles)",
+    "operation": "operation (Converse, ConverseStream, InvokeModel, …)",
+    "request_id": "requestId",
+    "account_id": "accountId",
+    "caller": "identity.arn of the caller",
+    "error_code": "errorCode of a failed call",
+    "input_tokens": "input.inputTokenCount",
+    "output_tokens": "output.outputTokenCount",
+    "cache_read_tokens": "input.cacheReadInputTokenCount",
+    "cache_write_tokens": "input.cacheWriteInputTokenCount",
+    "latency_ms": "metrics.latencyMs of a Converse response, or of a ConverseStream response's "
+                  "metadata event",
+    "max_tokens": "the request's output-token limit (inferenceConfig.maxTokens, max_tokens or "
+                  "max_gen_len)",
+    "request_metadata_<key>": "one column per requestMetadata key (key lower-cased, other "
+                              "characters than [a-z0-9_] as _)",
+    "input_body": "the request body as JSON text; ingest.privacy: keep (whole), {truncate: N} "
+                  "(first N characters), drop (no column)",
+    "output_body": "the response body as JSON text, like input_body",
+    "prompt_sha256": "SHA-256 of the request body as canonical JSON (keys sorted), with "
+                     "ingest.prompt_hash: true",
+    "input_body_s3_path": "input.inputBodyS3Path (bodies Bedrock wrote to S3)",
+    "output_body_s3_path": "output.outputBodyS3Path",
+}
+PIPELINE_REQUEST_METADATA_PREFIX = "request_metadata_"
+
+PIPELINE_METRIC_COLUMNS: Mapping[str, str] = {
+    TIMESTAMP: "the datapoint's minute (CloudWatch timestamp), not the Firehose arrival time",
+    "metric_stream_name": "the metric stream",
+    "account_id": "account of the datapoint",
+    "region": "region of the datapoint",
+    "namespace": "AWS/Bedrock (or AWS/Firehose)",
+    "metric_name": "Invocations, InvocationLatency, …",
+    "unit": "Count, Milliseconds, …",
+    "value_count": "statistic count",
+    "value_sum": "statistic sum",
+    "value_min": "statistic min",
+    "value_max": "statistic max",
+    "value_<statistic>": "each AdditionalStatistic (value_p50, value_p90, value_p99, p99.9 as "
+                         "value_p99_9); flattened server layout only (the special case drops "
+                         "them before any pipeline)",
+    "dimensions_<name>": "one column per CloudWatch dimension (dimensions_modelid, "
+                         "dimensions_deliverystreamname)",
+}
+
+
+def _concrete(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(n for n in names if "<" not in n)
+
+
+# A control message the function passes through keeps the envelope's columns.
+_PIPELINE_LOG_COLUMNS = _concrete(PIPELINE_INVOCATION_LOG_COLUMNS) | frozenset(_ENVELOPE_COLUMNS)
+_PIPELINE_METRIC_COLUMNS = _concrete(PIPELINE_METRIC_COLUMNS) | {
+    "dimensions_modelid", "dimensions_deliverystreamname"}
+
+
+# A raw invocation-log column → the pipeline's typed column (suggestions only).
+_TYPED_NAME_OF: Mapping[str, str] = {
+    "message_modelid": "model_id", "message_region": "region", "message_operation": "operation",
+    "message_schematype": "schema_type", "message_errorcode": "error_code",
+    "message_identity_arn": "caller", "message_input_inputtokencount": "input_tokens",
+    "message_output_outputtokencount": "output_tokens",
+    "message_input_cachereadinputtokencount": "cache_read_tokens",
+    "message_input_cachewriteinputtokencount": "cache_write_tokens",
+    "message_input_inputbodyjson": "input_body", "message_output_outputbodyjson": "output_body",
+    "message_requestid": "request_id", "message_accountid": "account_id",
+    "message_inferenceregion": "inference_region", "timestamp": TIMESTAMP,
+}
+
+
 def metric_stream_columns(layout: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """``(columns, column-name prefixes)`` of a metric-stream row in ``layout``."""
     if layout == "flattened":
@@ -204,9 +286,14 @@ class StreamColumns:
 
 
 def _columns_of_role(role: str, config: Config) -> tuple[frozenset[str], tuple[str, ...]]:
+    pipeline = config.ingest.pipeline
     if role == ROLE_METRICS:
+        if pipeline:
+            return _PIPELINE_METRIC_COLUMNS, METRIC_STREAM_FLATTENED_PREFIXES
         return metric_stream_columns(config.streams.metrics_layout)
     if role == ROLE_INVOCATION_LOGS:
+        if pipeline:
+            return _PIPELINE_LOG_COLUMNS, (PIPELINE_REQUEST_METADATA_PREFIX,)
         return INVOCATION_LOG_COLUMNS, (REQUEST_METADATA_PREFIX,)
     app = config.streams.application_logs
     assert app is not None
@@ -242,9 +329,11 @@ def catalogue(config: Config) -> dict[str, StreamColumns]:
         if role == ROLE_METRICS:
             renamed = (
                 _FLATTENED_NAME_OF
-                if config.streams.metrics_layout == "flattened"
+                if config.streams.metrics_layout == "flattened" or config.ingest.pipeline
                 else _SPECIAL_NAME_OF
             )
+        elif role == ROLE_INVOCATION_LOGS and config.ingest.pipeline:
+            renamed = _TYPED_NAME_OF
         known = merged.get(stream)
         if known is None:
             merged[stream] = StreamColumns(stream, (role,), columns, prefixes, renamed)
@@ -275,7 +364,9 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
 _FLOAT_COLUMNS = frozenset(
     {"count", "sum", "max", "min", "value_count", "value_sum", "value_max", "value_min"}
 )
-_INT_SUFFIXES = ("tokencount", "_timestamp")
+_INT_SUFFIXES = ("tokencount", "_timestamp", "_tokens")
+# The pipeline's integer columns (functions/bedrock_invocation_logs.vrl.j2).
+_INT_COLUMNS = frozenset({"latency_ms", "max_tokens"})
 # A CloudWatch percentile inside ``value`` (streams.metric_percentiles), flattened: ``p99`` →
 # ``value_p99``, ``p99.9`` → ``value_p99_9``; a JSON float like the other statistics.
 _PERCENTILE_COLUMN = re.compile(r"value_p\d+(_\d+)?")
@@ -285,6 +376,6 @@ def column_type(name: str) -> str:
     """The Arrow type OpenObserve's ingestion gives the documented column ``name``."""
     if name in _FLOAT_COLUMNS or _PERCENTILE_COLUMN.fullmatch(name):
         return "Float64"
-    if name in ("timestamp", TIMESTAMP) or name.endswith(_INT_SUFFIXES):
+    if name in ("timestamp", TIMESTAMP) or name in _INT_COLUMNS or name.endswith(_INT_SUFFIXES):
         return "Int64"
     return "Utf8"

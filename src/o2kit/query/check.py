@@ -124,6 +124,7 @@ def run(queries_: Sequence[Query], runner: Runner, *, start_us: int, end_us: int
 
 def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int = 1,
                    scenario: Any = None, pipeline_health: bool = True,
+                   functions: Mapping[str, str] | None = None,
                    ) -> tuple[dict[str, list[dict[str, Any]]], Any]:
     """Rows per stream name, as OpenObserve would store ``minutes`` of synthetic Bedrock traffic
     ending at ``now_ms``; and the traffic itself (its ``truth`` holds the exact answers).
@@ -132,7 +133,11 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
     Bedrock log-delivery datapoints a metric stream carries (``o2kit.aws.synth``), so the
     dashboard's
     Pipeline health panels have data; they are healthy (no failure) and do not change the
-    Bedrock traffic of the seed."""
+    Bedrock traffic of the seed.
+
+    ``functions`` (stream name → VRL source) runs each decoded event of that stream through the
+    function as a realtime pipeline would, before flattening (:func:`pipeline_rows`); the
+    shipped ones are ``o2kit.query.functiontest.pipeline_functions``."""
     from o2kit.aws import synth
     from o2kit.fake.firehose import decode_firehose_body
 
@@ -155,6 +160,11 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
         for body in bodies:
             record = json.loads(body)["records"][0]["data"]
             arrival_ms = min(now_ms, synth.record_minute_end_ms(record) + DELIVERY_DELAY_MS)
+            source = (functions or {}).get(stream)
+            if source is not None:
+                rows[stream].extend(pipeline_rows(body, source, now_us=arrival_ms * 1000,
+                                                  arbitrary_precision=not special))
+                continue
             rows[stream].extend(decode_firehose_body(body, now_us=arrival_ms * 1000,
                                                      arbitrary_precision=not special))
     app = config.streams.application_logs
@@ -162,6 +172,43 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
         rows[app.stream] = _application_rows(traffic, app.latency_field, app.model_field,
                                              getattr(app, "region_field", None))
     return rows, traffic
+
+
+def pipeline_rows(body: bytes, source: str, *, now_us: int,
+                  arbitrary_precision: bool = True) -> list[dict[str, Any]]:
+    """Rows OpenObserve would write for one Firehose request body whose stream has a realtime
+    pipeline "source stream → function (after_flatten: false) → the same stream". Paths in
+    openobserve/openobserve: the items are decoded but not flattened
+    (src/core/src/logs/ingest.rs), the function's result replaces each (``apply_vrl_fn``,
+    src/transform/src/lib.rs: the original row on a runtime error), a null result is dropped and
+    the destination node flattens with the ingest flatten level
+    (src/core/src/pipeline/batch_execution.rs), then ``handle_timestamp`` reads ``_timestamp``
+    from the result."""
+    from o2kit.fake.firehose import (
+        DEFAULT_ALLOWED_IN_FUTURE_HOURS,
+        DEFAULT_ALLOWED_UPTO_HOURS,
+        DEFAULT_FLATTEN_LEVEL,
+        decode_record,
+        finalize_row,
+        parse_request,
+    )
+    from o2kit.validate.vrl import execute_vrl
+
+    request = parse_request(body)
+    min_ts = now_us - DEFAULT_ALLOWED_UPTO_HOURS * 3600 * 1_000_000
+    max_ts = now_us + DEFAULT_ALLOWED_IN_FUTURE_HOURS * 3600 * 1_000_000
+    out = []
+    for data in request.records:
+        for event in decode_record(data, request.request_id,
+                                   arbitrary_precision=arbitrary_precision):
+            result = execute_vrl(source, event).output
+            if not isinstance(result, dict):
+                continue  # null (dropped) or not an object: the destination writes nothing
+            row = finalize_row(result, now_us=now_us, min_ts=min_ts, max_ts=max_ts,
+                               flatten_level=DEFAULT_FLATTEN_LEVEL)
+            if row is not None:
+                out.append(row)
+    return out
 
 
 def _application_rows(traffic: Any, latency_field: str, model_field: str,

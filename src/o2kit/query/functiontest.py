@@ -34,8 +34,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
-from o2kit.errors import Problem
-from o2kit.project.config import Ingest
+from o2kit.errors import ConfigError, Problem
+from o2kit.project.config import Config, Ingest
 from o2kit.project.render import make_environment, mark_params
 from o2kit.project.yamlsrc import LineIndex, ModelErrors, YamlError, load_yaml_file, parse_as
 from o2kit.validate import vrl
@@ -103,8 +103,30 @@ def render_function(functions_dir: Path, name: str, context: Mapping[str, Any]) 
     plain = functions_dir / f"{name}.vrl"
     if plain.is_file():
         return plain.read_text(encoding="utf-8")
+    if not (functions_dir / f"{name}.vrl.j2").is_file():
+        raise ConfigError(f"{FUNCTIONS_DIR}/{name}.vrl (or .vrl.j2) not found: the ingest "
+                          "pipeline (o2kit.yaml ingest.pipeline) runs it; `o2kit init` writes the "
+                          "shipped ones")
     env = make_environment(functions_dir)
     return env.get_template(f"{name}.vrl.j2").render(dict(context))
+
+
+#: The shipped Bedrock functions and the stream role each runs on (the pipelines of
+#: ``ingest.pipeline: true``: source stream → function → the same stream).
+SHIPPED_FUNCTIONS = {"metrics": "bedrock_metric_stream",
+                     "invocation_logs": "bedrock_invocation_logs"}
+
+
+def pipeline_functions(root: Path, config: Config) -> dict[str, str]:
+    """Stream name → the rendered VRL of the shipped function that runs on it; empty when
+    ``ingest.pipeline`` is off."""
+    if not config.ingest.pipeline:
+        return {}
+    context = ingest_context(config.ingest)
+    streams = {"metrics": config.streams.metrics,
+               "invocation_logs": config.streams.invocation_logs}
+    return {streams[role]: render_function(root / FUNCTIONS_DIR, name, context)
+            for role, name in SHIPPED_FUNCTIONS.items()}
 
 
 def ingest_context(ingest: Ingest, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -141,6 +141,11 @@ def _restrictions(source: str, *, local_run: bool) -> list[VrlError]:
     return problems
 
 
+@lru_cache(maxsize=64)
+def _run_restrictions(source: str) -> tuple[VrlError, ...]:
+    return tuple(p for p in _restrictions(source, local_run=True) if p.severity == "error")
+
+
 def _position(source: str, offset: int) -> tuple[int, int]:
     before = source[:offset]
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
@@ -217,9 +222,9 @@ def execute_vrl(source: str, event: Any) -> VrlRun:
     runtime = _runtime()
     if runtime is None:
         raise VrlUnavailable()
-    problems = [p for p in _restrictions(source, local_run=True) if p.severity == "error"]
+    problems = _run_restrictions(source)
     if problems:
-        raise VrlCompileFailed(problems)
+        raise VrlCompileFailed(list(problems))
     text = server_source(source)
     try:
         result = runtime.execute(text, _plain(event))
