@@ -20,6 +20,22 @@ on equal base-id parts the geo-specific row. In SQL the ``WHEN``s are emitted in
 order, so the first that matches is the winner. A model with no matching row has no price:
 ``price_for`` returns ``None`` and the SQL yields ``NULL`` (never 0).
 
+Prices change over time and with the request's size (issue 12 item 4):
+
+- **periods** — a row's own prices apply from the beginning of time; each entry of its
+  ``periods:`` (``from: 2026-10-01``, UTC midnight) replaces them for calls from that day on, so
+  last month's spend is priced at last month's prices. Cache multipliers and tiers a period does
+  not write are the previous period's.
+- **tiers** — ``tiers: [{above_input_tokens: 200000, input_per_1k: …, output_per_1k: …}]``: a call
+  whose input (input + cache read + cache write tokens, as Bedrock's long-context prices and
+  OpenObserve's tier selection count it: ``build_pricing_usage`` in
+  src/core/src/traces/otel/processor.rs) is above the threshold is priced at the tier's prices;
+  the highest threshold it is above wins. Cache tokens cost the tier's input price × multiplier.
+
+The SQL picks the period by each row's ``_timestamp`` and the tier by each row's input, so the
+token sums are grouped by (period start, tier threshold) before pricing and summed again after
+(``TemplatePrices.keyed``). A table with neither renders exactly the SQL it did before.
+
 Pure: no files, no environment. ``o2kit.project.loader`` reads the file and calls ``parse_prices``.
 """
 
@@ -28,7 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -87,6 +103,75 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PriceTier(_Strict):
+    """Prices for calls whose input is above ``above_input_tokens`` (long-context prices)."""
+
+    above_input_tokens: int = Field(gt=0)
+    input_per_1k: Price
+    output_per_1k: Price
+    note: str = ""
+
+
+class PricePeriod(_Strict):
+    """A row's prices from ``from`` (a UTC day) on; unwritten multipliers and tiers carry over."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    input_per_1k: Price
+    output_per_1k: Price
+    cache_read_multiplier: Price | None = None
+    cache_write_multiplier: Price | None = None
+    tiers: list[PriceTier] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The prices of one row in one period: base prices, cache multipliers, tiers (highest
+    threshold first). ``start`` None: since the beginning of time."""
+
+    start: date | None
+    input_per_1k: Decimal
+    output_per_1k: Decimal
+    cache_read_multiplier: Decimal
+    cache_write_multiplier: Decimal
+    tiers: tuple[PriceTier, ...]
+
+    def prices_for_input(self, context_input: int) -> tuple[Decimal, Decimal]:
+        """(input, output) per 1K for a call with this much input (incl. cache tokens)."""
+        for tier in self.tiers:
+            if context_input > tier.above_input_tokens:
+                return tier.input_per_1k, tier.output_per_1k
+        return self.input_per_1k, self.output_per_1k
+
+    def cost(self, input_tokens: int, output_tokens: int, cache_read_tokens: int,
+             cache_write_tokens: int) -> Decimal:
+        """Money for one call (the tier is chosen by this call's input)."""
+        price_in, price_out = self.prices_for_input(
+            input_tokens + cache_read_tokens + cache_write_tokens)
+        return _cost(price_in, price_out, self.cache_read_multiplier,
+                     self.cache_write_multiplier, input_tokens, output_tokens,
+                     cache_read_tokens, cache_write_tokens)
+
+
+def _cost(price_in: Decimal, price_out: Decimal, read_mult: Decimal, write_mult: Decimal,
+          input_tokens: int, output_tokens: int, cache_read_tokens: int,
+          cache_write_tokens: int) -> Decimal:
+    total = (
+        input_tokens * price_in
+        + output_tokens * price_out
+        + cache_read_tokens * (price_in * read_mult)
+        + cache_write_tokens * (price_in * write_mult)
+    )
+    return total / Decimal(1000)
+
+
+def day_start_us(day: date) -> int:
+    """Microseconds since the epoch of ``day``'s UTC midnight (OpenObserve's ``_timestamp``)."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
+
+
 class PriceRow(_Strict):
     """One row of prices.yaml: prices per 1,000 tokens for model ids starting with ``match``."""
 
@@ -98,6 +183,9 @@ class PriceRow(_Strict):
     cache_read_multiplier: Price = Decimal(1)
     cache_write_multiplier: Price = Decimal(1)
     note: str = ""
+    # Long-context prices, and later prices (see the module docstring).
+    tiers: list[PriceTier] = Field(default_factory=list)
+    periods: list[PricePeriod] = Field(default_factory=list)
 
     @field_validator("match")
     @classmethod
@@ -143,14 +231,35 @@ class PriceRow(_Strict):
     def cost(
         self, input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int
     ) -> Decimal:
-        """Money for these token counts, computed exactly like ``sql_cost_case``."""
-        total = (
-            input_tokens * self.input_per_1k
-            + output_tokens * self.output_per_1k
-            + cache_read_tokens * self.cache_read_per_1k
-            + cache_write_tokens * self.cache_write_per_1k
-        )
-        return total / Decimal(1000)
+        """Money for these token counts at the row's own prices (first period, no tier)."""
+        return _cost(self.input_per_1k, self.output_per_1k, self.cache_read_multiplier,
+                     self.cache_write_multiplier, input_tokens, output_tokens,
+                     cache_read_tokens, cache_write_tokens)
+
+    def schedule(self) -> list[Rates]:
+        """The row's prices per period, oldest first; the first has ``start`` None."""
+        rates = [Rates(None, self.input_per_1k, self.output_per_1k, self.cache_read_multiplier,
+                       self.cache_write_multiplier, _by_threshold(self.tiers))]
+        for period in self.periods:
+            before = rates[-1]
+            rates.append(Rates(
+                period.from_, period.input_per_1k, period.output_per_1k,
+                before.cache_read_multiplier if period.cache_read_multiplier is None
+                else period.cache_read_multiplier,
+                before.cache_write_multiplier if period.cache_write_multiplier is None
+                else period.cache_write_multiplier,
+                before.tiers if period.tiers is None else _by_threshold(period.tiers),
+            ))
+        return rates
+
+    def rates_at(self, when: datetime) -> Rates:
+        """The prices of a call at ``when`` (aware; UTC days)."""
+        day = when.astimezone(UTC).date()
+        chosen = self.schedule()[0]
+        for rates in self.schedule()[1:]:
+            if rates.start is not None and rates.start <= day:
+                chosen = rates
+        return chosen
 
 
 class PriceTable(_Strict):
@@ -186,9 +295,33 @@ class PriceTable(_Strict):
                 best = row
         return best
 
+    def cost_at(self, model_id: str, when: datetime, input_tokens: int, output_tokens: int,
+                cache_read_tokens: int, cache_write_tokens: int) -> Decimal | None:
+        """Money for one call of ``model_id`` at ``when``; None when the model is unpriced."""
+        row = self.price_for(model_id)
+        if row is None:
+            return None
+        return row.rates_at(when).cost(input_tokens, output_tokens, cache_read_tokens,
+                                       cache_write_tokens)
+
+    @property
+    def period_starts(self) -> list[date]:
+        """Every day on which some row's prices change, oldest first."""
+        return sorted({p.from_ for row in self.models for p in row.periods})
+
+    @property
+    def tier_thresholds(self) -> list[int]:
+        """Every tier threshold of the table, smallest first."""
+        return sorted({t.above_input_tokens for row in self.models for rates in row.schedule()
+                       for t in rates.tiers})
+
     def sql_order(self) -> list[PriceRow]:
         """Rows most specific first: the order of the ``WHEN``s."""
         return sorted(self.models, key=lambda r: (_negate(r.specificity), r.match))
+
+
+def _by_threshold(tiers: list[PriceTier]) -> tuple[PriceTier, ...]:
+    return tuple(sorted(tiers, key=lambda t: -t.above_input_tokens))
 
 
 def _negate(key: tuple[int, ...]) -> tuple[int, ...]:
@@ -210,9 +343,34 @@ def parse_prices(data: Any, index: LineIndex) -> PriceTable:
                 )
             )
         first.setdefault(row.match, i)
+        problems.extend(_schedule_problems(row, ("models", i), index))
     if problems:
         raise ModelErrors(problems)
     return table
+
+
+def _schedule_problems(row: PriceRow, at: tuple[str | int, ...], index: LineIndex) -> list[Any]:
+    """Periods oldest first and one tier per threshold, each problem at its own line."""
+    problems = []
+    tier_lists: list[tuple[tuple[str | int, ...], list[PriceTier]]] = [(at, row.tiers)]
+    for j, period in enumerate(row.periods):
+        if period.tiers is not None:
+            tier_lists.append(((*at, "periods", j), period.tiers))
+        if j and period.from_ <= row.periods[j - 1].from_:
+            problems.append(index.problem(
+                (*at, "periods", j, "from"),
+                f"{period.from_.isoformat()} must be after the previous period's "
+                f"{row.periods[j - 1].from_.isoformat()} (periods are listed oldest first)"))
+    for where, tiers in tier_lists:
+        seen: dict[int, int] = {}
+        for k, tier in enumerate(tiers):
+            if tier.above_input_tokens in seen:
+                problems.append(index.problem(
+                    (*where, "tiers", k, "above_input_tokens"),
+                    f"tiers[{seen[tier.above_input_tokens]}] already starts above "
+                    f"{tier.above_input_tokens} input tokens"))
+            seen.setdefault(tier.above_input_tokens, k)
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,20 +435,62 @@ def sql_cost_case(
 ) -> str:
     """Money for the four token columns, per model; NULL for an unpriced model."""
 
-    def cost(row: PriceRow) -> str:
+    def money(price_in: Decimal, price_out: Decimal, read_mult: Decimal,
+              write_mult: Decimal) -> str:
         terms = [
             f"{column} * {sql_num(price)}"
             for column, price in (
-                (input_tokens, row.input_per_1k),
-                (output_tokens, row.output_per_1k),
-                (cache_read_tokens, row.cache_read_per_1k),
-                (cache_write_tokens, row.cache_write_per_1k),
+                (input_tokens, price_in),
+                (output_tokens, price_out),
+                (cache_read_tokens, price_in * read_mult),
+                (cache_write_tokens, price_in * write_mult),
             )
             if price != 0
         ]
         return f"({' + '.join(terms)}) / 1000.0" if terms else "0.0"
 
+    def tiered(rates: Rates) -> str:
+        base = money(rates.input_per_1k, rates.output_per_1k, rates.cache_read_multiplier,
+                     rates.cache_write_multiplier)
+        if not rates.tiers:
+            return base
+        whens = [f"WHEN {TIER_COLUMN} >= {tier.above_input_tokens} THEN "
+                 + money(tier.input_per_1k, tier.output_per_1k, rates.cache_read_multiplier,
+                         rates.cache_write_multiplier) for tier in rates.tiers]
+        return f"CASE {' '.join(whens)} ELSE {base} END"
+
+    def cost(row: PriceRow) -> str:
+        schedule = row.schedule()
+        if len(schedule) == 1:
+            return tiered(schedule[0])
+        whens = [f"WHEN {PERIOD_COLUMN} >= {day_start_us(rates.start)} THEN {tiered(rates)}"
+                 for rates in reversed(schedule[1:]) if rates.start is not None]
+        return f"CASE {' '.join(whens)} ELSE {tiered(schedule[0])} END"
+
     return sql_case(table, cost, **columns)
+
+
+# The grouping columns of a table with periods or tiers (``TemplatePrices.key_columns``): the
+# start (µs) of the latest period boundary at or before the row's _timestamp (0 before the first),
+# and the highest tier threshold the row's input is above (0 when none).
+PERIOD_COLUMN = "price_from"
+TIER_COLUMN = "tier_floor"
+
+
+def sql_key_columns(table: PriceTable, timestamp: str, context_input: str) -> list[str]:
+    """Select-list items computing ``price_from`` / ``tier_floor`` per row (only those the table
+    needs; none for a table without periods and tiers)."""
+    out = []
+    starts = table.period_starts
+    if starts:
+        whens = " ".join(f"WHEN {timestamp} >= {day_start_us(d)} THEN {day_start_us(d)}"
+                         for d in reversed(starts))
+        out.append(f"CASE {whens} ELSE 0 END AS {PERIOD_COLUMN}")
+    thresholds = table.tier_thresholds
+    if thresholds:
+        whens = " ".join(f"WHEN {context_input} > {t} THEN {t}" for t in reversed(thresholds))
+        out.append(f"CASE {whens} ELSE 0 END AS {TIER_COLUMN}")
+    return out
 
 
 class TemplatePrices:
@@ -323,6 +523,30 @@ class TemplatePrices:
 
     def model_columns(self, model: str = "model_id") -> str:
         return sql_model_columns(require_sql_fragment(model, "prices.model_columns"))
+
+    @property
+    def keyed(self) -> bool:
+        """True when the table has periods or tiers: token sums must then be grouped by
+        ``key_names`` before pricing (each row's time and input decide its price)."""
+        return bool(self._table.period_starts or self._table.tier_thresholds)
+
+    @property
+    def key_names(self) -> str:
+        """``, price_from, tier_floor`` (the ones the table needs), to append to a column list."""
+        names = []
+        if self._table.period_starts:
+            names.append(PERIOD_COLUMN)
+        if self._table.tier_thresholds:
+            names.append(TIER_COLUMN)
+        return "".join(f", {n}" for n in names)
+
+    def key_columns(self, timestamp: str, context_input: str) -> str:
+        """``, <expr> AS price_from, <expr> AS tier_floor`` computed from a raw row:
+        ``timestamp`` its time (µs), ``context_input`` its input incl. cache tokens."""
+        items = sql_key_columns(self._table,
+                                require_sql_fragment(timestamp, "prices.key_columns"),
+                                require_sql_fragment(context_input, "prices.key_columns"))
+        return "".join(f", {item}" for item in items)
 
     def match_case(self, **columns: Any) -> str:
         return sql_match_case(self._table, **self._columns(columns))
