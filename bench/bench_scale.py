@@ -56,6 +56,11 @@ def build_project(root: Path, count: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for name in ("o2kit.yaml", "prices.yaml"):
         shutil.copy(REPO / name, root / name)
+    # The shipped budgets notify the shipped alerts/bedrock.yaml's destination; here they notify
+    # the bench's own (their alerts and the Budgets tab stay part of the project).
+    config = root / "o2kit.yaml"
+    config.write_text(config.read_text().replace("destinations: [bedrock_slack]",
+                                                  "destinations: [bench_slack]"))
     shutil.copytree(REPO / "templates", root / "templates", dirs_exist_ok=True)
     (root / "dashboards").mkdir(exist_ok=True)
     (root / "alerts").mkdir(exist_ok=True)

@@ -507,6 +507,9 @@ class TemplatePrices:
         self.source = mark_params(table.source)
         self.rows = len(table.models)
         self.unit: Mapping[str, str] = currency_unit(table.currency)
+        # The SQL generators' results by their arguments: every dashboard of a project asks for
+        # the same CASE expressions, and the table does not change while this object lives.
+        self._sql: dict[tuple[Any, ...], str] = {}
 
     def _columns(self, names: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -549,7 +552,11 @@ class TemplatePrices:
         return "".join(f", {item}" for item in items)
 
     def match_case(self, **columns: Any) -> str:
-        return sql_match_case(self._table, **self._columns(columns))
+        checked = self._columns(columns)
+        key = ("match", *sorted(checked.items()))
+        if key not in self._sql:
+            self._sql[key] = sql_match_case(self._table, **checked)
+        return self._sql[key]
 
     def cost_case(
         self,
@@ -563,7 +570,11 @@ class TemplatePrices:
             require_sql_fragment(c, "prices.cost_case")
             for c in (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
         ]
-        return sql_cost_case(self._table, *names, **self._columns(columns))
+        checked = self._columns(columns)
+        key = ("cost", *names, *sorted(checked.items()))
+        if key not in self._sql:
+            self._sql[key] = sql_cost_case(self._table, *names, **checked)
+        return self._sql[key]
 
     def table_markdown(self) -> str:
         """A short Markdown account of the table, for a dashboard panel."""

@@ -10,6 +10,7 @@ How a template works (and why it is built this way):
   JSON is valid YAML, so indentation never depends on what a value contains, and every value is
   escaped by the JSON encoder rather than by hand. This is more robust than templating JSON (no
   trailing-comma bookkeeping) or free-form YAML (indentation and quoting depend on the values).
+  (That JSON is not parsed back when it need not be: see "The fast path" below.)
 - SQL is written as SQL inside ``{% set sql %}…{% endset %}`` blocks. A *value* reaches SQL only
   through a quoting filter: ``|sql_str`` (string literal), ``|sql_ident`` (double-quoted
   identifier), ``|sql_num`` (number), ``|sql_list`` (list of literals). To make a slip loud,
@@ -53,6 +54,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, TypeA
 
 from o2kit.errors import Problem
 from o2kit.project.yamlsrc import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
     FastUniqueKeyLoader,
     LineIndex,
     YamlError,
@@ -192,8 +195,80 @@ def to_json_text(value: Any) -> str:
 
     Keys keep their order (callers build them in the order the API documents). Floats are written
     as plain decimals: PyYAML reads ``1e-05`` as a *string*.
+
+    The result is a ``JsonText``: the same text, plus — when the C encoder could write it — the
+    plain data that text reads back as, which ``render_document`` uses instead of parsing the
+    text again (a dashboard's panels are ~100 KB of it).
     """
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", _json(value))
+    fast = _fast_json(value)
+    if fast is not None:
+        return fast
+    return JsonText(_JSON_UNSAFE.sub(_escape_unsafe, _json(value)))
+
+
+def _escape_unsafe(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+_NO_DATA: Any = object()
+
+
+class JsonText(str):
+    """The text of ``|tojson``. To a template it is that text (a ``str``); ``data`` is what the
+    text reads back as from YAML (``_NO_DATA`` when unknown), so ``render_document`` can put the
+    object in place of the text without parsing it. ``__str__`` returns the object itself, so
+    Jinja's ``str()`` around every ``{{ … }}`` keeps it recognisable in the output stream."""
+
+    data: Any = _NO_DATA
+
+    def __str__(self) -> str:
+        return self
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"not plain JSON: {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(", ", ": "), default=_no_default
+)
+# Where the C encoder's text may differ from ``_json``'s, or YAML would not read the text at all:
+# a float in exponent form (``_json`` writes plain decimals), a negative zero (``_json`` writes
+# ``0.0``), and characters YAML refuses in a stream (lone surrogates, U+FFFE, U+FFFF). A match
+# (also one inside a string, which is harmless) sends the value down the exact path.
+_NOT_FAST = re.compile("[0-9]e[-+]|-0\\.0(?![0-9])|[\ud800-\udfff\ufffe\uffff]")
+
+
+# YAML drops a flow mapping's key that runs over 1,024 characters to its ':' (PyYAML's and
+# libyaml's scanners, ``stale_possible_simple_keys``): such text does not read back as JSON does.
+_MAX_FAST_KEY = 1000
+
+
+def _short_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    for key, _ in pairs:
+        if len(key) > _MAX_FAST_KEY:
+            raise ValueError("a key too long for the fast path")
+    return dict(pairs)
+
+
+def _fast_json(value: Any) -> JsonText | None:
+    """``to_json_text`` by the C encoder, with the data it reads back as; None when that could
+    differ in any way from ``_json`` (then the caller takes the exact path)."""
+    try:
+        text = _ENCODER.encode(value)
+        if _NOT_FAST.search(text):
+            return None
+        data = json.loads(text, object_pairs_hook=_short_keys)
+        # Catches what the C encoder accepts and ``_json`` does not: mapping keys that are not
+        # text (True, 1, None are written as strings). Tuples and Decimals also end up here
+        # (they compare unequal to their JSON form); the exact path handles them.
+        if data != value:
+            return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    out = JsonText(_JSON_UNSAFE.sub(_escape_unsafe, text))
+    out.data = data
+    return out
 
 
 def _json(value: Any) -> str:
@@ -694,7 +769,8 @@ def render_document(
 ) -> Any:
     """Render and parse the template's YAML output. Raises ``RenderError``."""
     try:
-        text = _bounded_render(env.get_template(template.name), dict(context), template.file)
+        parts, size = _bounded_render(env.get_template(template.name), dict(context),
+                                      template.file)
     except RenderError:
         raise
     except jinja2.TemplateSyntaxError as exc:
@@ -707,8 +783,12 @@ def render_document(
     except Exception as exc:  # any failure inside the template: locate it by the traceback
         file, line = _template_frame(exc.__traceback__, env)
         raise RenderError(_runtime_message(exc, template), file, line) from exc
+    name = f"output of {template.file}"
+    data = _parse_skeleton(parts, size, name)
+    if data is not _NO_DATA:
+        return data
     try:
-        data = _parse_output(text, f"output of {template.file}")
+        data = _parse_output("".join(parts), name)
     except YamlError as exc:
         what = "is over a limit" if exc.limit else "is not valid YAML"
         raise RenderError(
@@ -725,7 +805,11 @@ def render_document(
 MAX_RENDERED_CHARS = 5 * 1024 * 1024
 
 
-def _bounded_render(template: jinja2.Template, context: dict[str, Any], file: str) -> str:
+def _bounded_render(
+    template: jinja2.Template, context: dict[str, Any], file: str
+) -> tuple[list[str], int]:
+    """The output's parts as Jinja yields them (a ``{{ x | tojson }}`` at the top level of the
+    template is one ``JsonText`` part) and their total length."""
     parts: list[str] = []
     size = 0
     for part in template.generate(context):
@@ -735,7 +819,7 @@ def _bounded_render(template: jinja2.Template, context: dict[str, Any], file: st
                 f"rendered output is over {MAX_RENDERED_CHARS:,} characters (o2kit's limit)",
                 file, None)
         parts.append(part)
-    return "".join(parts)
+    return parts, size
 
 
 # Rendered output is parsed with libyaml when PyYAML has it: a dashboard is ~100 KB of YAML and
@@ -748,6 +832,115 @@ def _parse_output(text: str, name: str) -> Any:
     except yaml.YAMLError:
         data, _ = load_yaml(text, name)  # raises YamlError with the line
         return data
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path: a ``{{ x | tojson }}`` that stands alone as a YAML value is put in place as the
+# object the C encoder wrote, and only the rest of the output — a small skeleton — is parsed.
+# Whenever the result could differ from parsing the whole text, in value, error or limit, the
+# whole text is parsed instead (``_NO_DATA``), so both paths give the same document and the
+# same messages (tests/test_render_fastpath.py compares them).
+# --------------------------------------------------------------------------------------------
+
+_TOKEN = "__o2kit_tojson_"
+_TOKEN_RE = re.compile(r"__o2kit_tojson_([0-9]+)__")
+# Strings, then innermost [] / {} pairs, removed from JSON text: one pass per level of nesting.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_INNERMOST = re.compile(r"[\[{][^\[\]{}]*[\]}]")
+
+
+def _json_text_depth(text: str, limit: int) -> int:
+    """How deep lists and objects nest in the JSON ``text`` (0 for a scalar), counted up to just
+    past ``limit``."""
+    rest = _JSON_STRING.sub("", text)
+    depth = 0
+    while depth <= limit:
+        rest, found = _JSON_INNERMOST.subn("", rest)
+        if not found:
+            break
+        depth += 1
+    return depth
+
+
+class _SkeletonLoader(FastUniqueKeyLoader):  # type: ignore[misc]
+    """Builds the skeleton's nodes as usual, except the token nodes in ``swap``."""
+
+    swap: dict[int, JsonText]
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        part = self.swap.get(id(node))
+        if part is None:
+            return super().construct_object(node, deep=deep)
+        data = part.data
+        part.data = _NO_DATA  # handed out once: the caller owns (and mutates) it
+        return data
+
+
+def _token_nodes(root: yaml.Node, values: list[JsonText]) -> dict[int, JsonText] | None:
+    """Node id → value for every token, or None unless each token is found exactly once, as a
+    plain untagged scalar in a value position, nested within the depth limit."""
+    swap: dict[int, JsonText] = {}
+    todo: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    while todo:
+        node, depth, is_key = todo.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if _TOKEN not in node.value:
+                continue
+            match = _TOKEN_RE.fullmatch(node.value)
+            # A plain scalar: style None (PyYAML) or "" (libyaml).
+            if match is None or is_key or node.style:
+                return None
+            part = values[int(match.group(1))]
+            if id(node) in swap or part.data is _NO_DATA:
+                return None
+            if depth + _json_text_depth(part, MAX_DEPTH) > MAX_DEPTH:
+                return None
+            swap[id(node)] = part
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                todo.append((key_node, depth + 1, True))
+                todo.append((value_node, depth + 1, False))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, depth + 1, False) for item in node.value)
+    return swap if len(swap) == len(values) else None
+
+
+def _parse_skeleton(parts: list[str], size: int, name: str) -> Any:
+    """The document, with each top-level ``tojson`` value (a ``JsonText`` part with data) put
+    in place as its object and the rest parsed as YAML; ``_NO_DATA`` when the whole text must
+    be parsed instead."""
+    values: list[JsonText] = []
+    seen: set[int] = set()
+    pieces: list[str] = []
+    for part in parts:
+        if type(part) is JsonText and part.data is not _NO_DATA and id(part) not in seen:
+            seen.add(id(part))
+            pieces.append(f"{_TOKEN}{len(values)}__")
+            values.append(part)
+        else:
+            pieces.append(part)
+    if not values or size > MAX_FILE_BYTES:
+        return _NO_DATA
+    skeleton = "".join(pieces)
+    if skeleton.count(_TOKEN) != len(values):
+        return _NO_DATA  # the template's own text holds the marker
+    stats: dict[str, int] = {}
+    try:
+        check_bounds(skeleton, name, stats)
+        if stats["anchors"] or stats["aliases"] or stats["tags"]:
+            return _NO_DATA  # what an alias or a tag would make of a value: the slow path says
+        loader = _SkeletonLoader(skeleton)
+        try:
+            node = loader.get_single_node()
+            swap = _token_nodes(node, values) if node is not None else None
+            if swap is None:
+                return _NO_DATA
+            loader.swap = swap
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except (yaml.YAMLError, YamlError, RecursionError):
+        return _NO_DATA
 
 
 def _runtime_message(exc: Exception, template: LoadedTemplate) -> str:

@@ -95,13 +95,14 @@ def _over(file: str, mark: Any, message: str) -> YamlError:
     return YamlError(Problem(file, line, "", message), limit=True)
 
 
-def check_bounds(text: str, file: str) -> None:
+def check_bounds(text: str, file: str, stats: dict[str, int] | None = None) -> None:
     """Refuse YAML over the limits of the module docstring (``YamlError`` naming file and line).
 
     One pass over the parser's events, keeping per anchor the number of values it stands for and
     its height, so an alias is charged what it would expand to without expanding anything. A
     syntax error is left to the loader, which reports it with its own message; the events up to
-    it were within the limits.
+    it were within the limits. ``stats``, when given, receives the number of ``anchors``,
+    ``aliases`` and explicit ``tags`` seen.
     """
     if len(text) > MAX_FILE_BYTES:
         raise _too_big(file, len(text.encode("utf-8")))
@@ -112,6 +113,7 @@ def check_bounds(text: str, file: str) -> None:
     stack: list[list[Any]] = []  # [anchor, values, height of the tallest child]
     aliases = 0
     added = 0
+    anchors = tags = 0
     try:
         while True:
             try:
@@ -127,6 +129,11 @@ def check_bounds(text: str, file: str) -> None:
                 return
             if event is None or isinstance(event, yaml.StreamEndEvent):
                 return
+            if isinstance(event, yaml.NodeEvent):
+                if event.anchor is not None and not isinstance(event, yaml.AliasEvent):
+                    anchors += 1
+                if getattr(event, "tag", None) is not None:
+                    tags += 1
             if isinstance(event, yaml.CollectionStartEvent):
                 if len(stack) + 1 > MAX_DEPTH:
                     raise _over(file, event.start_mark,
@@ -171,6 +178,8 @@ def check_bounds(text: str, file: str) -> None:
                     stack[-1][2] = max(stack[-1][2], height)
     finally:
         loader.dispose()
+        if stats is not None:
+            stats.update(anchors=anchors, aliases=aliases, tags=tags)
 
 
 def _json_depth(data: Any) -> int:

@@ -197,10 +197,9 @@ def _clean_description(description: str) -> str:
     return description
 
 
-def _trailing_comma(text: str) -> SqlParseError | None:
+def _trailing_comma(tokens: list[Any]) -> SqlParseError | None:
     """sqlglot accepts ``SELECT a, FROM t`` and ``IN (1,)``; DataFusion's parser (sqlparser with
     default options) does not."""
-    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
     for before, after in zip(tokens, tokens[1:], strict=False):
         if before.token_type == TokenType.COMMA and after.token_type in (
             TokenType.FROM,
@@ -218,7 +217,11 @@ def _parse_cached(sql: str) -> exp.Query:
     if not text.strip():
         raise SqlParseError("the SQL query is empty", syntax=False)
     try:
-        statements = [s for s in sqlglot.parse(text, read=DIALECT) if s is not None]
+        # What sqlglot.parse does, keeping the tokens for the trailing-comma check (tokenizing is
+        # half the cost of a parse).
+        dialect = sqlglot.Dialect.get_or_raise(DIALECT)
+        tokens = dialect.tokenize(text)
+        statements = [s for s in dialect.parser().parse(tokens, text) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         near = str(first.get("highlight") or "")
@@ -239,7 +242,7 @@ def _parse_cached(sql: str) -> exp.Query:
         raise SqlParseError(
             f"the SQL must be one SELECT query, found {len(statements)} statements", syntax=False
         )
-    trailing = _trailing_comma(text)
+    trailing = _trailing_comma(tokens)
     if trailing is not None:
         raise trailing
     tree = statements[0]
