@@ -116,7 +116,7 @@ class WidgetServer:
             return httpx.Response(200, text="OK")
         if not path.startswith("/api/default/widgets"):
             empty: Any = {"list": []} if "folders" in path else []
-            if path.endswith("/alerts"):
+            if path.endswith(("/alerts", "/slos")):
                 empty = {"list": []}
             return httpx.Response(200, json=empty)
         rest = path.removeprefix("/api/default/widgets").strip("/")

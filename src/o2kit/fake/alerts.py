@@ -17,7 +17,8 @@ Sources (all under ``/work/oo/src``):
   deduplication only kept when enabled, ``updated_at`` lost) and the response models in
   ``models/alerts/responses.rs``.
 
-Not modelled: composite, anomaly-detection and SLO alerts (refused with 400), per-group
+SLO alerts are checked against the SLOs of :mod:`o2kit.fake.slos`. Not modelled: composite and
+anomaly-detection alerts, per-group
 ("multi_alert") admissibility rules, bulk/clone/trigger/export endpoints, the alert scheduler
 (``last_triggered_at``/``last_satisfied_at`` are always null).
 """
@@ -343,7 +344,7 @@ def prepare(store: Store, org: str, meta: dict[str, Any], *, create: bool,
 
     meta["tags"] = normalise_tags(meta["tags"])
 
-    _check_slo_wiring(query)
+    _check_slo_wiring(store, org, meta)
 
     if not is_slo:
         stream = store.stream(org, meta["stream_type"], meta["stream_name"])
@@ -364,8 +365,9 @@ def _check_query_range(max_hours: int, meta: dict[str, Any], stream_name: str) -
                          f'for stream "{stream_name}"')
 
 
-def _check_slo_wiring(query: dict[str, Any]) -> None:
-    # config/src/meta/slo/condition.rs validate_slo_alert; the fake has no SLOs at all.
+def _check_slo_wiring(store: Store, org: str, meta: dict[str, Any]) -> None:
+    # config/src/meta/slo/condition.rs validate_slo_alert (the SLO side: fake/slos.py).
+    query = meta["query_condition"]
     is_slo, cond = query["type"] == "slo", query.get("slo_condition")
     if not is_slo and cond is not None:
         raise error(400, "slo_condition is only valid when query_type is `slo`; it would be "
@@ -374,8 +376,9 @@ def _check_slo_wiring(query: dict[str, Any]) -> None:
         raise error(400, "an SLO alert requires an slo_condition; set query_type to something "
                          "else, or supply the condition")
     if is_slo:
-        slo_id = cond.get("slo_id", "") if isinstance(cond, dict) else ""
-        raise error(400, f"SLO `{slo_id}` does not exist in this organization")
+        from .slos import check_slo_alert
+
+        check_slo_alert(store, org, meta)
 
 
 def _direction(op: str) -> str:
@@ -689,7 +692,9 @@ def list_item(store: Store, record: Alert, include_dependencies: bool) -> dict[s
         "alert_id": record.alert_id, "folder_id": record.folder_id,
         "folder_name": folder.name if folder else "", "name": meta["name"],
         "owner": meta.get("owner"), "description": meta["description"] or None,
-        "alert_type": "realtime" if meta["is_real_time"] else "scheduled",
+        # responses.rs: "slo" when the alert has an slo_condition.
+        "alert_type": ("slo" if (meta["query_condition"] or {}).get("slo_condition") is not None
+                       else "realtime" if meta["is_real_time"] else "scheduled"),
         "condition": meta["query_condition"],
         "trigger_condition": dto_trigger(meta["trigger_condition"]),
         "enabled": meta["enabled"], "last_triggered_at": None, "last_satisfied_at": None,
@@ -904,8 +909,11 @@ def list_alerts(store: Store, req: Request) -> Response:
             continue
         if enabled is not None and meta["enabled"] != enabled:
             continue
-        if alert_type in ("slo", "anomaly_detection", "composite") or (
-                alert_type == "scheduled" and meta["is_real_time"]) or (
+        is_slo = (meta["query_condition"] or {}).get("slo_condition") is not None
+        # request/alerts/mod.rs AlertTypeFilter: scheduled = not realtime and not SLO.
+        if alert_type in ("anomaly_detection", "composite") or (
+                alert_type == "slo" and not is_slo) or (
+                alert_type == "scheduled" and (meta["is_real_time"] or is_slo)) or (
                 alert_type == "realtime" and not meta["is_real_time"]):
             continue
         if priorities is not None and meta.get("priority") not in priorities:

@@ -212,6 +212,14 @@ def _alert_references(key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
         refs.append(("destination", (str(name),)))
     if body.get("template"):
         refs.append(("template", (str(body["template"]),)))
+    # An SLO alert points at its SLO by server id (src/config/src/meta/slo/condition.rs
+    # SloCondition.slo_id); deleting the SLO deletes the alert (src/core/src/slo/service.rs
+    # delete), so the SLO is in use while the alert stays. "@id" marks a reference by id.
+    query = body.get("query_condition")
+    query = query if isinstance(query, dict) else {}
+    cond = query.get("slo_condition")
+    if isinstance(cond, dict) and query.get("type") == "slo" and cond.get("slo_id"):
+        refs.append(("slo", ("@id", str(cond["slo_id"]))))
     return refs
 
 

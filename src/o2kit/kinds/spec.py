@@ -334,6 +334,9 @@ class Parsed:
     key: tuple[str, ...]
     body: dict[str, Any]
     line: int = 1
+    # Another kind the same file declares (e.g. an SLO's burn-rate ``alert``s); None: the
+    # reading kind's own.
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,7 +355,9 @@ class SourceFiles:
     turns one file's parsed content (YAML data, or the text of a non-YAML file such as ``.vrl``)
     into objects or problems; it is pure. ``yaml`` False: ``data`` is the file's text. A suffix
     ending in ``.j2`` is rendered with the project's Jinja context first; ``context`` is that
-    context (config, streams, ingest …) for the parse step too."""
+    context (config, streams, ingest …) for the parse step too, plus ``project`` (o2kit.yaml's
+    identity or None), ``folders`` (``{"dashboards": …, "alerts": …}``) and, for YAML files,
+    ``line_of`` (a path of keys → its line in the file)."""
 
     directory: str
     suffixes: tuple[str, ...]

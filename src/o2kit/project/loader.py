@@ -93,6 +93,7 @@ from o2kit.project.quotas import TemplateQuotas
 from o2kit.project.render import (
     LoadedTemplate,
     RenderError,
+    TemplateValueError,
     finish_dashboard,
     load_template,
     make_environment,
@@ -578,26 +579,46 @@ class _Loader:
                 if rel.endswith(".j2"):
                     text = self.env.from_string(text).render(self.base_context())
                 content: Any = text
+                context = {**self.base_context(), "project": self.loaded.config.project,
+                           "folders": {"dashboards": self.loaded.config.folders.dashboards,
+                                       "alerts": self.loaded.config.folders.alerts}}
                 if spec.files.yaml:
-                    content, _index = load_yaml(text, rel)
+                    content, index = load_yaml(text, rel)
+                    context["line_of"] = index.line
             except UnicodeDecodeError:
                 self.out.add(Problem(rel, 1, "", "file is not UTF-8 text"))
             except YamlError as exc:
                 self.out.add(exc.problem)
-            except jinja2.TemplateError as exc:
+            except (jinja2.TemplateError, TemplateValueError) as exc:
                 line = getattr(exc, "lineno", None) or 1
                 self.out.add(Problem(rel, line, "", f"template error: {exc}"))
             else:
-                for item in spec.files.parse(rel, content, self.base_context()):
+                for item in spec.files.parse(rel, content, context):
                     if isinstance(item, SourceProblem):
                         self.out.add(Problem(rel, item.line, item.field, item.message))
                     else:
-                        self.add_resource(Resource(spec.kind, item.key, item.body,
-                                                   SourceRef(rel, item.line)))
+                        self._add_parsed(item.kind or spec.kind, item.key, item.body,
+                                         SourceRef(rel, item.line))
             record.problems = self.out.problems
         finally:
             self.out, self.record = saved, None
         return record
+
+    def _add_parsed(self, kind: str, key: tuple[str, ...], body: dict[str, Any],
+                    source: SourceRef) -> None:
+        """An object a kind's file declares — of that kind or another (an SLO's alerts): the
+        folders it lives in are declared, the destinations it names checked like an
+        alerts/*.yaml entry's."""
+        for ref_kind, ref_key in kinds.SPECS[kind].references(key, body):
+            if ref_kind == "folder" and len(ref_key) == 2:
+                self.use_folder(ref_key[0], ref_key[1], source)
+            elif ref_kind == "destination" and kind == "alert":
+                ref = (source.file, source.line, f"{key[-1]}.destinations", ref_key[0])
+                if self.record is not None:
+                    self.record.destinations.append(ref)
+                else:
+                    self.alert_destinations.append(ref)
+        self.add_resource(Resource(kind, key, body, source))
 
     def render(
         self,

@@ -638,16 +638,33 @@ class OpenObserveClient:
         """``POST {collection}``; the parsed answer (some kinds answer with the new id)."""
         response = self._call("POST", self._collection(api), body=body, resource=resource)
         try:
-            return response.json() if response.content else None
+            answer = response.json() if response.content else None
         except ValueError:
             return None
+        self._refused_in_200(answer, "POST", resource)
+        return answer
+
+    def _refused_in_200(self, answer: Any, method: str, resource: str) -> None:
+        """OpenObserve sends an error whose code has no HTTP status of its own (e.g. an SLO's 413
+        budget refusal) with HTTP 200 and the code in the envelope
+        (``src/common/src/meta/http.rs`` ``HttpResponse::into_response``)."""
+        code = answer.get("code") if isinstance(answer, dict) else None
+        if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+            text = answer.get("message") if isinstance(answer.get("message"), str) else ""
+            raise ApiError(f"{resource or method}: the server refused it ({code}): "
+                           f"{_collapse(text)}", status=code)
 
     def update_object(
         self, api: RestApi, object_id: str, body: dict[str, Any], *, resource: str = ""
     ) -> None:
         path = self._collection(api) if api.update_on_collection else self._collection(
             api, object_id)
-        self._call("PUT", path, body=body, resource=resource)
+        response = self._call("PUT", path, body=body, resource=resource)
+        try:
+            answer = response.json() if response.content else None
+        except ValueError:
+            return
+        self._refused_in_200(answer, "PUT", resource)
 
     def delete_object(self, api: RestApi, object_id: str, *, resource: str = "") -> None:
         self._call("DELETE", self._collection(api, object_id), resource=resource)

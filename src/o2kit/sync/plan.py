@@ -515,7 +515,11 @@ def _deletes(
     out: list[Change] = []
     order = {k: i for i, k in enumerate(kinds.APPLY_ORDER)}
     for res in sorted(candidates, key=lambda r: -order[r.kind]):
-        still_used = [u for u in users.get((res.kind, res.key), []) if u not in leaving]
+        # A reference may name the server id instead of the key: (kind, ("@id", id)) — an SLO
+        # alert's slo_condition.slo_id (kinds.alert).
+        referrers = [*users.get((res.kind, res.key), []),
+                     *users.get((res.kind, ("@id", str(res.server_id))), [])]
+        still_used = [u for u in referrers if u not in leaving]
         if still_used:
             leaving.discard(_ident(res))
             out.append(Change("noop", res.kind, res.key, live=res, reason=STILL_USED))

@@ -288,6 +288,11 @@ def _alert_item_as_body(item: dict[str, Any]) -> dict[str, Any]:
     for key in ("destinations", "template"):
         if item.get(key) is not None:
             body[key] = item[key]
+    # An SLO alert's list item carries its condition (models/alerts/responses.rs
+    # ListAlertsResponseBodyItem.condition): the SLO it points at is in use while it stays.
+    condition = item.get("condition")
+    if isinstance(condition, dict) and isinstance(condition.get("slo_condition"), dict):
+        body["query_condition"] = {"type": "slo", "slo_condition": condition["slo_condition"]}
     return body
 
 
@@ -343,7 +348,14 @@ class _Applier:
     # -- helpers -------------------------------------------------------------------------------
     def _done(self, outcome: Outcome) -> Outcome:
         if outcome.status != "ok":
-            self.failed_keys.add((outcome.change.kind, outcome.change.key))
+            change = outcome.change
+            self.failed_keys.add((change.kind, change.key))
+            api = kinds.SPECS[change.kind].api
+            if api is not None and change.desired is not None and change.desired.body.get(
+                    api.id_field):
+                # Also as a reference by id (("slo", ("@id", id)), see kinds.alert).
+                self.failed_keys.add(
+                    (change.kind, ("@id", str(change.desired.body[api.id_field]))))
         if self.progress is not None:
             self.progress(outcome)
         return outcome
@@ -361,6 +373,9 @@ class _Applier:
                     deps.append(("destination", (str(name),)))
                 if desired.body.get("template"):
                     deps.append(("template", (str(desired.body["template"]),)))
+                deps.extend(ref for ref in kinds.SPECS["alert"].references(change.key,
+                                                                           desired.body)
+                            if kinds.SPECS[ref[0]].api is not None)
         elif change.kind == "destination" and desired is not None and desired.body.get("template"):
             deps.append(("template", (str(desired.body["template"]),)))
         elif kinds.SPECS[change.kind].api is not None and desired is not None:

@@ -868,6 +868,8 @@ def _check_field_aliases(
 def _check_alert(resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report) -> None:
     _check_name(resource, body, "alert", report)
     stream = _str(body.get("stream_name", ""))
+    if _dict(body.get("query_condition")).get("type") == "slo":
+        stream = None  # an SLO alert runs no query and needs no stream (prepare_alert)
     if stream is not None:
         if not stream:
             report.add(("stream_name",), "an alert needs a stream_name")
@@ -1104,6 +1106,37 @@ def _check_tags(tags: Any, report: _Report) -> None:
         report.add(("tags",), f"{len(seen)} tags; the maximum is {MAX_TAGS}")
 
 
+def _check_slo(resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report) -> None:
+    """The SLI's query safety as the server checks it at save (``slosafety``), then o2kit's SQL
+    checks (streams, columns) on the SQL the server will run (``kinds.slo.sli_queries``)."""
+    from o2kit.kinds.slo import sli_queries
+    from o2kit.validate import slosafety
+
+    refused = slosafety.problems(body)
+    for path, message in refused:
+        report.add(path, message)
+    if refused:
+        return
+    config = _dict(body.get("config"))
+    source = _dict(config.get("source"))
+    query = _dict(source.get("query"))
+    if body.get("sli_type") == "count" and source.get("mode") == "single_query":
+        where: Path = ("config", "source", "query")
+        stream, stream_path = _str(query.get("stream")), where + ("stream",)
+    elif body.get("sli_type") == "time_slice":
+        where, stream = ("config",), _str(config.get("stream"))
+        stream_path = where + ("stream",)
+    else:
+        where, stream, stream_path = ("config", "source", "query"), None, ("config",)
+    for side, sql in sli_queries(body).items():
+        path = where + ((side, "sql") if side in ("good", "total") else ())
+        side_stream = stream
+        if side in ("good", "total"):
+            side_stream = _str(_dict(query.get(side)).get("stream"))
+            stream_path = where + (side, "stream")
+        _check_sql(sql, path, ctx, report, expected_stream=side_stream, stream_path=stream_path)
+
+
 _Rule = Callable[[Resource, dict[str, Any], _Context, _Report], None]
 _RULES: dict[str, _Rule] = {
     "folder": _check_folder,
@@ -1111,4 +1144,5 @@ _RULES: dict[str, _Rule] = {
     "destination": _check_destination,
     "dashboard": _check_dashboard,
     "alert": _check_alert,
+    "slo": _check_slo,
 }
