@@ -288,4 +288,6 @@ def test_repo_root_renders(tmp_path: Path) -> None:
     # the shipped files as they are in the repository (not a copy) load without problems
     root = Path(__file__).resolve().parents[1]
     kinds = [r.kind for r in load_project(root).resources]
-    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 14
+    # 14 alerts of alerts/ and budgets:, 4 burn-rate alerts of the 2 SLOs in slos/
+    assert kinds.count("dashboard") == 1 and kinds.count("alert") == 18
+    assert kinds.count("slo") == 2
