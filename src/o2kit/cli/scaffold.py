@@ -66,6 +66,7 @@ streams:
   metrics: bedrock_metrics
   invocation_logs: bedrock_logs
 prices: prices.yaml
+prices_sync: true
 regions: []
 defaults: {}
 """
@@ -197,6 +198,17 @@ def _with_project(config: str, project: str) -> str:
     return config[: match.start()] + line + config[match.start():]
 
 
+_PRICES_SYNC_LINE = re.compile(r"^prices_sync:.*$", re.MULTILINE)
+
+
+def _with_prices_sync(config: str) -> str:
+    """``o2kit.yaml`` text with ``prices_sync: true``: a new project keeps OpenObserve's LLM model
+    prices equal to its price table (an existing one opts in by writing the line)."""
+    if _PRICES_SYNC_LINE.search(config):
+        return _PRICES_SYNC_LINE.sub("prices_sync: true", config, count=1)
+    return config + ("" if config.endswith("\n") else "\n") + "prices_sync: true\n"
+
+
 def init_project(directory: Path, *, force: bool = False, source: Path | None = None) -> InitResult:
     """Create the repository in ``directory``. ``source``: where starter files are copied from
     (default ``starter_root()``)."""
@@ -233,9 +245,9 @@ def init_project(directory: Path, *, force: bool = False, source: Path | None = 
             result.notes.append(f"{ci_file} is not in {source} yet; copy it later for CI")
     config_file = Path("o2kit.yaml")
     if config_file in planned:
-        planned[config_file] = _with_project(
+        planned[config_file] = _with_prices_sync(_with_project(
             planned[config_file].decode("utf-8"), project_id(directory)
-        ).encode()
+        )).encode()
     planned[Path("scripts/_venv.sh")] = (_VENV_SH % {"version": __version__}).encode()
     for name, schema in jsonschema.all_schemas().items():
         rel = Path(jsonschema.SCHEMA_DIR, jsonschema.schema_file_name(name))

@@ -316,7 +316,10 @@ class RestApi:
     a bare JSON array). ``get_one`` False: the server has no ``GET {collection}/{id}`` and o2kit
     re-reads an object by listing. ``update_on_collection``: updates are ``PUT {collection}``
     with the id in the body, not ``PUT {collection}/{id}``. ``list_query``: fixed query
-    parameters of the list request."""
+    parameters of the list request. ``nested_key``: a listed object may carry more objects under
+    this key (OpenObserve's ``llm/models`` list nests shadowed definitions in ``children``); they
+    are listed too, flattened. ``list_only``: only listed objects whose field has this value are
+    the kind's (``source`` == ``org``: the org's own model prices, not the built-in ones)."""
 
     collection: str
     id_field: str = "name"
@@ -325,6 +328,23 @@ class RestApi:
     update_on_collection: bool = False
     version: int = 1
     list_query: tuple[tuple[str, str], ...] = ()
+    nested_key: str | None = None
+    list_only: tuple[tuple[str, str], ...] = ()
+
+    def listed(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The kind's objects in a list answer: nested ones flattened (without their nest),
+        then filtered by ``list_only``. Pure."""
+        out: list[dict[str, Any]] = []
+        stack = list(reversed(items))
+        while stack:
+            item = stack.pop()
+            if self.nested_key is not None and isinstance(item.get(self.nested_key), list):
+                nested = [i for i in item[self.nested_key] if isinstance(i, dict)]
+                item = {k: v for k, v in item.items() if k != self.nested_key}
+                stack.extend(reversed(nested))
+            if all(str(item.get(k)) == v for k, v in self.list_only):
+                out.append(item)
+        return out
 
 
 @dataclass(frozen=True)

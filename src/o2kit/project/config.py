@@ -666,6 +666,14 @@ class Config(_Strict):
     folders: Folders = Field(default_factory=Folders)
     streams: Streams = Field(default_factory=Streams)
     prices: str = "prices.yaml"
+    # Sync the price table to OpenObserve's LLM model prices (kind model_price, derived from
+    # prices.yaml: o2kit.project.prices.model_pricing_definitions). Off by default so that an
+    # existing project does not start writing them; `o2kit init` writes it on.
+    prices_sync: bool = Field(
+        default=False,
+        description="keep OpenObserve's LLM model prices (/api/{org}/llm/models) equal to "
+        "prices.yaml: one definition per row and price period (o2kit init sets it true)",
+    )
     # Files named here (prices) and the project's folders (dashboards/, alerts/, templates/,
     # envs/) must resolve inside the project — `..`, absolute paths and symlinks included —
     # unless this is true (a price table shared by several repositories, say).

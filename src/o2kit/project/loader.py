@@ -88,7 +88,12 @@ from o2kit.project.envrefs import (
     malformed_env_refs,
     reserved_env_refs,
 )
-from o2kit.project.prices import PriceTable, TemplatePrices, parse_prices
+from o2kit.project.prices import (
+    PriceTable,
+    TemplatePrices,
+    model_pricing_definitions,
+    parse_prices,
+)
 from o2kit.project.quotas import TemplateQuotas
 from o2kit.project.render import (
     LoadedTemplate,
@@ -929,6 +934,16 @@ class _Loader:
             Resource("alert", (folder, name), body, source, meta=_origin(spec.template))
         )
 
+    # ---- prices.yaml → OpenObserve's model prices (o2kit.yaml prices_sync: true) ----
+
+    def model_prices(self, table: PriceTable, lines: Mapping[int, int]) -> None:
+        """One ``model_price`` per row and price period of the table
+        (``prices.model_pricing_definitions``), located at its row of prices.yaml."""
+        name = self.loaded.config.prices
+        for item in model_pricing_definitions(table):
+            self.add_resource(Resource("model_price", (item.name,), item.body,
+                                       SourceRef(name, lines.get(item.row, 1))))
+
     # ---- o2kit.yaml budgets: ----
 
     def budget_alerts(self) -> None:
@@ -1136,7 +1151,9 @@ def _config_line(root: Path, loaded: LoadedConfig, key: str) -> tuple[str, int]:
     return loaded.files[0], 1
 
 
-def _load_prices(root: Path, loaded: LoadedConfig, out: _Collector) -> PriceTable | None:
+def _load_price_table(root: Path, loaded: LoadedConfig, out: _Collector
+                      ) -> tuple[PriceTable | None, dict[int, int]]:
+    """The price table and the line of each of its rows (``models[i]`` → line)."""
     name = loaded.config.prices
     try:
         path = project_path(root, name, allow_outside=loaded.config.allow_outside_project)
@@ -1145,19 +1162,20 @@ def _load_prices(root: Path, loaded: LoadedConfig, out: _Collector) -> PriceTabl
         file, line = _config_line(root, loaded, "prices")
         reason = str(exc) if isinstance(exc, OutsideProject) else f"{name!r}: {exc.strerror}"
         out.add(Problem(file, line, "prices", reason))
-        return None
+        return None, {}
     if not found:
         file, line = _config_line(root, loaded, "prices")
         out.add(Problem(file, line, "prices", f"price table {name!r} not found"))
-        return None
+        return None, {}
     try:
         data, index = load_yaml_file(path, name)
-        return parse_prices(data if data is not None else {}, index)
+        table = parse_prices(data if data is not None else {}, index)
+        return table, {i: index.line(("models", i)) for i in range(len(table.models))}
     except YamlError as exc:
         out.add(exc.problem)
     except ModelErrors as exc:
         out.extend(exc.problems)
-    return None
+    return None, {}
 
 
 def _check_total_size(root: Path, loaded: LoadedConfig) -> None:
@@ -1218,7 +1236,7 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
     loaded = load_config(root, env)
     _check_total_size(root, loaded)
     out = _Collector()
-    prices = _load_prices(root, loaded, out)
+    prices, price_lines = _load_price_table(root, loaded, out)
     if cache is not None and not cache.enabled:
         cache = None
     loader = _Loader(
@@ -1246,6 +1264,8 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
                                             suffixes=spec.files.suffixes):
                 loader.load_file(spec.kind, rel, path)
     loader.budget_alerts()
+    if prices is not None and loaded.config.prices_sync:
+        loader.model_prices(prices, price_lines)
     loader.cross_checks()
     for (folder_type, name), source in sorted(loader.folders.items()):
         loader.resources.append(

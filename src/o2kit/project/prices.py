@@ -50,6 +50,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from o2kit.kinds.model_price import (
+    USAGE_CACHE_READ,
+    USAGE_CACHE_WRITE,
+    USAGE_INPUT,
+    USAGE_OUTPUT,
+    match_pattern,
+)
 from o2kit.project.render import (
     MODEL_ID_CHARS,
     currency_unit,
@@ -371,6 +378,102 @@ def _schedule_problems(row: PriceRow, at: tuple[str | int, ...], index: LineInde
                     f"{tier.above_input_tokens} input tokens"))
             seen.setdefault(tier.above_input_tokens, k)
     return problems
+
+
+# --------------------------------------------------------------------------------------------
+# OpenObserve's model pricing definitions (kind ``model_price``), derived from the table.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivedDefinition:
+    """One ``/llm/models`` definition made from row ``row`` of the table."""
+
+    row: int
+    name: str
+    body: dict[str, Any]
+
+
+def _overlaps(a: PriceRow, b: PriceRow) -> bool:
+    """Whether some model id could match both rows (conservative: True when unsure)."""
+    if (a.kind == "arn") != (b.kind == "arn"):
+        return True  # a base/geo pattern also matches an ARN ending in that id
+    if a.kind == "arn":
+        return a.match.startswith(b.match) or b.match.startswith(a.match)
+    geo_a, base_a = strip_geo(a.match)
+    geo_b, base_b = strip_geo(b.match)
+    if geo_a is not None and geo_b is not None and geo_a != geo_b:
+        return False
+    return base_a.startswith(base_b) or base_b.startswith(base_a)
+
+
+def _per_token(per_1k: Decimal) -> float:
+    return float(per_1k / Decimal(1000))
+
+
+def _tier_prices(price_in: Decimal, price_out: Decimal, rates: Rates) -> dict[str, float]:
+    return {
+        USAGE_INPUT: _per_token(price_in),
+        USAGE_OUTPUT: _per_token(price_out),
+        USAGE_CACHE_READ: _per_token(price_in * rates.cache_read_multiplier),
+        USAGE_CACHE_WRITE: _per_token(price_in * rates.cache_write_multiplier),
+    }
+
+
+def model_pricing_definitions(table: PriceTable) -> list[DerivedDefinition]:
+    """The table as OpenObserve model pricing definitions, so its LLM trace views price spans as
+    the dashboards do (src/db/src/model_pricing.rs ``find_pricing_sync_at``):
+
+    - ``match_pattern`` anchors the row's prefix (``kinds.model_price.match_pattern``);
+    - the most specific row wins: ``sort_order`` is the row's place in ``sql_order`` (lower wins
+      among definitions of equal ``valid_from``);
+    - a period is a definition with ``valid_from`` = its day's UTC midnight (µs); the row's own
+      prices have none (valid for all time, like the SQL's ``ELSE``). But OpenObserve prefers the
+      GREATEST ``valid_from`` among all matching definitions before looking at ``sort_order``:
+      a broad row's later period would beat a narrower row. So a row also gets a definition at
+      every period start of a broader row it overlaps (its own prices of that day), which keeps
+      the most specific row the winner at every time;
+    - tiers: the row's prices as the unconditional tier, each tier as ``input > N`` (OpenObserve
+      selects tiers on input incl. cache tokens, src/core/src/traces/otel/processor.rs
+      ``build_pricing_usage``), highest threshold first (the first matching tier wins);
+    - prices per token: input, output, cache read and write (input × multiplier).
+    """
+    ordered = table.sql_order()
+    rank = {row.match: i for i, row in enumerate(ordered)}
+    index = {row.match: i for i, row in enumerate(table.models)}
+    out: list[DerivedDefinition] = []
+    for row in ordered:
+        starts = {p.from_ for p in row.periods}
+        for other in ordered:
+            if other.specificity < row.specificity and _overlaps(row, other):
+                starts |= {p.from_ for p in other.periods}
+        description = f"prices.yaml row {row.match}" + (f": {row.note}" if row.note else "")
+        for start in (None, *sorted(starts)):
+            rates = row.schedule()[0] if start is None else row.rates_at(
+                datetime(start.year, start.month, start.day, tzinfo=UTC))
+            tiers: list[dict[str, Any]] = [{
+                "name": "default",
+                "prices": _tier_prices(rates.input_per_1k, rates.output_per_1k, rates),
+            }]
+            for tier in rates.tiers:
+                tiers.append({
+                    "name": f"input > {tier.above_input_tokens}",
+                    "condition": {"usage_key": USAGE_INPUT, "operator": "gt",
+                                  "value": tier.above_input_tokens},
+                    "prices": _tier_prices(tier.input_per_1k, tier.output_per_1k, rates),
+                })
+            body: dict[str, Any] = {
+                "name": row.match if start is None else f"{row.match} from {start.isoformat()}",
+                "match_pattern": match_pattern(row.match, row.kind, GEO_PREFIXES),
+                "enabled": True,
+                "tiers": tiers,
+                "sort_order": rank[row.match],
+                "description": description,
+            }
+            if start is not None:
+                body["valid_from"] = day_start_us(start)
+            out.append(DerivedDefinition(index[row.match], body["name"], body))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -618,7 +618,7 @@ class OpenObserveClient:
         """Every object of a REST kind (``GET {collection}``)."""
         path = self._collection(api)
         data = self._get_json(path, params=dict(api.list_query) or None, resource=resource)
-        return self._items(data, api.items_key, path, resource)
+        return api.listed(self._items(data, api.items_key, path, resource))
 
     def get_object(self, api: RestApi, object_id: str, *, resource: str = "") -> dict[str, Any]:
         """One object (``GET {collection}/{id}``, or the list where the server has no such
