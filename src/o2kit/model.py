@@ -104,6 +104,10 @@ class Change:
     # server-side hash (alerts, templates, destinations): apply re-reads the object right before
     # it writes and stops when it changed since.
     fingerprint: str | None = None
+    # sha256 of the normalised live and desired bodies the plan compared (``plan.normal_digest``;
+    # None: not computed), so the checksum does not normalise them again. Derived from the bodies,
+    # so not part of the value's equality.
+    digests: tuple[str | None, str | None] = field(default=(None, None), compare=False, repr=False)
 
     @property
     def address(self) -> str:

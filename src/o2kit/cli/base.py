@@ -333,6 +333,31 @@ def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecu
                 concurrency=concurrency)
 
 
+def _desired_digests(sources: Any, resources: Any) -> dict[tuple[str, tuple[str, ...]], str]:
+    """``plan.desired_digest`` of each of ``resources`` (desired objects used as the files wrote
+    them), through the cache: keyed on the loader's digest of the object's source
+    (``Project.digests``: o2kit's own code, the configuration, the file's bytes…), so a run where
+    a file did not change does not normalise its objects again. Off with --no-cache."""
+    from o2kit.project.cache import digest, open_cache
+    from o2kit.sync.plan import desired_digest
+
+    cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
+    out: dict[tuple[str, tuple[str, ...]], str] = {}
+    for res in resources:
+        source = sources.get((res.kind, res.key))
+        if not source or not cache.enabled:
+            continue
+        key = digest("plan: normalised desired body", source)
+        value = cache.get("plan", key)
+        if not (isinstance(value, str) and len(value) == 64):
+            value = desired_digest(res)
+            if value is None:
+                continue
+            cache.put("plan", key, value)
+        out[(res.kind, res.key)] = value
+    return out
+
+
 @dataclass
 class _Planned:
     plan: Any
@@ -368,10 +393,13 @@ def _make_plan(
     # to resolve (most dashboards) is used as it is (envrefs.may_hold_env_refs).
     desired = []
     refs: dict[tuple[str, tuple[str, ...]], list[tuple[str | int, ...]]] = {}
+    as_written = []  # resolved to themselves: their digests may be cached (_desired_digests)
     for r in project.resources:
         body, paths = envrefs.resolve_and_locate(r.body, os.environ, on_secret=register)
         desired.append(Resource(kind=r.kind, key=r.key, body=body, source=r.source))
         refs[(r.kind, r.key)] = paths
+        if body is r.body:
+            as_written.append(desired[-1])
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
@@ -388,6 +416,7 @@ def _make_plan(
         declared_folders=[
             ("dashboards", config.folders.dashboards), ("alerts", config.folders.alerts)
         ],
+        desired_digests=_desired_digests(project.digests, as_written),
     )
     plan = mark_sensitive(plan, refs)
     return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))

@@ -140,11 +140,14 @@ def _transform_at(obj: Any, pattern: str, fn: Callable[[Any], Any]) -> Any:
     return obj
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
 def _fill_default(obj: Any, pattern: str, default: Any) -> None:
     *head, last = _steps(pattern)
     for container in _walk(obj, head):
         if isinstance(container, dict) and last not in container:
-            container[last] = copy.deepcopy(default)
+            container[last] = default if type(default) in _IMMUTABLE else copy.deepcopy(default)
 
 
 def path_matches(tokens: Sequence[str | int], pattern: str) -> bool:
@@ -166,13 +169,53 @@ def path_matches(tokens: Sequence[str | int], pattern: str) -> bool:
 
 def canonical(value: Any) -> Any:
     """Drop ``null`` object members, make integral floats ints, recursively (a copy)."""
-    if isinstance(value, dict):  # any Mapping subclass becomes a plain dict (``_walk`` needs it)
-        return {str(k): canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, dict):  # any dict subclass becomes a plain dict (``_walk`` needs it)
+        return _canonical_dict(value)
     if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
+        return _canonical_list(value)
     if type(value) is float and value.is_integer():
         return int(value)
     return value
+
+
+# ``canonical`` runs over every body plan compares (~1,000 values per dashboard): the helpers
+# below keep strings, ints and booleans — nearly every leaf — without a call per value, and
+# recurse only into containers. Same result as the plain recursive definition above
+# (test_kinds checks it on generated values).
+_KEPT = frozenset({str, int, bool})
+
+
+def _canonical_dict(value: dict[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        t = type(v)
+        if t in _KEPT:
+            pass
+        elif v is None:
+            continue
+        elif t is dict:
+            v = _canonical_dict(v)
+        elif t is list:
+            v = _canonical_list(v)
+        else:
+            v = canonical(v)
+        out[k if type(k) is str else str(k)] = v
+    return out
+
+
+def _canonical_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    out = []
+    for v in value:
+        t = type(v)
+        if t in _KEPT:
+            out.append(v)
+        elif t is dict:
+            out.append(_canonical_dict(v))
+        elif t is list:
+            out.append(_canonical_list(v))
+        else:
+            out.append(canonical(v))
+    return out
 
 
 def canonical_json(value: Any) -> str:

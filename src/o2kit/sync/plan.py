@@ -254,10 +254,13 @@ def build_plan(
     env: str | None = None,
     project: str | None = None,
     declared_folders: Iterable[tuple[str, str]] = (),
+    desired_digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
 ) -> Plan:
     """Compute the plan (see the module docstring for the rules). ``project`` is the project
     identity (``o2kit.yaml`` ``project:``); None keeps o2kit's behaviour of before it (plain
-    markers are o2kit's); the CLI then refuses ``--prune`` (``NO_PROJECT_PRUNE``)."""
+    markers are o2kit's); the CLI then refuses ``--prune`` (``NO_PROJECT_PRUNE``).
+    ``desired_digests``: ``desired_digest`` of desired resources by ``(kind, key)``, known from an
+    earlier run (the CLI's cache); the others are computed."""
     errors: list[str] = []
 
     # Desired: one resource per key.
@@ -321,7 +324,8 @@ def build_plan(
             )
             continue
         if not found:
-            changes.append(Change("create", kind, key, desired=want))
+            known = desired_digests.get((kind, key)) if desired_digests else None
+            changes.append(Change("create", kind, key, desired=want, digests=(None, known)))
             continue
         ours = sorted((r for r in found if state(r) == OURS), key=age_key)
         legacy = [r for r in found if state(r) == LEGACY]
@@ -359,12 +363,28 @@ def build_plan(
                 Change("noop", kind, key, live=res,
                        reason=_not_ours_reason(kind, res.body, st, owner, project))
             )
-        new_body = spec.normalize(spec.complete(want))
+        # Hash first: equal digests of the normalised bodies mean equal bodies, so no field
+        # diff (most objects of a plan are in sync); the diff runs only where they differ.
+        new_digest = desired_digests.get((kind, key)) if desired_digests else None
+        new_body: dict[str, Any] | None = None
+        if new_digest is None:
+            new_body = spec.normalize(spec.complete(want))
+            new_digest = _strict_digest(new_body)
         old_body = spec.normalize(have.body)
-        fields = _mark_secrets(kind, diff(old_body, new_body))
-        if kind == "alert" and any(
-            old_body.get(f) != new_body.get(f) for f in ("stream_type", "stream_name")
-        ):
+        old_digest = _strict_digest(old_body)
+        digests = (old_digest, new_digest)
+        if new_digest is not None and new_digest == old_digest:
+            fields: tuple[FieldChange, ...] = ()
+            stream_changed = False
+        else:
+            if new_body is None:
+                new_body = spec.normalize(spec.complete(want))
+            fields = _mark_secrets(kind, diff(old_body, new_body))
+            stream_changed = kind == "alert" and any(
+                old_body.get(f) != new_body.get(f) for f in ("stream_type", "stream_name")
+            )
+        del old_body, new_body
+        if stream_changed:
             changes.append(
                 Change(
                     "replace",
@@ -396,7 +416,10 @@ def build_plan(
         else:
             changes.append(Change("noop", kind, key, desired=want, live=have, reason=IN_SYNC))
         if changes[-1].action in ("update", "replace"):
-            changes[-1] = replace(changes[-1], fingerprint=_fingerprint_if_needed(have))
+            changes[-1] = replace(
+                changes[-1], fingerprint=_fingerprint_if_needed(have, old_digest)
+            )
+        changes[-1] = replace(changes[-1], digests=digests)
         if (
             project is None
             and not managed
@@ -537,11 +560,11 @@ def _deletes(
 FINGERPRINTED = frozenset({"template", "destination", "alert"})
 
 
-def _fingerprint_if_needed(res: Resource) -> str | None:
+def _fingerprint_if_needed(res: Resource, known: str | None = None) -> str | None:
     rest = res.kind in kinds.SPECS and kinds.SPECS[res.kind].api is not None
     if (res.kind not in FINGERPRINTED and not rest) or res.meta.get("partial"):
         return None
-    return fingerprint(res)
+    return known or fingerprint(res)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,6 +573,25 @@ def _fingerprint_if_needed(res: Resource) -> str | None:
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(kinds.canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def _strict_digest(value: Any) -> str | None:
+    """``_digest`` of a body that is plain JSON; None when it holds NaN or an infinity, which
+    ``diff.same`` never finds equal to itself (such a body is always diffed field by field)."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
+    except ValueError:
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def desired_digest(res: Resource) -> str | None:
+    """The digest ``build_plan`` compares for a desired resource: of its normalised, completed
+    body (None for a body with NaN or an infinity). A function of the body and key only, so it
+    may be cached with them (``build_plan``'s ``desired_digests``)."""
+    spec = _spec(res.kind)
+    return _strict_digest(spec.normalize(spec.complete(res)))
 
 
 def _checksum_value(value: Any, secret: bool) -> Any:
@@ -576,14 +618,15 @@ def plan_checksum(plan: Plan) -> str:
             continue
         spec = kinds.SPECS[c.kind]
         entry: dict[str, Any] = {"action": c.action, "kind": c.kind, "key": list(c.key)}
+        live_digest, want_digest = c.digests
         if c.live is not None:
             entry["live"] = {
                 "id": c.live.server_id,
                 "hash": c.live.meta.get("hash"),
-                "body": _digest(spec.normalize(c.live.body)),
+                "body": live_digest or _digest(spec.normalize(c.live.body)),
             }
         if c.desired is not None:
-            entry["desired"] = _digest(spec.normalize(spec.complete(c.desired)))
+            entry["desired"] = want_digest or _digest(spec.normalize(spec.complete(c.desired)))
         entry["fields"] = [
             [f.path, _checksum_value(f.old, f.secret), _checksum_value(f.new, f.secret)]
             for f in c.fields

@@ -1,0 +1,248 @@
+"""The fast paths of plan give the value of the straightforward ones.
+
+``build_plan`` compares digests of the normalised bodies first and diffs field by field only
+where they differ; ``kinds.canonical`` avoids a call per leaf; ``plan_checksum`` reuses the
+digests the plan computed. Each is checked here against the plain definition on generated bodies:
+the sample desired/live sets of ``test_kinds_samples`` mutated at random paths (values that
+differ only as 1 vs 1.0, True vs 1, None vs absent, reordered lists…).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shipped_project import copy_shipped_project
+from test_kinds_samples import desired_set, live_set
+from test_sync_scenarios import O2
+
+from o2kit import kinds
+from o2kit.fake import FakeOpenObserve
+from o2kit.model import Plan, Resource
+from o2kit.sync import plan as planmod
+from o2kit.sync.diff import diff
+
+# --- canonical -----------------------------------------------------------------------------------
+
+
+def _reference_canonical(value: Any) -> Any:
+    """The plain recursive definition ``kinds.canonical`` must keep to."""
+    if isinstance(value, dict):
+        return {str(k): _reference_canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_reference_canonical(v) for v in value]
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+class _SubDict(dict):  # type: ignore[type-arg]
+    pass
+
+
+SCALARS = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True) | st.text(max_size=5)
+)
+JSONISH = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), inner, max_size=4)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3).map(_SubDict)
+    ),
+    max_leaves=25,
+)
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every leaf tagged with its type, so 1 and 1.0, True and 1, and two NaNs
+    compare as they are."""
+    if isinstance(value, dict):
+        return ("dict", type(value) is dict, {k: _typed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    if isinstance(value, float) and math.isnan(value):
+        return ("nan",)
+    return (type(value).__name__, value)
+
+
+@given(JSONISH)
+def test_canonical_is_the_plain_recursive_definition(value: Any) -> None:
+    assert _typed(kinds.canonical(value)) == _typed(_reference_canonical(value))
+
+
+# --- plan: hash first, diff where the digests differ ----------------------------------------
+
+LEAVES = st.sampled_from(
+    [None, 0, 1, 1.0, 2.5, True, False, "", "x", "Bedrock overview", [], {}]
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_paths(v, (*prefix, k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_paths(v, (*prefix, i)))
+    return out
+
+
+def _mutate(body: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    body = copy.deepcopy(body)
+    for _ in range(data.draw(st.integers(0, 3))):
+        path = data.draw(st.sampled_from(_paths(body)[1:]))
+        parent: Any = body
+        for step in path[:-1]:
+            parent = parent[step]
+        op = data.draw(st.sampled_from(["set", "delete", "reverse", "float", "add"]))
+        last = path[-1]
+        if op == "set":
+            parent[last] = data.draw(LEAVES)
+        elif op == "delete":
+            del parent[last]
+        elif op == "reverse" and isinstance(parent[last], list):
+            parent[last].reverse()
+        elif op == "float" and type(parent[last]) is int:
+            parent[last] = float(parent[last])
+        elif op == "add" and isinstance(parent[last], dict):
+            parent[last][data.draw(st.sampled_from(["extra", "id", "name"]))] = data.draw(LEAVES)
+    return body
+
+
+def _straightforward_fields(change: Any) -> tuple[Any, ...]:
+    """What plan computed before the digests: normalise both sides, diff, mark secret paths."""
+    spec = kinds.SPECS[change.kind]
+    old = spec.normalize(change.live.body)
+    new = spec.normalize(spec.complete(change.desired))
+    return planmod._mark_secrets(change.kind, diff(old, new))
+
+
+def _without_digests(plan: Plan) -> Plan:
+    return dataclasses.replace(
+        plan, changes=tuple(dataclasses.replace(c, digests=(None, None)) for c in plan.changes)
+    )
+
+
+def _mutated_sets(data: st.DataObject) -> tuple[list[Resource], list[Resource]]:
+    desired = [
+        dataclasses.replace(r, body=_mutate(r.body, data)) if data.draw(st.booleans()) else r
+        for r in desired_set()
+    ]
+    live = [
+        dataclasses.replace(r, body=_mutate(r.body, data)) if data.draw(st.booleans()) else r
+        for r in live_set()
+    ]
+    return desired, live
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_plan_is_the_straightforward_diff(data: st.DataObject) -> None:
+    desired, live = _mutated_sets(data)
+    try:
+        plan = planmod.build_plan(desired, live, org="default")
+    except Exception as exc:  # a mutation may make a body the kinds refuse: same either way
+        assert type(exc).__name__ in ("PlanError", "TypeError", "AttributeError", "KeyError")
+        return
+    compared = 0
+    for change in plan.changes:
+        if change.desired is None or change.live is None or change.action == "delete":
+            continue
+        if change.reason.startswith(("exists", "not ours", "a copy", "ours, but")):
+            continue  # not ours: never compared
+        expected = _straightforward_fields(change)
+        assert change.fields == expected
+        if change.action == "noop":
+            assert expected == () and change.reason == planmod.IN_SYNC
+        compared += 1
+    # The checksum from the plan's own digests is the one computed from the bodies.
+    assert planmod.plan_checksum(plan) == planmod.plan_checksum(_without_digests(plan))
+    # Digests known from an earlier run (the CLI's cache) give the same plan.
+    known = {(r.kind, r.key): planmod.desired_digest(r) for r in desired}
+    again = planmod.build_plan(
+        desired, live, org="default",
+        desired_digests={k: v for k, v in known.items() if v is not None},
+    )
+    assert again == plan
+    assert [c.fields for c in again.changes] == [c.fields for c in plan.changes]
+    assert planmod.plan_checksum(again) == planmod.plan_checksum(plan)
+
+
+def test_in_sync_and_changed_bodies_are_told_apart() -> None:
+    """The generated cases above include both outcomes; this pins one of each."""
+    plan = planmod.build_plan(desired_set(), live_set(), org="default")
+    assert not plan.has_changes
+    assert all(c.digests[0] and c.digests[0] == c.digests[1] for c in plan.changes)
+    desired = desired_set()
+    dash = next(r for r in desired if r.kind == "dashboard")
+    body = copy.deepcopy(dash.body)
+    body["tabs"][0]["panels"][0]["layout"]["w"] = 1.5  # not integral: a real change
+    desired = [dataclasses.replace(r, body=body) if r is dash else r for r in desired]
+    changed = planmod.build_plan(desired, live_set(), org="default")
+    update = next(c for c in changed.changes if c.kind == "dashboard")
+    assert update.action == "update" and update.fields == _straightforward_fields(update)
+    assert [f.path for f in update.fields] == ["tabs[0].panels[0].layout.w"]
+
+
+def test_a_body_with_nan_is_diffed_not_hashed() -> None:
+    """NaN is never ``diff.same`` as itself: such a body is not in sync by digest."""
+    desired = desired_set()
+    live = live_set()
+    for items in (desired, live):
+        for i, r in enumerate(items):
+            if r.kind == "dashboard":
+                body = copy.deepcopy(r.body)
+                body["tabs"][0]["panels"][0]["layout"]["w"] = float("nan")
+                items[i] = dataclasses.replace(r, body=body)
+    plan = planmod.build_plan(desired, live, org="default")
+    change = next(c for c in plan.changes if c.kind == "dashboard")
+    assert change.fields == _straightforward_fields(change) != ()
+    assert json.dumps(change.digests) == json.dumps([None, None])
+
+
+# --- the CLI's cache of desired digests ----------------------------------------------------------
+
+
+def test_a_warm_plan_reports_exactly_what_a_cold_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``plan`` caches the digest of each desired body by its source (``cli.base``
+    ``_desired_digests``): a warm run, a --no-cache run and a cold run give one plan, and an
+    edited file is planned from its new content, not from a stale entry."""
+    project = copy_shipped_project(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
+    fake = FakeOpenObserve(seed=7)
+    for stream in ("bedrock_metrics", "bedrock_logs"):
+        fake.add_stream("default", stream)
+    o2 = O2(project, fake, monkeypatch)
+    assert o2("apply", "--auto-approve").exit_code == 0
+    assert o2("plan", "--detailed-exitcode").exit_code == 0  # in sync; fills the cache
+    assert list((cache / "plan").rglob("*.json")), "the plan wrote no digests to the cache"
+
+    # An edited file is planned from its new content, never from the entry of the old one
+    # (which equals the server's digest).
+    source = project / "dashboards" / "bedrock.yaml"
+    source.write_text(source.read_text().replace(
+        "description: AWS Bedrock", "description: Edited, AWS Bedrock"))
+    first = o2.plan_json()
+    warm = o2.plan_json()
+    uncached = json.loads(o2("--no-cache", "plan", "--json").stdout)
+    shutil.rmtree(cache)
+    cold = o2.plan_json()
+    assert first == warm == uncached == cold
+    updates = [c for c in cold["changes"] if c["action"] == "update"]
+    assert [c["key"] for c in updates] == [["Bedrock", "Bedrock overview"]]
+    assert [f["path"] for f in updates[0]["fields"]] == ["description"]
