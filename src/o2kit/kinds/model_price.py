@@ -259,6 +259,42 @@ def _rates(body: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+EXPORT_FILE = "prices.exported.yaml"
+
+
+def _export_all(bodies: list[dict[str, Any]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The org's own definitions as one price table (``prices.exported.yaml``, to merge into
+    prices.yaml by hand). Definitions that carry an o2kit marker are made from some project's
+    prices.yaml already and are left out; so is what a prefix row cannot express."""
+    reasons: list[str] = []
+    chosen = []
+    for body in bodies:
+        if _description_marker(body).state != "none":
+            reasons.append(f'model_price "{body.get("name", "")}": made by o2kit from a '
+                           "prices.yaml (see its marker); not exported")
+        else:
+            chosen.append(body)
+    rows, problems = export_rows(chosen)
+    reasons.extend(problems)
+    if not rows:
+        return [], reasons
+    stamps = [int(b.get("created_at") or 0) for b in chosen] + [
+        int(b.get("updated_at") or 0) for b in chosen]
+    first, last = _day(min(stamps)), _day(max(stamps))
+    lines = [
+        "# OpenObserve's LLM model prices of this org (/api/{org}/llm/models), exported by",
+        "# `o2kit export` as prices.yaml rows: merge the rows you want into prices.yaml (the",
+        "# table o2kit.yaml names). OpenObserve prices are USD per token; these are per 1,000.",
+        "currency: USD",
+        f"effective_date: {first}",
+        f"checked_on: {last}",
+        "source: exported from OpenObserve llm/models (the org's own definitions)",
+        "models:",
+        *(f"  - {row}" for _match, row in rows),
+    ]
+    return [(EXPORT_FILE, "\n".join(lines) + "\n")], reasons
+
+
 SERVER_OWNED = ("id", "org_id", "source", "created_at", "updated_at", "children")
 
 SPEC = KindSpec(
@@ -295,4 +331,5 @@ SPEC = KindSpec(
     files=None,
     _live_key=lambda body: (str(body.get("name", "")),),
     _check=_check,
+    _export_all=_export_all,
 )

@@ -65,6 +65,9 @@ DEFAULT_FOLDER_ID = "default"  # src/config/src/meta/folder.rs DEFAULT_FOLDER
 Ref = tuple[str, tuple[str, ...]]
 """A reference to another object: (kind, key)."""
 
+ExportAll = Callable[[list[dict[str, Any]]], tuple[list[tuple[str, str]], list[str]]]
+"""Live bodies of one kind → the files that export them together, and why some were left out."""
+
 
 class _Drop:
     """Returned by a rewrite to remove the key."""
@@ -467,6 +470,9 @@ class KindSpec:
     )
     # What ``export`` writes for a live body: ``(relative path, text)`` files; None: not exported.
     _export: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+    # Kinds whose live objects export together into one file (model prices → one prices.yaml
+    # table): ``(files, reasons)`` for all selected bodies, a reason per object left out.
+    _export_all: ExportAll | None = None
 
     def normalize(self, body: dict[str, Any]) -> dict[str, Any]:
         """The body as OpenObserve would return it, minus server-owned fields and the marker."""

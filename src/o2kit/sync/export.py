@@ -172,8 +172,8 @@ class ServerObjects:
 
 def exportable_kinds() -> tuple[str, ...]:
     """Kinds reached through ``kinds.RestApi`` whose spec says what ``export`` writes."""
-    return tuple(k for k, spec in kinds.SPECS.items()
-                 if spec.api is not None and spec._export is not None)
+    return tuple(k for k, spec in kinds.SPECS.items() if spec.api is not None
+                 and (spec._export is not None or spec._export_all is not None))
 
 
 def _read_rest_kinds(client: OpenObserveClient, request: ExportRequest, out: ServerObjects,
@@ -458,6 +458,17 @@ def _export_rest_kinds(objects: ServerObjects, existing: ProjectKeys, result: Ex
     objects with one key cannot be managed (o2kit pairs by key) and are not exported."""
     for kind, items in objects.rest.items():
         spec = kinds.SPECS[kind]
+        if spec._export_all is not None:
+            kept = [b for b in items if (kind, spec.live_key(b)) not in existing.rest]
+            files, reasons = spec._export_all(kept) if kept else ([], [])
+            result.not_exported.extend(reasons)
+            for rel, text in files:
+                path = PurePosixPath(rel)
+                if path.is_absolute() or ".." in path.parts:
+                    result.not_exported.append(f"{kind}: unsafe file name {rel!r}")
+                    continue
+                result.files.append(ExportedFile(path, text, f"{kind}s"))
+            continue
         by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for body in items:
             by_key.setdefault(spec.live_key(body), []).append(body)
