@@ -39,6 +39,7 @@ so a file exported from the UI works as it is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -98,12 +99,12 @@ from o2kit.project.quotas import TemplateQuotas
 from o2kit.project.render import (
     LoadedTemplate,
     RenderError,
+    RenderMemo,
     TemplateValueError,
     finish_dashboard,
     load_template,
     make_environment,
     mark_params,
-    render_document,
     resolve_params,
 )
 from o2kit.project.yamlsrc import (
@@ -458,6 +459,19 @@ class _Loader:
                 self.templates[name] = exc
         return self.templates[name]
 
+    # One of each per project, so their memoised SQL serves every render.
+    @functools.cached_property
+    def template_prices(self) -> TemplatePrices:
+        return TemplatePrices(self.prices)
+
+    @functools.cached_property
+    def template_quotas(self) -> TemplateQuotas:
+        return TemplateQuotas(self.loaded.config.quotas)
+
+    @functools.cached_property
+    def memo(self) -> RenderMemo:
+        return RenderMemo(self.env)
+
     def base_context(self) -> dict[str, Any]:
         config = self.loaded.config
         app = config.streams.application_logs
@@ -474,8 +488,8 @@ class _Loader:
             "org": mark_params(config.org),
             "streams": mark_params(streams),
             "regions": mark_params(list(config.regions)),
-            "prices": TemplatePrices(self.prices),
-            "quotas": TemplateQuotas(config.quotas),
+            "prices": self.template_prices,
+            "quotas": self.template_quotas,
             # o2kit.yaml budgets: (the Budgets tab; their alerts come from budget_alerts).
             "budgets": mark_params([_budget_context(b) for b in config.budgets]),
             # o2kit.yaml ingest: pipeline on/off (typed columns), privacy, prompt_hash.
@@ -677,7 +691,7 @@ class _Loader:
             self.out.extend(problems)
             return None
         try:
-            return render_document(self.env, loaded, {**context, **mark_params(values)})
+            return self.memo.render(loaded, {**context, **mark_params(values)})
         except RenderError as exc:
             self.out.add(_render_problem(file, template_line, base, exc))
             return None

@@ -609,10 +609,23 @@ class TemplatePrices:
         self.checked_on = mark_params(table.checked_on.isoformat())
         self.source = mark_params(table.source)
         self.rows = len(table.models)
-        self.unit: Mapping[str, str] = currency_unit(table.currency)
+        self._unit = currency_unit(table.currency)
         # The SQL generators' results by their arguments: every dashboard of a project asks for
-        # the same CASE expressions, and the table does not change while this object lives.
+        # the same CASE expressions, and the table does not change while this object lives (one
+        # object serves every render of a project: nothing a template can reach here is mutable).
         self._sql: dict[tuple[Any, ...], str] = {}
+        self._keyed = bool(table.period_starts or table.tier_thresholds)
+        names = []
+        if table.period_starts:
+            names.append(PERIOD_COLUMN)
+        if table.tier_thresholds:
+            names.append(TIER_COLUMN)
+        self._key_names = "".join(f", {n}" for n in names)
+
+    @property
+    def unit(self) -> Mapping[str, str]:
+        """Panel config keys that show money (a new dict each time: a template may change it)."""
+        return dict(self._unit)
 
     def _columns(self, names: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -634,25 +647,23 @@ class TemplatePrices:
     def keyed(self) -> bool:
         """True when the table has periods or tiers: token sums must then be grouped by
         ``key_names`` before pricing (each row's time and input decide its price)."""
-        return bool(self._table.period_starts or self._table.tier_thresholds)
+        return self._keyed
 
     @property
     def key_names(self) -> str:
         """``, price_from, tier_floor`` (the ones the table needs), to append to a column list."""
-        names = []
-        if self._table.period_starts:
-            names.append(PERIOD_COLUMN)
-        if self._table.tier_thresholds:
-            names.append(TIER_COLUMN)
-        return "".join(f", {n}" for n in names)
+        return self._key_names
 
     def key_columns(self, timestamp: str, context_input: str) -> str:
         """``, <expr> AS price_from, <expr> AS tier_floor`` computed from a raw row:
         ``timestamp`` its time (µs), ``context_input`` its input incl. cache tokens."""
-        items = sql_key_columns(self._table,
-                                require_sql_fragment(timestamp, "prices.key_columns"),
-                                require_sql_fragment(context_input, "prices.key_columns"))
-        return "".join(f", {item}" for item in items)
+        names = (require_sql_fragment(timestamp, "prices.key_columns"),
+                 require_sql_fragment(context_input, "prices.key_columns"))
+        key = ("key", *names)
+        if key not in self._sql:
+            items = sql_key_columns(self._table, *names)
+            self._sql[key] = "".join(f", {item}" for item in items)
+        return self._sql[key]
 
     def match_case(self, **columns: Any) -> str:
         checked = self._columns(columns)

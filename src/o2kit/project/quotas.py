@@ -99,7 +99,12 @@ class TemplateQuotas:
         self.rows = len(self._rows)
         self.has_tpm = any(r.tpm is not None for r in self._rows)
         self.has_rpm = any(r.rpm is not None for r in self._rows)
-        self.regions = mark_params(sorted({g for r in self._rows for g in r.regions}))
+        self._regions = sorted({g for r in self._rows for g in r.regions})
+
+    @property
+    def regions(self) -> list[str]:
+        """A new list each time: one object serves every render of a project."""
+        return mark_params(self._regions)  # type: ignore[no-any-return]
 
     def model_columns(self, model: str = "model_id") -> str:
         return sql_model_columns(require_sql_fragment(model, "quotas.model_columns"))

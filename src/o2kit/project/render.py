@@ -40,6 +40,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +48,7 @@ from types import TracebackType
 from typing import Annotated, Any, Literal, get_args
 
 import jinja2
+import jinja2.meta
 import pydantic
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
@@ -798,6 +800,143 @@ def render_document(
             None,
         ) from exc
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering each distinct input once: a project renders one template for many files (a dashboard
+# per team and application) and most of them ask for the same document.
+# --------------------------------------------------------------------------------------------
+
+# Globals whose result is not a function of the context (``lipsum`` draws random words).
+_IMPURE_GLOBALS = frozenset({"lipsum"})
+MAX_MEMO_ENTRIES = 512
+
+
+class _NameTracker(jinja2.meta.TrackingCodeGenerator):
+    """``jinja2.meta.find_undeclared_variables``, globals included (a context value may stand
+    in for one, and ``lipsum`` must be seen)."""
+
+    def __init__(self, environment: jinja2.Environment) -> None:
+        super().__init__(environment)
+        self.names: set[str] = set()
+
+    def enter_frame(self, frame: Any) -> None:
+        super().enter_frame(frame)
+        for action, param in frame.symbols.loads.values():
+            if action == "resolve":
+                self.names.add(param)
+
+
+def template_reads(
+    env: SandboxedEnvironment,
+    name: str,
+    parsed: dict[str, tuple[set[str], list[str | None]]] | None = None,
+) -> frozenset[str] | None:
+    """Every context variable that rendering ``name`` can read: the undeclared names of the
+    template and of every template it imports, includes or extends (jinja2.meta). None when that
+    cannot be told (a template named by an expression, a syntax error) or the template calls
+    something impure: then its renders are not shared. ``parsed`` keeps what each template
+    file says across calls (a library imported by every template is parsed once)."""
+    names: set[str] = set()
+    todo, seen = [name], set()
+    loader = env.loader
+    assert loader is not None
+    parsed = {} if parsed is None else parsed
+    try:
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current not in parsed:
+                tree = env.parse(loader.get_source(env, current)[0], current)
+                tracker = _NameTracker(env)
+                tracker.visit(tree)
+                parsed[current] = (tracker.names,
+                                   list(jinja2.meta.find_referenced_templates(tree)))
+            undeclared, refs = parsed[current]
+            names |= undeclared
+            for ref in refs:
+                if ref is None:
+                    return None
+                todo.append(ref)
+    except jinja2.TemplateError:
+        return None
+    if names & _IMPURE_GLOBALS:
+        return None
+    return frozenset(names)
+
+
+def _freeze(value: Any, keep: list[Any]) -> Any:
+    """A hashable stand-in for a context value: equal only for values a template cannot tell
+    apart (types included: ``1``, ``1.0``, ``True`` and a ``Param`` differ). Other objects (the
+    project's ``prices``) stand for themselves, kept alive in ``keep`` so their id is theirs."""
+    if isinstance(value, str):
+        return ("P" if isinstance(value, Param) else "s", str.__str__(value))
+    if value is None or isinstance(value, bool | int):
+        return (type(value).__name__, value)
+    if isinstance(value, float | Decimal):  # by text: 0.0 and -0.0, 1.0 and 1.00 print apart
+        return (type(value).__name__, repr(value))
+    if isinstance(value, Mapping):
+        return ("m", tuple((_freeze(k, keep), _freeze(v, keep)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_freeze(v, keep) for v in value))
+    keep.append(value)
+    return ("id", id(value))
+
+
+def _copy_document(data: Any) -> Any:
+    """A copy that shares nothing with ``data`` (callers change documents in place)."""
+    try:
+        copy = json.loads(json.dumps(data))
+        if copy == data:
+            return copy
+    except (TypeError, ValueError, RecursionError):
+        pass
+    return deepcopy(data)
+
+
+class RenderMemo:
+    """``render_document`` that renders each distinct (template, values it reads) once per
+    object and hands out copies: the same document, or the same ``RenderError``, as rendering
+    again would give. Templates that read something it cannot key on are always rendered."""
+
+    def __init__(self, env: SandboxedEnvironment) -> None:
+        self.env = env
+        self._reads: dict[str, frozenset[str] | None] = {}
+        self._parsed: dict[str, tuple[set[str], list[str | None]]] = {}
+        self._done: dict[Any, tuple[Any, list[Any]]] = {}
+        self.renders = 0
+
+    def render(self, template: LoadedTemplate, context: Mapping[str, Any]) -> Any:
+        if template.name not in self._reads:
+            self._reads[template.name] = template_reads(self.env, template.name, self._parsed)
+        reads = self._reads[template.name]
+        key = None
+        keep: list[Any] = []
+        if reads is not None:
+            key = (template.name,
+                   tuple((n, _freeze(context[n], keep)) for n in sorted(reads) if n in context))
+            found = self._done.get(key)
+            if found is not None:
+                return _replay(found[0])
+        self.renders += 1
+        try:
+            data = render_document(self.env, template, context)
+        except RenderError as exc:
+            outcome: Any = ("error", exc.message, exc.file, exc.line)
+            if key is not None and len(self._done) < MAX_MEMO_ENTRIES:
+                self._done[key] = (outcome, keep)
+            raise
+        if key is not None and len(self._done) < MAX_MEMO_ENTRIES:
+            self._done[key] = (("ok", _copy_document(data)), keep)
+        return data
+
+
+def _replay(outcome: Any) -> Any:
+    if outcome[0] == "error":
+        raise RenderError(outcome[1], outcome[2], outcome[3])
+    return _copy_document(outcome[1])
 
 
 # The most text one template may render (a shipped dashboard renders ~100 KB): a loop that

@@ -117,6 +117,11 @@ class _Context:
     # streams o2kit.yaml does not describe, so streams and columns are not judged against the
     # Bedrock catalogue; shapes, layout, SQL syntax and aliases still are.
     foreign_streams: bool = False
+    # What ``_check_sql`` found per (SQL, expected stream, foreign_streams): the same SQL is in
+    # many panels and alerts. Findings are ("sql" | "stream", message) and the output names.
+    sql_findings: dict[tuple[str, str | None, bool],
+                       tuple[list[tuple[str, str]], tuple[str, ...] | None]] = field(
+        default_factory=dict)
 
 
 def _report_for(resource: Resource, out: list[Problem]) -> _Report:
@@ -511,22 +516,34 @@ def _check_sql(
     stream_path: Path,
 ) -> list[str] | None:
     """Parse ``sql`` and check its streams and columns; returns its output names (None if the
-    SQL does not parse)."""
+    SQL does not parse). Found once per SQL text, stream and context (``_Context.sql_findings``)."""
+    key = (sql, expected_stream, ctx.foreign_streams)
+    found = ctx.sql_findings.get(key)
+    if found is None:
+        found = ctx.sql_findings[key] = _sql_findings(sql, ctx, expected_stream)
+    findings, outputs = found
+    for where, message in findings:
+        report.add(path if where == "sql" else stream_path, message)
+    return list(outputs) if outputs is not None else None
+
+
+def _sql_findings(
+    sql: str, ctx: _Context, expected_stream: str | None
+) -> tuple[list[tuple[str, str]], tuple[str, ...] | None]:
+    findings: list[tuple[str, str]] = []
     try:
         outputs = sqlcheck.output_aliases(sql)
         read = sqlcheck.streams(sql)
         refs = sqlcheck.column_refs(sql)
     except sqlcheck.SqlParseError as exc:
-        report.add(path, exc.message)
-        return None
+        return [("sql", exc.message)], None
     for stream in sorted(read):
         problem = _stream_problem(stream, ctx)
         if problem:
-            report.add(path, problem)
+            findings.append(("sql", problem))
     if expected_stream is not None and read and expected_stream not in read:
-        report.add(
-            stream_path,
-            f'is "{expected_stream}" but the SQL reads {_quoted_list(read)}',
+        findings.append(
+            ("stream", f'is "{expected_stream}" but the SQL reads {_quoted_list(read)}')
         )
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for ref in refs:
@@ -535,8 +552,8 @@ def _check_sql(
         seen.add((ref.name, ref.streams))
         problem = _column_problem(ref.name, ref.streams, ctx)
         if problem:
-            report.add(path, problem)
-    return outputs
+            findings.append(("sql", problem))
+    return findings, tuple(outputs)
 
 
 # --------------------------------------------------------------------------------------------
