@@ -34,6 +34,11 @@
 #                        they were written for, and an overlay may change them (envs/staging.yaml
 #                        lowers throttle_threshold), so per environment they would fail.
 #   O2KIT_PLAN_ARGS, O2KIT_APPLY_ARGS   extra flags, e.g. "--prune" (word-split)
+#   O2KIT_BACKTEST=0     pr: no backtest. Otherwise, per environment whose plan ran, the alerts
+#                        the plan creates or updates are backtested on that server's data
+#                        (`o2kit test --backtest --changed`) and the comment says how often each
+#                        would have fired; best effort: when it cannot run, one line says so
+#   O2KIT_BACKTEST_SINCE pr: how far back (default 7d)
 #   GITHUB_STEP_SUMMARY  when set (GitHub Actions), results are appended to the job summary
 #   O2KIT_COMMENT=0      never post a pull-request comment
 #   GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, O2KIT_PR_NUMBER (else read from
@@ -210,6 +215,28 @@ PY
 
 # --- pr ------------------------------------------------------------------------------------------
 
+backtest_env() {  # backtest_env ENV: how often the alerts this plan changes would have fired
+  local env="$1" lbl flab file rc=0
+  lbl="$(label "$env")"; flab="$(file_label "$env")"; file="$out_dir/backtest-$flab.md"
+  rm -f "$file"
+  if [ "${O2KIT_BACKTEST:-1}" = "0" ]; then return 0; fi
+  if ! has_test_command; then
+    echo "_Backtest ($lbl): not run, this o2kit has no \`test\` command._" > "$file"
+    return 0
+  fi
+  group "backtest ($lbl)"
+  o2 "$env" test --backtest --remote --changed --since "${O2KIT_BACKTEST_SINCE:-7d}" --markdown \
+    > "$file.tmp" || rc=$?
+  endgroup
+  if [ "$rc" -eq 0 ] && [ -s "$file.tmp" ]; then
+    mv "$file.tmp" "$file"
+  else
+    rm -f "$file.tmp"
+    echo "_Backtest ($lbl): could not run (exit $rc; the job log says why)._" > "$file"
+    annotate warning "the backtest could not run for environment $lbl (the plan is unaffected)"
+  fi
+}
+
 cmd_pr() {
   install
   load_envs
@@ -236,7 +263,7 @@ cmd_pr() {
 
   for env in "${envs[@]}"; do
     lbl="$(label "$env")"; flab="$(file_label "$env")"
-    rm -f "$out_dir/plan-$flab.md"
+    rm -f "$out_dir/plan-$flab.md" "$out_dir/backtest-$flab.md"
 
     group "validate ($lbl)"
     rc=0; o2 "$env" validate || rc=$?
@@ -263,6 +290,7 @@ cmd_pr() {
         *) plan_state="✗ failed"; failed=1; rm -f "$out_dir/plan-$flab.md"
            annotate error "plan failed for environment $lbl (the log above says why)" ;;
       esac
+      if [ "$rc" -eq 2 ]; then backtest_env "$env"; fi
     fi
     result_rows+="| $lbl | ✓ | $plan_state |"$'\n'
   done
@@ -290,6 +318,7 @@ cmd_pr() {
     for env in "${envs[@]}"; do
       flab="$(file_label "$env")"
       if [ -f "$out_dir/plan-$flab.md" ]; then echo; strip_marker "$out_dir/plan-$flab.md"; fi
+      if [ -f "$out_dir/backtest-$flab.md" ]; then echo; strip_marker "$out_dir/backtest-$flab.md"; fi
     done
   } > "$report"
 
@@ -453,6 +482,7 @@ cmd_drift() {
     for env in "${envs[@]}"; do
       flab="$(file_label "$env")"
       if [ -f "$out_dir/plan-$flab.md" ]; then echo; strip_marker "$out_dir/plan-$flab.md"; fi
+      if [ -f "$out_dir/backtest-$flab.md" ]; then echo; strip_marker "$out_dir/backtest-$flab.md"; fi
     done
   } > "$report"
   if [ "$(wc -c < "$report")" -le "$SUMMARY_LIMIT" ]; then summary < "$report"; else

@@ -343,6 +343,58 @@ def test_a_failed_comment_is_a_warning_not_a_failure(two_envs: Gitops,
     assert gh.writes == []
 
 
+# --- the backtest in the pull-request comment -------------------------------------------------
+
+
+def test_the_comment_says_how_often_each_changed_alert_would_have_fired(
+        tmp_path: Path) -> None:
+    """A server with a week of history (one burst of throttles 30 minutes ago): the plan creates
+    every alert, and the comment gains one backtest line per alert it changes."""
+    import time
+
+    from o2kit.fake import ingest
+    from o2kit.query.engine import QueryEngine
+
+    server = FakeOpenObserve(seed=11, query_engine_factory=QueryEngine)
+    server.add_org("staging")
+    now_us = int(time.time()) * 1_000_000
+    # One row; windows of 10 minutes every 5 hold it twice, and the 30-minute silence after the
+    # first fire skips the second: bedrock_throttling would have fired exactly once.
+    ingest.write_rows(server._store, "staging", "bedrock_metrics", [{
+        "_timestamp": now_us - 30 * 60_000_000, "namespace": "AWS/Bedrock",
+        "metric_name": "InvocationThrottles", "dimensions_modelid": "m-a",
+        "region": "us-east-1", "value_sum": 50.0, "value_count": 1}])
+    ingest.write_rows(server._store, "staging", "bedrock_logs", [{
+        "_timestamp": now_us - 60_000_000, "message_schematype": "ModelInvocationLog"}])
+    project = _project(tmp_path / "repo", {"staging": STAGING})
+    with server.serve() as running:
+        run = Gitops(project, running.url, tmp_path)
+        result = run("pr", O2KIT_ENVS="staging")
+    _ok(result)
+    summary = run.summary_text()
+    assert ("**Backtest** (environment staging, server data, last 7 days, " in summary)
+    assert ("| Bedrock/bedrock\\_throttling | would have fired 1 time in the last 7 days |"
+            in summary)
+    assert "| Bedrock/bedrock\\_server\\_errors | would have fired 0 times in the last 7 days |" \
+        in summary
+    assert (run.out / "backtest-staging.md").is_file()
+    assert server.write_count() == 0 or all(
+        r.path.endswith("/_search") for r in server.request_log if r.method != "GET")
+
+
+def test_a_backtest_that_cannot_run_is_one_line(two_envs: Gitops) -> None:
+    # The fake here has no search engine (its _search answers 501): the plan is unaffected.
+    result = two_envs("pr", O2KIT_ENVS="staging")
+    _ok(result)
+    summary = two_envs.summary_text()
+    lines = [line for line in summary.splitlines() if line.startswith("**Backtest**")]
+    assert len(lines) == 1 and "could not run for any of the 14 alerts" in lines[0]
+    assert "| changes |" in summary
+    quiet = two_envs("pr", O2KIT_ENVS="staging", O2KIT_BACKTEST="0")
+    _ok(quiet)
+    assert "Backtest" not in two_envs.summary_text()
+
+
 # --- the workflow ---------------------------------------------------------------------------
 
 

@@ -74,7 +74,7 @@ def run_alert_tests(
     ] = None,
     changed: Annotated[
         bool, typer.Option("--changed", help="Backtest only the alerts a plan against the server "
-                                             "would create or update.")
+                                             "would create or update (implies --remote).")
     ] = False,
     url: Annotated[
         str | None,
@@ -233,9 +233,7 @@ def _run_backtest(base: Any, *, minutes: int, names: list[str], changed: bool, u
 
     if as_json and as_markdown:
         raise typer.BadParameter("--json and --markdown: choose one")
-    on_server = bool(url or remote)
-    if changed and not on_server:
-        raise typer.BadParameter("--changed plans against a server: give --url or --remote")
+    on_server = bool(url or remote or changed)  # --changed plans against the server
     if not on_server and minutes > LOCAL_SINCE_MAX:
         raise typer.BadParameter("locally the synthetic traffic covers at most 7 days (7d); "
                                  "use a server (--url/--remote) for longer", param_hint="--since")
@@ -281,7 +279,10 @@ def _run_backtest(base: Any, *, minutes: int, names: list[str], changed: bool, u
         if as_json:
             typer.echo(json.dumps(bt.as_json(report, minutes), indent=2, ensure_ascii=False))
         elif as_markdown:
-            typer.echo(bt.markdown(report, minutes, md_text), nl=False)
+            empty = ("No alert is created or updated by the plan." if changed
+                     else "No alert selected.")
+            typer.echo(bt.markdown(report, minutes, md_text, env=base._state.env, empty=empty),
+                       nl=False)
         else:
             _print_backtest(base, report, minutes)
         skipped = sum(1 for r in report.alerts if r.status != "ran")

@@ -922,13 +922,22 @@ def as_json(report: Report, since_minutes: int) -> dict[str, Any]:
     }
 
 
-def markdown(report: Report, since_minutes: int, md: Callable[[str], str]) -> str:
+def markdown(report: Report, since_minutes: int, md: Callable[[str], str], *,
+             env: str | None = None, empty: str = "No alert to backtest.") -> str:
     """A Markdown fragment: one table row per alert. ``md`` escapes text (redact.md_text)."""
     span = since_text(since_minutes)
-    lines = [f"**Backtest** ({'server' if report.source == 'server' else 'local synthetic data'}"
-             f", last {span}, {report.queries} "
-             f"quer{'y' if report.queries == 1 else 'ies'}):", "",
-             "| alert | would have fired | first | last |", "|---|---|---|---|"]
+    where = f"environment {md(env)}, " if env else ""
+    data = "server data" if report.source == "server" else "local synthetic traffic"
+    head = (f"**Backtest** ({where}{data}, last {span}, {report.queries} "
+            f"search{'es' if report.queries != 1 else ''})")
+    if not report.alerts:
+        return f"{head}: {md(empty)}\n"
+    if all(r.status != "ran" for r in report.alerts):
+        one = report.alerts[0]
+        count = len(report.alerts)
+        return (f"{head}: could not run for any of the {count} alert"
+                f"{'s' if count != 1 else ''} (first: {md(one.name)}: {md(one.reason)})\n")
+    lines = [f"{head}:", "", "| alert | backtest | first | last |", "|---|---|---|---|"]
     for r in report.alerts:
         label = md(f"{r.folder}/{r.name}")
         if r.status != "ran":
@@ -937,6 +946,6 @@ def markdown(report: Report, since_minutes: int, md: Callable[[str], str]) -> st
         n = len(r.fired)
         first = alerttest.format_micros(r.fired[0]) if n else "–"
         last = alerttest.format_micros(r.fired[-1]) if n else "–"
-        lines.append(f"| {label} | {n} time{'s' if n != 1 else ''} in the last {span} | "
-                     f"{first} | {last} |")
+        lines.append(f"| {label} | would have fired {n} time{'s' if n != 1 else ''} in the last "
+                     f"{span} | {first} | {last} |")
     return "\n".join(lines) + "\n"
