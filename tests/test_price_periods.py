@@ -203,3 +203,58 @@ def test_a_bad_period_in_the_project_is_a_validation_error(tmp_path: Path) -> No
         load_project(root)
     assert [(p.file, p.field) for p in failed.value.problems] == [
         ("prices.yaml", "models[20].periods[1].from")]
+
+
+def test_check_against_a_server_names_rows_that_price_nothing_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row that matches no model in the data is a warning at its line and field; so are the
+    models seen that no row prices. Found by `o2kit check --remote` (validate has no data)."""
+    import base64
+    import time
+
+    from typer.testing import CliRunner
+
+    from o2kit.aws.synth import Scenario, firehose_bodies, generate
+    from o2kit.cli import app as cli
+    from o2kit.cli import base as cli_base
+    from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
+    from o2kit.project.config import ServerSettings
+    from o2kit.query.engine import QueryEngine
+    from o2kit.sync.client import OpenObserveClient
+
+    root = copy_shipped_project(tmp_path)
+    text = (root / "prices.yaml").read_text(encoding="utf-8")
+    # A model the traffic never calls, and the removal of a row the traffic needs.
+    text = text.replace("models:\n", "models:\n  - {match: acme.unused-model-v1, "
+                        "input_per_1k: 1, output_per_1k: 1}\n", 1)
+    (root / "prices.yaml").write_text(text, encoding="utf-8")
+    now_ms = int(time.time() * 1000)
+    traffic = generate(Scenario(minutes=10, requests_per_minute=20.0), end_ms=now_ms, seed=3)
+    fake = FakeOpenObserve(query_engine_factory=QueryEngine)
+    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
+    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
+                              password=DEFAULT_PASSWORD, retries=0)
+    logs, metrics = firehose_bodies(traffic, max_records=50)
+    with OpenObserveClient(settings, transport=fake.transport()) as client:
+        for body in logs:
+            client.post_firehose("bedrock_logs", body, access_key=key)
+        for body in metrics:
+            client.post_firehose("bedrock_metrics", body, access_key=key)
+    monkeypatch.setenv("OPENOBSERVE_URL", "http://o2.test")
+    monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
+    monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
+    monkeypatch.setattr(cli_base, "_TRANSPORT", fake.transport(Faults()))
+    result = CliRunner().invoke(cli.app, ["--project", str(root), "check", "--remote",
+                                          "--minutes", "30"])
+    table = parse_prices(*load_yaml(text, "prices.yaml"))
+    used = {table.price_for(m).match for m in traffic.truth if table.price_for(m) is not None}
+    line = text.splitlines().index("  - {match: acme.unused-model-v1, input_per_1k: 1, "
+                                   "output_per_1k: 1}") + 1
+    assert (f"prices.yaml:{line}: warning: models[0].match: 'acme.unused-model-v1' prices none "
+            f"of the {len(traffic.truth)} model ids") in result.output
+    warned = result.output.count(": warning: models[")
+    assert warned == len(table.models) - len(used)
+    unpriced = sorted(m for m in traffic.truth if table.price_for(m) is None)
+    if unpriced:
+        assert f"no row prices {unpriced[0]}" in result.output

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from o2kit.cli import flags as _flags
+from o2kit.errors import O2kitError
 
 MAX_WINDOW_MINUTES = 7 * 24 * 60  # a week: locally, the synthetic traffic is held in memory
 
@@ -62,7 +63,15 @@ def check_command(
             start_us = traffic.start_ms * 1000  # whole minutes of traffic, all of them
             runner = check.local_runner(rows)
         outcomes = check.run(queries, runner, start_us=start_us, end_us=end_us)
+        warnings = []
         if client is not None:
+            # Real data: which prices.yaml rows price nothing seen, which models no row prices.
+            try:
+                seen = check.seen_models(config, runner, start_us=start_us, end_us=end_us)
+            except O2kitError as exc:
+                base._say(f"price table coverage not checked: {exc}")
+            else:
+                warnings = check.price_coverage(project, seen, minutes)
             client.close()
         if as_json:
             typer.echo(check.as_json(outcomes))
@@ -71,6 +80,8 @@ def check_command(
                 style = "green" if status == "ok" else "bold red"
                 base.out.print(f"[{style}]{status:>4}[/{style}] {label}: {detail}",
                                highlight=False)
+        for problem in warnings:
+            base._say(str(problem))
         failed = sum(1 for o in outcomes if not o.ok)
         base._say(f"{len(outcomes) - failed} of {len(outcomes)} queries passed")
         return 1 if failed else 0

@@ -326,6 +326,8 @@ class Project:
     # (kind, key) → a digest of everything the resource was made from (o2kit, config, prices,
     # templates, its file): ``validate_resources`` keys its cache on it. Folders have none.
     digests: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    # The line of each row of the price table (``models[i]`` → line), for problems about rows.
+    price_lines: dict[int, int] = field(default_factory=dict)
 
     def of(self, kind: str) -> list[Resource]:
         return [r for r in self.resources if r.kind == kind]
@@ -1290,7 +1292,8 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
     order = {kind: i for i, kind in enumerate(kinds.APPLY_ORDER)}
     resources = sorted(loader.resources, key=lambda r: (order[r.kind], r.key))
     log.debug("loaded %d resources from %s", len(resources), root)
-    return Project(config=loaded, resources=resources, prices=prices, digests=loader.digests)
+    return Project(config=loaded, resources=resources, prices=prices, digests=loader.digests,
+                   price_lines=price_lines)
 
 
 # --------------------------------------------------------------------------------------------

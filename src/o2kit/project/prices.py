@@ -331,6 +331,21 @@ def _by_threshold(tiers: list[PriceTier]) -> tuple[PriceTier, ...]:
     return tuple(sorted(tiers, key=lambda t: -t.above_input_tokens))
 
 
+def coverage(table: PriceTable, model_ids: list[str]) -> tuple[list[int], list[str]]:
+    """Against the model ids seen in the data: the rows (indexes) that price none of them, and
+    the ids no row prices."""
+    used: set[str] = set()
+    unpriced: list[str] = []
+    for model_id in model_ids:
+        row = table.price_for(model_id)
+        if row is None:
+            unpriced.append(model_id)
+        else:
+            used.add(row.match)
+    unused = [i for i, row in enumerate(table.models) if row.match not in used]
+    return unused, sorted(unpriced)
+
+
 def _negate(key: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(-k for k in key)
 

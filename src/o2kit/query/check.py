@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from o2kit.errors import O2kitError
+from o2kit.errors import O2kitError, Problem
 from o2kit.model import Resource
 from o2kit.project.config import Config
 
@@ -263,6 +263,39 @@ def search_runner(client: Any, *, resource: str) -> Runner:
         return list(client.search(text, start_us, end_us, resource=resource).get("hits") or [])
 
     return run_one
+
+
+def seen_models(config: Config, runner: Runner, *, start_us: int, end_us: int) -> list[str]:
+    """The model ids in the invocation logs over the window (the pipeline's typed column when
+    ``ingest.pipeline`` is on, else the raw one)."""
+    column = "model_id" if config.ingest.pipeline else "message_modelid"
+    stream = config.streams.invocation_logs.replace('"', '""')
+    sql = (f'SELECT {column} AS model_id, COUNT(*) AS calls FROM "{stream}" '
+           f"WHERE {column} IS NOT NULL GROUP BY model_id")
+    return sorted({str(r["model_id"]) for r in runner(sql, start_us, end_us)
+                   if r.get("model_id") is not None})
+
+
+def price_coverage(project: Any, model_ids: list[str], minutes: int) -> list[Problem]:
+    """Warnings, at the rows of prices.yaml, for rows that price none of the models seen in the
+    data, and one for the models seen that no row prices (their cost is unknown)."""
+    from o2kit.project.prices import coverage
+
+    table = project.prices
+    if table is None or not model_ids:
+        return []
+    name = project.config.config.prices
+    unused, unpriced = coverage(table, model_ids)
+    seen = (f"the {len(model_ids)} model id{'s' if len(model_ids) != 1 else ''} of the last "
+            f"{minutes} min of invocation logs")
+    out = [Problem(name, project.price_lines.get(i, 1), f"models[{i}].match",
+                   f"{table.models[i].match!r} prices none of {seen}", severity="warning")
+           for i in unused]
+    if unpriced:
+        shown = ", ".join(unpriced[:10]) + (" …" if len(unpriced) > 10 else "")
+        out.append(Problem(name, 1, "models", f"no row prices {shown} (seen in {seen}); their "
+                           "cost is left empty", severity="warning"))
+    return out
 
 
 def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str]]:
