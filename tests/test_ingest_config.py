@@ -39,3 +39,15 @@ def test_bad_ingest_is_an_error_naming_file_line_and_field(tmp_path: Path, text:
     problems = err.value.problems
     assert problems and all(p.file == "o2kit.yaml" for p in problems)
     assert any(p.field.startswith(field) and p.line >= 2 for p in problems), problems
+
+
+def test_readme_lists_every_pipeline_column() -> None:
+    import re
+
+    from o2kit.project import columns
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Ingest pipeline"):readme.index("### VRL functions offline")]
+    documented = set(re.findall(r"`([a-z_0-9<>]+)`", section))
+    for name in [*columns.PIPELINE_INVOCATION_LOG_COLUMNS, *columns.PIPELINE_METRIC_COLUMNS]:
+        assert name in documented, name
