@@ -388,7 +388,7 @@ def test_a_backtest_that_cannot_run_is_one_line(two_envs: Gitops) -> None:
     _ok(result)
     summary = two_envs.summary_text()
     lines = [line for line in summary.splitlines() if line.startswith("**Backtest**")]
-    assert len(lines) == 1 and "could not run for any of the 14 alerts" in lines[0]
+    assert len(lines) == 1 and "could not run for any of the" in lines[0]
     assert "| changes |" in summary
     quiet = two_envs("pr", O2KIT_ENVS="staging", O2KIT_BACKTEST="0")
     _ok(quiet)
