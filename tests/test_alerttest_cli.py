@@ -171,3 +171,24 @@ def test_shipped_files_name_shipped_alerts(name: str) -> None:
     text = (REPO / "alert-tests" / name).read_text(encoding="utf-8")
     assert text.splitlines()[[i for i, line in enumerate(text.splitlines())
                               if line.startswith("alert:")][0]] == f"alert: {name[:-5]}"
+
+
+def test_the_shipped_alert_tests_pass_with_the_ingest_pipeline(tmp_path: Path) -> None:
+    """ingest.pipeline on: scenario traffic goes through the project's functions, the alerts read
+    the typed columns, raw hand-written log rows are skipped and the typed ones run."""
+    pytest.importorskip("vrl_python")
+    root = project_with_tests(tmp_path / "p")
+    shutil.copytree(REPO / "functions", root / "functions")
+    config = root / "o2kit.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\ningest:\n  pipeline: true\n",
+                      encoding="utf-8")
+    code, output = run("-C", str(root), "test", str(root / "alert-tests/bedrock_token_budget.yaml"),
+                       str(root / "alert-tests/bedrock_pipeline_freshness.yaml"),
+                       str(root / "alert-tests/budget_search_team_100pct.yaml"))
+    assert code == 0, output
+    passed = [line for line in output.splitlines() if line.startswith("PASS")]
+    assert any("pipeline: 280 USD" in line for line in passed)
+    assert any("spend spike" in line for line in passed)  # a scenario, through the functions
+    assert any("generated traffic" in line for line in passed)
+    assert "FAIL" not in output and "ERROR" not in output
+    assert "written for ingest.pipeline false" in output or "skipped" in output

@@ -148,6 +148,13 @@ def run_alert_tests(
         project = base._load_validated()
         config = project.config.config
         layout = str(getattr(config.streams, "metrics_layout", "special"))
+        functions: dict[str, str] = {}
+        if config.ingest.pipeline:
+            # Scenario traffic goes through the project's ingest functions, as stored.
+            base.require_extra("vrl", "test")
+            from o2kit.query.functiontest import pipeline_functions
+
+            functions = pipeline_functions(project.config.root, config)
         alerts: dict[tuple[str, str], Any] = {
             (r.key[0], r.key[1]): r.body for r in project.of("alert")}
         passed = failed = skipped = 0
@@ -161,7 +168,8 @@ def run_alert_tests(
                 continue
             result = alerttest.run_test_file(
                 test_file, index, alerts=alerts, logs_stream=config.streams.invocation_logs,
-                metrics_stream=config.streams.metrics, metrics_layout=layout)
+                metrics_stream=config.streams.metrics, metrics_layout=layout,
+                functions=functions)
             for problem in result.problems:
                 base.err.print(base._safe(str(problem)), markup=False)
                 failed += 1

@@ -14,6 +14,8 @@ Test-file format (the pydantic models below are the reference)::
       - name: a burst on one model fires
         at: "2026-11-28T12:00:00Z"     # when the scheduler runs the alert (the window's end)
         metrics_layout: special        # optional; run only when o2kit.yaml uses this layout
+        ingest_pipeline: false         # optional; run only when o2kit.yaml's ingest.pipeline is
+                                       # this (hand-written rows name raw or typed columns)
         input:                         # rows by stream, columns as OpenObserve stores them
           bedrock_metrics:
             - {minutes_ago: 3, metric_name: InvocationThrottles, sum: 25, ...}
@@ -263,6 +265,9 @@ class TestCase(_Strict):
     name: Annotated[str, Field(min_length=1)]
     at: AwareDatetime
     metrics_layout: Literal["flattened", "special"] | None = None
+    # Hand-written invocation-log rows name the raw columns (false) or the ingest pipeline's
+    # typed ones (true); None: either (scenarios go through the functions when it is on).
+    ingest_pipeline: StrictBool | None = None
     input: dict[str, list[InputRow]] = Field(default_factory=dict)
     scenario: ScenarioSpec | None = None
     expect: Expect
@@ -875,6 +880,7 @@ def evaluate(alert: Mapping[str, Any], runner: QueryRunner, at_us: int) -> Evalu
 
 def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_stream: str,
                   metrics_layout: str, only: str | None = None,
+                  functions: Mapping[str, str] | None = None,
                   ) -> tuple[dict[str, list[dict[str, Any]]], int]:
     """Rows per stream for a scenario ending ``spec.ends_minutes_ago`` before ``at_us``, stored as
     OpenObserve would store them; and how many records had not arrived by ``at_us``.
@@ -884,10 +890,12 @@ def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_s
     The special layout needs integer metric values or a server without ``arbitrary_precision``
     (see ``o2kit.fake.firehose``); ``special`` chooses both, as ``o2kit.query.check`` does.
     ``only`` names the one stream worth decoding (the alert's, when its SQL reads no other), to
-    save time.
+    save time. ``functions`` (stream → VRL) runs each event of that stream through the ingest
+    pipeline's function first (``o2kit.query.check.pipeline_rows``).
     """
     from o2kit.aws import synth
     from o2kit.fake.firehose import decode_firehose_body
+    from o2kit.query.check import pipeline_rows
 
     scenario = synth.Scenario(
         minutes=spec.minutes, requests_per_minute=spec.requests_per_minute,
@@ -921,6 +929,11 @@ def scenario_rows(spec: ScenarioSpec, *, at_us: int, logs_stream: str, metrics_s
                           + spec.delivery_delay_seconds * 1_000_000)
             if arrival_us > at_us:
                 late += 1
+                continue
+            source = (functions or {}).get(stream)
+            if source is not None:
+                rows[stream].extend(pipeline_rows(body, source, now_us=arrival_us,
+                                                  arbitrary_precision=not special))
                 continue
             rows[stream].extend(decode_firehose_body(body, now_us=arrival_us,
                                                      arbitrary_precision=not special))
@@ -1067,8 +1080,10 @@ def find_alert(alerts: Mapping[tuple[str, str], Mapping[str, Any]], name: str,
 
 def run_test_file(test_file: TestFile, index: LineIndex, *,
                   alerts: Mapping[tuple[str, str], Mapping[str, Any]],
-                  logs_stream: str, metrics_stream: str, metrics_layout: str) -> FileResult:
-    """Run every test of a parsed file against the project's rendered ``alerts`` bodies."""
+                  logs_stream: str, metrics_stream: str, metrics_layout: str,
+                  functions: Mapping[str, str] | None = None) -> FileResult:
+    """Run every test of a parsed file against the project's rendered ``alerts`` bodies.
+    ``functions`` (stream → VRL): the project's ingest pipeline is on (``ingest.pipeline``)."""
     result = FileResult(index.file, test_file.alert)
     alert, why = find_alert(alerts, test_file.alert, test_file.folder)
     if alert is None:
@@ -1086,9 +1101,16 @@ def run_test_file(test_file: TestFile, index: LineIndex, *,
                 [f"written for metrics_layout {case.metrics_layout}; the project uses "
                  f"{metrics_layout}"]))
             continue
+        pipeline = bool(functions)
+        if case.ingest_pipeline is not None and case.ingest_pipeline != pipeline:
+            result.cases.append(CaseResult(
+                case.name, line, "skip",
+                [f"written for ingest.pipeline {str(case.ingest_pipeline).lower()}; the project "
+                 f"has {str(pipeline).lower()}"]))
+            continue
         result.cases.append(run_case(case, line, alert, logs_stream=logs_stream,
                                      metrics_stream=metrics_stream,
-                                     metrics_layout=metrics_layout))
+                                     metrics_layout=metrics_layout, functions=functions))
     return result
 
 
@@ -1114,7 +1136,8 @@ def _only_stream(alert: Mapping[str, Any]) -> str | None:
 
 
 def run_case(case: TestCase, line: int, alert: Mapping[str, Any], *, logs_stream: str,
-             metrics_stream: str, metrics_layout: str) -> CaseResult:
+             metrics_stream: str, metrics_layout: str,
+             functions: Mapping[str, str] | None = None) -> CaseResult:
     at_us = to_micros(case.at)
     streams: dict[str, list[dict[str, Any]]] = {}
     notes = []
@@ -1122,7 +1145,7 @@ def run_case(case: TestCase, line: int, alert: Mapping[str, Any], *, logs_stream
         generated, late = scenario_rows(case.scenario, at_us=at_us, logs_stream=logs_stream,
                                         metrics_stream=metrics_stream,
                                         metrics_layout=metrics_layout,
-                                        only=_only_stream(alert))
+                                        only=_only_stream(alert), functions=functions)
         for stream, rows in generated.items():
             streams.setdefault(stream, []).extend(rows)
         if late:
