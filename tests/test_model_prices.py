@@ -356,3 +356,13 @@ def test_export_writes_the_orgs_definitions_as_a_price_table_that_round_trips(o2
                if k != "description"}
         assert got == want, body["name"]
     assert len(redone) == len(made)
+
+
+def test_demo_of_a_project_with_the_sync_on_converges(project: Path) -> None:
+    table = _table(project)
+    result = CliRunner().invoke(cli.app, ["--project", str(project), "demo", "--minutes", "15"])
+    assert result.exit_code == 0, result.output
+    created = re.search(r"2\. Plan: (\d+) to create", result.output)
+    assert created and int(created.group(1)) >= len(table.models)
+    assert re.search(r"plan again: Plan: 0 to create, 0 to update, 0 to replace, 0 to delete",
+                     result.output)

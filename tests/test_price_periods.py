@@ -258,3 +258,19 @@ def test_check_against_a_server_names_rows_that_price_nothing_seen(
     unpriced = sorted(m for m in traffic.truth if table.price_for(m) is None)
     if unpriced:
         assert f"no row prices {unpriced[0]}" in result.output
+
+
+def test_the_price_table_panel_lists_periods_and_tiers() -> None:
+    text = _table([{"match": "a.b", "input_per_1k": 1, "output_per_1k": 2,
+                    "tiers": [{"above_input_tokens": 200000, "input_per_1k": 2,
+                               "output_per_1k": 3}],
+                    "periods": [{"from": "2026-06-01", "input_per_1k": 0.5,
+                                 "output_per_1k": 1}]}])
+    from o2kit.project.prices import TemplatePrices
+
+    markdown = TemplatePrices(parse_prices(*load_yaml(text, "prices.yaml"))).table_markdown()
+    assert markdown.splitlines()[-3:] == [
+        "- `a.b` (before 2026-06-01), calls above 200000 input tokens: 2 / 3",
+        "- `a.b` from 2026-06-01: 0.5 / 1",
+        "- `a.b` (from 2026-06-01), calls above 200000 input tokens: 2 / 3",
+    ]

@@ -725,4 +725,22 @@ class TemplatePrices:
                 f"| `{row.match}` | {decimal_text(row.input_per_1k)} | "
                 f"{decimal_text(row.output_per_1k)} |"
             )
+        changes = []
+        for row in self._table.sql_order():
+            for rates in row.schedule():
+                if rates.start is not None:
+                    when = f"from {rates.start.isoformat()}"
+                    changes.append(f"- `{row.match}` {when}: {decimal_text(rates.input_per_1k)}"
+                                   f" / {decimal_text(rates.output_per_1k)}")
+                else:
+                    when = (f"before {row.periods[0].from_.isoformat()}" if row.periods
+                            else "always")
+                for tier in rates.tiers:
+                    changes.append(f"- `{row.match}` ({when}), "
+                                   f"calls above {tier.above_input_tokens} input tokens: "
+                                   f"{decimal_text(tier.input_per_1k)} / "
+                                   f"{decimal_text(tier.output_per_1k)}")
+        if changes:
+            lines += ["", "Later prices and long-context tiers (input / output per 1K, each call "
+                      "priced at its own day's and size's prices):", "", *changes]
         return "\n".join(lines)
