@@ -136,7 +136,7 @@ def test_backtest_locally_on_synthetic_traffic(project: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--since", "7x"], "give a number and a unit"),
     (["--since", "32d", "--url", "http://o2"], "at most 31 days"),
-    (["--since", "8d"], "at most 7 days"),
+    (["--since", "2d"], "at most 1 day"),
     (["--max-queries", "0"], "--max-queries"),
     (["--json", "--markdown"], "choose one"),
 ])
@@ -163,3 +163,44 @@ def test_no_server_is_an_error(project: Path, monkeypatch: pytest.MonkeyPatch) -
     result = run(project, "--remote", "--since", "1h")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+def test_custom_alert_on_the_fake_uses_the_streams_schema(fake: FakeOpenObserve) -> None:
+    """A condition-built alert: its SQL needs the column types, read from the server's
+    stream-schema route; then one bucketed search. Windows by hand as in the first test, on
+    rows with metric_name InvocationThrottles only (the condition)."""
+    from o2kit.cli.alert_tests import _server_search
+    from o2kit.project.config import ServerSettings
+    from o2kit.query import backtest as bt
+    from o2kit.sync.client import OpenObserveClient
+
+    alert = {
+        "name": "custom", "stream_name": "bedrock_metrics", "stream_type": "logs",
+        "enabled": True, "is_real_time": False,
+        "query_condition": {
+            "type": "custom", "conditions": {"version": 2, "conditions": {
+                "filterType": "group", "logicalOperator": "AND", "conditions": [
+                    {"filterType": "condition", "column": "metric_name", "operator": "=",
+                     "value": "InvocationThrottles", "logicalOperator": "AND"}]}},
+            "aggregation": {"group_by": ["dimensions_modelid"], "function": "sum",
+                            "having": {"column": "value_sum", "operator": ">", "value": 10}}},
+        "trigger_condition": {"period": 10, "frequency": 5, "silence": 0, "operator": ">=",
+                              "threshold": 1, "frequency_type": "minutes", "align_time": True,
+                              "timezone": "UTC"}}
+    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
+                              password=DEFAULT_PASSWORD)
+    with OpenObserveClient(settings, transport=fake.transport()) as client:
+        [(stream_type, stream)] = bt.custom_streams([("F", "custom", alert)])
+        answer = client.stream_schema(stream, stream_type)
+        assert answer is not None
+        schema = bt.arrow_schema(answer)
+        assert str(schema.field("value_sum").type) == "int64"  # the seeded values are integers
+        assert str(schema.field("metric_name").type) == "string"
+        report = bt.backtest([("F", "custom", alert)], _server_search(client),
+                             start_us=at("2026-11-28T12:00:00"), end_us=at("2026-11-28T13:00:00"),
+                             source="server", schemas={stream: schema})
+    [result] = report.alerts
+    assert result.status == "ran", result.reason
+    assert result.fired == [at("2026-11-28T12:25:00"), at("2026-11-28T12:30:00"),
+                            at("2026-11-28T12:55:00"), at("2026-11-28T13:00:00")]
+    assert report.queries == 1

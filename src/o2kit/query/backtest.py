@@ -808,6 +808,42 @@ def _alert_sql(alert: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:
     return alerttest.custom_sql(alert, schemas[stream])
 
 
+# Arrow type names in a stream's schema (``GET /api/{org}/streams/{stream}/schema``,
+# ``src/config/src/meta/stream.rs`` ``Stream.schema``: arrow ``DataType`` names) that custom
+# alerts' conditions care about: strings, integers, floats, booleans (alerttest._kind).
+_ARROW_TYPES = {"utf8": "string", "largeutf8": "string", "utf8view": "string", "int64": "int64",
+                "int32": "int32", "int16": "int16", "uint64": "int64", "uint32": "int64",
+                "float64": "float64", "float32": "float32", "boolean": "bool"}
+
+
+def arrow_schema(answer: Mapping[str, Any]) -> Any:
+    """An Arrow schema from a stream-schema answer (fields of other types become strings:
+    o2kit's SQL for custom alerts only distinguishes the kinds above)."""
+    import pyarrow as pa
+
+    fields = []
+    for item in answer.get("schema") or []:
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            continue
+        kind = _ARROW_TYPES.get(str(item.get("type", "")).lower().replace("_", ""), "string")
+        fields.append(pa.field(item["name"], getattr(pa, kind)()))
+    return pa.schema(fields)
+
+
+def custom_streams(alerts: Sequence[tuple[str, str, Mapping[str, Any]]],
+                   ) -> list[tuple[str, str]]:
+    """``(stream_type, stream)`` of the custom (condition-built) alerts: their SQL needs the
+    stream's column types."""
+    out: list[tuple[str, str]] = []
+    for _, _, alert in alerts:
+        query = alert.get("query_condition") or {}
+        if query.get("type", "custom") == "custom" and query.get("conditions") is not None:
+            key = (str(alert.get("stream_type") or "logs"), str(alert.get("stream_name", "")))
+            if key not in out:
+                out.append(key)
+    return out
+
+
 def _table(hits: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> Any:
     import pyarrow as pa
 
