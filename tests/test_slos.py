@@ -302,3 +302,74 @@ def test_burn_rate_alert_rules(project: Path, alert: str, message: str) -> None:
         load_project(project)
     assert [(p.file, p.line) for p in failed.value.problems] == [("slos/bad.yaml", 8)]
     assert message in failed.value.problems[0].message
+
+
+# ---- the shipped SLIs on the synthetic traffic -------------------------------------------------
+
+
+def _slice_counts(rows: list[dict[str, Any]], value: str = "zo_slo_value",
+                  good: str | None = None) -> dict[int, tuple[int, int]]:
+    """{slice start in epoch minutes: (good, total)} from the SLI query's rows."""
+    import datetime as dt
+
+    out: dict[int, tuple[int, int]] = {}
+    for row in rows:
+        start = dt.datetime.fromisoformat(str(row["slice_start"])).replace(tzinfo=dt.UTC)
+        minute = int(start.timestamp()) // 60
+        out[minute] = (int(row[good]) if good else 0, int(row[value]))
+    return out
+
+
+@pytest.mark.parametrize("limit_ms", [10000, 1500])
+def test_the_shipped_slis_count_what_the_generator_made(tmp_path: Path, limit_ms: int) -> None:
+    pytest.importorskip("datafusion")
+    from o2kit.aws import synth
+    from o2kit.kinds.slo import sli_queries
+    from o2kit.query import check
+
+    root = copy_shipped_project(tmp_path / "p")
+    text = (REPO / "slos" / "bedrock.yaml.j2").read_text()
+    (root / "slos").mkdir()
+    (root / "slos" / "bedrock.yaml.j2").write_text(
+        text.replace("latency_limit_ms = 10000", f"latency_limit_ms = {limit_ms}"))
+    project = load_project(root)
+    assert not [p for p in validate_resources(project.resources, project.config.config)
+                if p.is_error]
+    slos = {r.key[0]: r.body for r in project.resources if r.kind == "slo"}
+    now_ms = 1_787_223_600_000  # 2026-08-20T11:00:00Z
+    scenario = synth.Scenario(minutes=60, requests_per_minute=30, log_throttles=True,
+                              throttle_rate=0.05, client_error_rate=0.03, server_error_rate=0.02)
+    rows, traffic = check.synthetic_rows(project.config.config, now_ms=now_ms, seed=3,
+                                         scenario=scenario)
+    run = check.local_runner(rows)
+    start_us, end_us = (now_ms - 3_600_000) * 1000, now_ms * 1000
+
+    # Ground truth from the calls: per one-minute slice of the call's time.
+    logged = [i for i in traffic.invocations if i.record is not None]
+    want_availability: dict[int, list[int]] = {}
+    want_latency: dict[int, list[int]] = {}
+    for call in logged:
+        minute = call.time_ms // 60_000
+        cell = want_availability.setdefault(minute, [0, 0])
+        cell[0] += call.error_code is None
+        cell[1] += 1
+        if call.outcome == "success" and call.operation == "Converse":
+            assert call.latency_ms is not None
+            lat = want_latency.setdefault(minute, [0, 0])
+            lat[0] += call.latency_ms < limit_ms
+            lat[1] += 1
+    assert any(c.error_code == "ThrottlingException" for c in logged)
+
+    (count_sql,) = sli_queries(slos["bedrock_availability"]).values()
+    got = _slice_counts(run(count_sql, start_us, end_us), good="zo_slo_good")
+    assert got == {m: tuple(v) for m, v in want_availability.items()}
+    good_total = sum(g for g, _ in got.values()), sum(t for _, t in got.values())
+    assert 0 < good_total[0] < good_total[1]
+
+    queries = sli_queries(slos["bedrock_latency"])
+    good = _slice_counts(run(queries["good"], start_us, end_us))
+    total = _slice_counts(run(queries["total"], start_us, end_us))
+    assert {m: (good[m][1], total[m][1]) for m in total} == {
+        m: tuple(v) for m, v in want_latency.items()}
+    if limit_ms == 1500:  # a limit the generator's latencies cross often
+        assert sum(v[0] for v in want_latency.values()) < sum(v[1] for v in want_latency.values())
