@@ -324,8 +324,8 @@ def _slice_counts(rows: list[dict[str, Any]], value: str = "zo_slo_value",
 def test_the_shipped_slis_count_what_the_generator_made(tmp_path: Path, limit_ms: int) -> None:
     pytest.importorskip("datafusion")
     from o2kit.aws import synth
-    from o2kit.kinds.slo import sli_queries
     from o2kit.query import check
+    from o2kit.validate.slosafety import sli_queries
 
     root = copy_shipped_project(tmp_path / "p")
     text = (REPO / "slos" / "bedrock.yaml.j2").read_text()

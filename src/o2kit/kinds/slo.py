@@ -112,52 +112,6 @@ def default_short_window_secs(long_window_secs: int, slice_interval_secs: int) -
 
 
 # ---------------------------------------------------------------------------------------------
-# The SQL the server runs for an SLI (src/core/src/slo/query.rs), for checks and the local engine.
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sli_queries(body: dict[str, Any]) -> dict[str, str]:
-    """The SQL of an SLO's SLI as the server builds it (``query.rs`` ``single_count_sql``,
-    ``time_slice_sql``; a dual query runs as written): ``{"count": …}`` for a single count query
-    (columns ``slice_start``, the group columns, ``zo_slo_good``, ``zo_slo_value`` = total),
-    ``{"good": …, "total": …}`` for a dual query (``zo_slo_value`` each), ``{"value": …}`` for a
-    SQL time slice. Empty for PromQL and alert SLIs. The server adds the slice range itself."""
-    config = _d(body.get("config"))
-    slice_secs = body.get("slice_interval_secs")
-    literal = SLICES.get(slice_secs, f"{slice_secs} second") if isinstance(slice_secs, int) else ""
-    bucket = f"histogram(_timestamp, '{literal}')"
-    groups = [_quote_ident(str(g)) for g in body.get("group_by") or []]
-
-    def build(stream: str, value: str, scope: Any) -> str:
-        select = [f"{bucket} AS slice_start", *groups, value]
-        sql = f"SELECT {', '.join(select)} FROM {_quote_ident(stream)}"
-        if isinstance(scope, str) and scope.strip():
-            sql += f" WHERE ({scope})"
-        return sql + f" GROUP BY {', '.join(['slice_start', *groups])}"
-
-    sli_type = body.get("sli_type")
-    if sli_type == "count":
-        source = _d(config.get("source"))
-        query = _d(source.get("query"))
-        if source.get("mode") == "single_query":
-            good = query.get("good_expr", "")
-            value = (f"SUM(CASE WHEN ({good}) THEN 1 ELSE 0 END) AS zo_slo_good, "
-                     "COUNT(*) AS zo_slo_value")
-            return {"count": build(str(query.get("stream", "")), value, query.get("scope"))}
-        if source.get("mode") == "dual_query":
-            return {side: str(query[side].get("sql", "")) for side in ("good", "total")
-                    if isinstance(query.get(side), dict)}
-        return {}
-    if sli_type == "time_slice" and config.get("query_language", "sql") == "sql":
-        return {"value": build(str(config.get("stream", "")),
-                               f"{config.get('query', '')} AS zo_slo_value", config.get("scope"))}
-    return {}
-
-
-# ---------------------------------------------------------------------------------------------
 # Source files: slos/*.yaml
 
 

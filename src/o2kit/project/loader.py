@@ -1315,6 +1315,8 @@ def rendered_path(resource: Resource) -> PurePosixPath:
         return PurePosixPath(f"{resource.kind}s", key[0], f"{key[1]}.json")
     if resource.kind in ("template", "destination"):
         return PurePosixPath(f"{resource.kind}s", f"{key[0]}.json")
+    if resource.kind in kinds.SPECS and key:  # kinds described as data: <kind>s/<key…>.json
+        return PurePosixPath(f"{resource.kind}s", *key[:-1], f"{key[-1]}.json")
     raise ValueError(f"unknown kind {resource.kind!r}")
 
 

@@ -794,6 +794,9 @@ def _one(folder: str, name: str, alert: Mapping[str, Any], search: Search, budge
 
 def _alert_sql(alert: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:
     query = alert.get("query_condition") or {}
+    if query.get("type") == "slo":
+        raise NotRewritable("an SLO alert runs no query: OpenObserve evaluates its SLO's burn "
+                            "rate from the SLO's own slices")
     if query.get("type") == "sql":
         sql = str(query.get("sql") or "")
         if not sql.strip():

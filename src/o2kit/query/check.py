@@ -72,7 +72,8 @@ def _aliases(fields: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def queries(resources: Iterable[Resource]) -> list[Query]:
-    """Every SQL panel query and every SQL alert query, in project order."""
+    """Every SQL panel query, every SQL alert query and every SLO's SQL SLI, in project
+    order."""
     out: list[Query] = []
     for r in resources:
         if r.kind == "dashboard":
@@ -98,6 +99,14 @@ def queries(resources: Iterable[Resource]) -> list[Query]:
                 out.append(Query(label=f'alert "{"/".join(r.key)}"', sql=str(condition["sql"]),
                                  stream=str(r.body.get("stream_name", "")), aliases=(),
                                  must_return_rows=False))
+        elif r.kind == "slo":
+            from o2kit.validate.slosafety import sli_queries
+
+            # The SQL OpenObserve runs for the SLI, one row per slice (and group).
+            for side, sql in sli_queries(r.body).items():
+                out.append(Query(label=f'slo "{r.key[0]}" › {side}', sql=sql, stream="",
+                                 aliases=("slice_start", "zo_slo_value"),
+                                 must_return_rows=True))
     return out
 
 

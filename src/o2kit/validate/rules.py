@@ -1126,7 +1126,6 @@ def _check_tags(tags: Any, report: _Report) -> None:
 def _check_slo(resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report) -> None:
     """The SLI's query safety as the server checks it at save (``slosafety``), then o2kit's SQL
     checks (streams, columns) on the SQL the server will run (``kinds.slo.sli_queries``)."""
-    from o2kit.kinds.slo import sli_queries
     from o2kit.validate import slosafety
 
     refused = slosafety.problems(body)
@@ -1145,7 +1144,7 @@ def _check_slo(resource: Resource, body: dict[str, Any], ctx: _Context, report: 
         stream_path = where + ("stream",)
     else:
         where, stream, stream_path = ("config", "source", "query"), None, ("config",)
-    for side, sql in sli_queries(body).items():
+    for side, sql in slosafety.sli_queries(body).items():
         path = where + ((side, "sql") if side in ("good", "total") else ())
         side_stream = stream
         if side in ("good", "total"):
