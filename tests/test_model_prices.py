@@ -366,3 +366,52 @@ def test_demo_of_a_project_with_the_sync_on_converges(project: Path) -> None:
     assert created and int(created.group(1)) >= len(table.models)
     assert re.search(r"plan again: Plan: 0 to create, 0 to update, 0 to replace, 0 to delete",
                      result.output)
+
+
+def test_a_hand_made_definition_with_a_rows_name_is_left_alone_until_adopted(o2: O2) -> None:
+    with o2.http() as ui:
+        made = ui.post("/api/default/llm/models", json={
+            "name": "amazon.nova-pro-v1", "match_pattern": "nova-pro", "description": "by hand",
+            "tiers": [{"name": "d", "prices": {"input": 1e-3}}]})
+        assert made.status_code == 201
+    assert o2("apply", "--auto-approve").exit_code == 0
+    (mine,) = [d for d in o2.definitions() if d["name"] == "amazon.nova-pro-v1"]
+    assert mine["match_pattern"] == "nova-pro" and mine["description"] == "by hand"
+    (change,) = [c for c in o2.plan() if c["key"] == ["amazon.nova-pro-v1"]]
+    assert change["action"] == "noop" and "--adopt" in change["reason"]
+    assert o2("apply", "--auto-approve", "--adopt").exit_code == 0
+    (mine,) = [d for d in o2.definitions() if d["name"] == "amazon.nova-pro-v1"]
+    assert mine["match_pattern"].startswith("^") and "o2kit:" in mine["description"]
+    assert {c["action"] for c in o2.plan()} == {"noop"}
+
+
+def test_a_change_made_on_the_server_is_put_back_by_the_next_apply(o2: O2) -> None:
+    assert o2("apply", "--auto-approve").exit_code == 0
+    (nova,) = [d for d in o2.definitions() if d["name"] == "amazon.nova-pro-v1"]
+    edited = {**nova, "tiers": [{"name": "default", "prices": {"input": 1.0}}]}
+    with o2.http() as ui:
+        assert ui.put(f"/api/default/llm/models/{nova['id']}", json=edited).status_code == 200
+    (change,) = [c for c in o2.plan() if c["key"] == ["amazon.nova-pro-v1"]]
+    assert change["action"] == "update"
+    assert o2("apply", "--auto-approve").exit_code == 0
+    assert {c["action"] for c in o2.plan()} == {"noop"}
+
+
+def test_definitions_the_server_lists_as_children_are_still_found(o2: O2) -> None:
+    # The list nests a definition under an earlier one whose regex matches its literal prefix
+    # (model_pricing.rs list/derive_test_string): an ARN row's pattern is all literal.
+    arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc"
+    path = o2.project / "prices.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "models:\n", f"models:\n  - {{match: '{arn}', input_per_1k: 1, output_per_1k: 1}}\n", 1),
+        encoding="utf-8")
+    with o2.http() as ui:
+        assert ui.post("/api/default/llm/models", json={
+            "name": "any arn", "match_pattern": "arn", "sort_order": -1,
+            "tiers": [{"name": "d", "prices": {}}]}).status_code == 201
+    assert o2("apply", "--auto-approve").exit_code == 0
+    with o2.http() as ui:
+        listed = ui.get("/api/default/llm/models").json()
+    parent = next(d for d in listed if d["name"] == "any arn")
+    assert [c["name"] for c in parent.get("children", [])] == [arn]
+    assert {c["action"] for c in o2.plan()} == {"noop"}
