@@ -345,6 +345,7 @@ def test_export_writes_the_orgs_definitions_as_a_price_table_that_round_trips(o2
     # One definition could not be written as a row: said, with exit code 1 (as for any kind).
     assert result.exit_code == 1, result.output
     assert "odd" in result.output and "not a model-id prefix" in result.output
+    assert "merge what you want of it" in result.output
     exported = (o2.project / "prices.exported.yaml").read_text(encoding="utf-8")
     assert "builtin" not in exported
     again = parse_prices(*load_yaml(exported, "prices.exported.yaml"))

@@ -468,6 +468,9 @@ def _export_rest_kinds(objects: ServerObjects, existing: ProjectKeys, result: Ex
                     result.not_exported.append(f"{kind}: unsafe file name {rel!r}")
                     continue
                 result.files.append(ExportedFile(path, text, f"{kind}s"))
+                result.notes.append(f"{rel} holds the {kind}s together: merge what you want of "
+                                    "it into the project's own file by hand (plan reads only "
+                                    "that one)")
             continue
         by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for body in items:
