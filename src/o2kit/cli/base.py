@@ -279,12 +279,14 @@ def _load_validated(*, strict: bool = False) -> Any:
     --no-cache."""
     from o2kit.project.cache import open_cache
     from o2kit.project.loader import load_project
+    from o2kit.project.workers import fork_map
     from o2kit.validate.rules import validate_resources
 
     cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
     project = load_project(_state.project, _state.env, cache=cache)
     problems = validate_resources(
-        project.resources, project.config.config, memo=cache, digests=project.digests
+        project.resources, project.config.config, memo=cache, digests=project.digests,
+        mapper=fork_map,
     )
     logging.getLogger("o2kit.project.cache").info(
         "cache %s: %d hits, %d misses", cache.directory or "off", cache.hits, cache.misses

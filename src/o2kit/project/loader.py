@@ -107,6 +107,7 @@ from o2kit.project.render import (
     mark_params,
     resolve_params,
 )
+from o2kit.project.workers import fork_map
 from o2kit.project.yamlsrc import (
     MAX_FILE_BYTES,
     MAX_TOTAL_BYTES,
@@ -425,6 +426,16 @@ class _FileRecord:
         return record
 
 
+@dataclass(frozen=True)
+class _FileJob:
+    """A project file to parse and render: its folder (or kind), path, bytes and cache key."""
+
+    kind: str
+    rel: str
+    data: bytes
+    key: str
+
+
 def _source(file: Any, line: Any) -> SourceRef:
     if not isinstance(file, str) or not isinstance(line, int) or isinstance(line, bool):
         raise ValueError("not a source reference")
@@ -533,31 +544,46 @@ class _Loader:
     def load_file(self, kind: str, rel: str, path: Path) -> None:
         """Read one dashboards/ or alerts/ file (``kind`` is the folder), or replay what reading
         the same bytes produced before, with the same shared inputs (``self.inputs``)."""
+        job = self.file_job(kind, rel, path)
+        if isinstance(job, _FileJob):
+            self.replay(job.key, self.read_job(job))
+        else:
+            self.replay(*job)
+
+    def file_job(self, kind: str, rel: str, path: Path) -> _FileJob | tuple[str, _FileRecord]:
+        """What reading a file needs: a job for ``read_job``, or the (key, record) already
+        known — from the cache, or the problem that the file cannot be read."""
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 load_yaml_file(path, rel)  # refuses it, with the size limit's message
             data = path.read_bytes()
         except YamlError as exc:
-            self.out.add(exc.problem)
-            return
+            return "", _FileRecord(problems=[exc.problem])
         except OSError as exc:
-            self.out.add(Problem(rel, 1, "", f"cannot read file: {exc.strerror}"))
-            return
-        spec = kinds.SPECS.get(kind)
+            return "", _FileRecord(problems=[Problem(rel, 1, "", f"cannot read file: "
+                                                     f"{exc.strerror}")])
         key = digest(self.inputs, kind, rel, data) if self.cache is not None else ""
-        record: _FileRecord | None = None
         if self.cache is not None:
             cached = self.cache.get("load", key)
             if cached is not None:
                 try:
-                    record = _FileRecord.from_json(cached)
+                    return key, _FileRecord.from_json(cached)
                 except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
                     log.debug("ignoring cached load of %s: %s", rel, exc)
-        if record is None:
-            record = (self._read_kind_file(spec, rel, data) if spec is not None
-                      else self._read_file(kind, rel, data))
-            if self.cache is not None:
-                self.cache.put("load", key, record.to_json(), verify=True)
+        return _FileJob(kind, rel, data, key)
+
+    def read_job(self, job: _FileJob) -> _FileRecord:
+        """Parse and render one file (in any process: ``load_project`` shares them out) and
+        store what it produced in the cache."""
+        spec = kinds.SPECS.get(job.kind)
+        record = (self._read_kind_file(spec, job.rel, job.data) if spec is not None
+                  else self._read_file(job.kind, job.rel, job.data))
+        if self.cache is not None:
+            self.cache.put("load", job.key, record.to_json(), verify=True)
+        return record
+
+    def replay(self, key: str, record: _FileRecord) -> None:
+        """Add what reading one file produced to the project."""
         self.out.extend(record.problems)
         for folder_type, name, source in record.folders:
             self.folders.setdefault((folder_type, name), source)
@@ -1271,14 +1297,29 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
             project_path(root, TEMPLATES_DIR, allow_outside=outside)
         except OutsideProject as exc:
             raise ValidationFailed([Problem(TEMPLATES_DIR, 1, "", str(exc))]) from None
-    for folder in (DASHBOARDS_DIR, ALERTS_DIR):
-        for rel, path in _project_files(root, folder, out, allow_outside=outside):
-            loader.load_file(folder, rel, path)
-    for spec in kinds.SPECS.values():
-        if spec.files is not None:
-            for rel, path in _project_files(root, spec.files.directory, out, allow_outside=outside,
-                                            suffixes=spec.files.suffixes):
-                loader.load_file(spec.kind, rel, path)
+    # Every file in order: what listing a folder found, then each of its files. Files not in
+    # the cache are read by ``fork_map`` (both cores when there are many), then everything is
+    # replayed in this order, so the project and its problems are those of a serial read.
+    steps: list[list[Problem] | _FileJob | tuple[str, _FileRecord]] = []
+    folders: list[tuple[str, str, tuple[str, ...]]] = [
+        (folder, folder, (".yaml",)) for folder in (DASHBOARDS_DIR, ALERTS_DIR)]
+    folders += [(spec.kind, spec.files.directory, spec.files.suffixes)
+                for spec in kinds.SPECS.values() if spec.files is not None]
+    for kind, directory, suffixes in folders:
+        listing = _Collector()
+        files = _project_files(root, directory, listing, allow_outside=outside,
+                               suffixes=suffixes)
+        steps.append(listing.problems)
+        steps.extend(loader.file_job(kind, rel, path) for rel, path in files)
+    jobs = [step for step in steps if isinstance(step, _FileJob)]
+    read = dict(zip((id(job) for job in jobs), fork_map(loader.read_job, jobs), strict=True))
+    for step in steps:
+        if isinstance(step, list):
+            out.extend(step)
+        elif isinstance(step, _FileJob):
+            loader.replay(step.key, read[id(step)])
+        else:
+            loader.replay(*step)
     loader.budget_alerts()
     if prices is not None and loaded.config.prices_sync:
         loader.model_prices(prices, price_lines)

@@ -153,12 +153,24 @@ class Memo(Protocol):
 _READS_NAMES = frozenset({"destination", "alert"})
 
 
+class Mapper(Protocol):
+    """``[func(item) for item in items]``, possibly shared among processes
+    (``o2kit.project.workers.fork_map``; injected, so this module stays pure)."""
+
+    def __call__(self, func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+
+def _serial(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    return [func(item) for item in items]
+
+
 def validate_resources(
     resources: Sequence[Resource],
     config: Config,
     *,
     memo: Memo | None = None,
     digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
+    mapper: Mapper | None = None,
 ) -> list[Problem]:
     """Every problem of ``resources`` (desired state), sorted; empty when all is well. Warnings
     (``Problem.is_error`` false) are among them: callers refuse only the errors.
@@ -167,7 +179,9 @@ def validate_resources(
     made from, by kind and key), the problems of a resource whose digest, configuration, column
     catalogue and (for alerts and destinations) the names of all templates and destinations are
     unchanged are taken from ``memo`` instead of being found again; the duplicate check always
-    runs. A cached entry that is not exactly a list of problems is ignored.
+    runs. A cached entry that is not exactly a list of problems is ignored. The resources still
+    to check go through ``mapper`` (default: one after the other); the result does not depend
+    on it.
     """
     out: list[Problem] = []
     ctx = _Context(config=config, streams=catalogue(config))
@@ -181,12 +195,13 @@ def validate_resources(
         shared = _digest(config.model_dump(mode="json"), _catalogue_json(ctx.streams))
         names = _digest(sorted(ctx.templates), sorted(ctx.destinations))
 
+    todo: list[tuple[Resource, str]] = []  # (resource, memo key or "")
     for resource in resources:
         made_from = None
         if shared and digests:
             made_from = digests.get((resource.kind, tuple(resource.key)))
         if memo is None or made_from is None:
-            _validate_into(resource, ctx, out)
+            todo.append((resource, ""))
             continue
         key = _digest(shared, made_from, names if resource.kind in _READS_NAMES else "")
         cached = memo.get("validate", key)
@@ -196,9 +211,17 @@ def validate_resources(
                 continue
             except ValueError:
                 log.debug("ignoring cached problems of %s", resource.address)
+        todo.append((resource, key))
+
+    def check(item: tuple[Resource, str]) -> list[Problem]:
+        resource, key = item
         found: list[Problem] = []
         _validate_into(resource, ctx, found)
-        memo.put("validate", key, [problem_to_json(p) for p in found], verify=True)
+        if key and memo is not None:
+            memo.put("validate", key, [problem_to_json(p) for p in found], verify=True)
+        return found
+
+    for found in (mapper or _serial)(check, todo):
         out.extend(found)
     _check_duplicates(resources, out)
     return sorted(set(out))

@@ -1,0 +1,156 @@
+"""fork_map shares work among forked processes and returns what a plain loop returns; loading
+and validating a project through it gives exactly the serial result (resources, digests,
+problems in their order), also through the on-disk cache its children write."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_cache import _bad_project
+
+from o2kit.errors import Problem, ValidationFailed
+from o2kit.project import workers
+from o2kit.project.cache import Cache
+from o2kit.project.loader import load_project
+from o2kit.project.workers import fork_map
+from o2kit.validate.rules import validate_resources
+
+pytestmark = pytest.mark.skipif(not workers._can_fork(), reason="fork_map forks only on Linux")
+
+
+def test_results_come_back_in_order_from_every_process() -> None:
+    items = list(range(101))
+    assert fork_map(lambda n: (n * n, os.getpid()), items, workers=3, min_items=1) != [
+        (n * n, os.getpid()) for n in items]  # other processes did some of it
+    assert [r for r, _ in fork_map(lambda n: (n * n, os.getpid()), items, workers=3,
+                                   min_items=1)] == [n * n for n in items]
+
+
+def test_a_failing_or_crashing_child_share_is_redone_by_the_parent() -> None:
+    parent = os.getpid()
+
+    def fails_in_children(n: int) -> int:
+        if os.getpid() != parent and n == 3:
+            raise RuntimeError("only in a child")
+        return n + 1
+
+    def dies_in_children(n: int) -> int:
+        if os.getpid() != parent:
+            os._exit(3)
+        return n + 1
+
+    items = list(range(60))
+    assert fork_map(fails_in_children, items, workers=2, min_items=1) == [n + 1 for n in items]
+    assert fork_map(dies_in_children, items, workers=4, min_items=1) == [n + 1 for n in items]
+
+
+def test_an_error_in_the_parent_stops_the_children_and_propagates() -> None:
+    parent = os.getpid()
+
+    def fails_in_parent(n: int) -> int:
+        if os.getpid() == parent:
+            raise ValueError("parent")
+        return n
+
+    with pytest.raises(ValueError, match="parent"):
+        fork_map(fails_in_parent, list(range(60)), workers=2, min_items=1)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+
+
+def test_serial_when_few_items_one_worker_or_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    pids = lambda items, **kw: {pid for pid in fork_map(lambda _: os.getpid(), items, **kw)}  # noqa: E731
+    assert pids(range(10), workers=2) == {os.getpid()}  # under MIN_ITEMS
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    assert pids(range(100), min_items=1) == {os.getpid()}
+    monkeypatch.setenv(workers.WORKERS_ENV, "2")
+    assert len(pids(range(100), min_items=1)) == 2
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert pids(range(100), min_items=1) == {os.getpid()}  # never fork a threaded process
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _big_bad_project(root: Path, copies: int = 60) -> Path:
+    _bad_project(root)
+    for i in range(copies):
+        (root / "dashboards" / f"bad_{i:03d}.yaml").write_text(
+            f"template: t/bad_dash.yaml.j2\ntitle: Bad {i}\n"
+            + ("params: {column: message_modelid}\n" if i % 3 == 0 else ""))
+    (root / "dashboards" / "broken_050.yaml").write_text("template: t/bad_dash.yaml.j2\n")
+    return root
+
+
+def _outcome(root: Path, cache: Cache | None, parallel: bool) -> Any:
+    mapper = fork_map if parallel else None
+    try:
+        project = load_project(root, None, cache=cache)
+    except ValidationFailed as exc:
+        return ("load", exc.problems)
+    problems = validate_resources(project.resources, project.config.config, memo=cache,
+                                  digests=project.digests, mapper=mapper)
+    return ("validate", problems, [(r.kind, r.key, r.body, r.source, r.meta)
+                                   for r in project.resources], project.digests)
+
+
+@pytest.fixture
+def two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(workers.WORKERS_ENV, "2")
+
+
+def test_pool_loads_and_validates_like_a_serial_run(tmp_path: Path, two_workers: None,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _big_bad_project(tmp_path / "project")
+    pooled = _outcome(root, None, parallel=True)
+    assert pooled[0] == "load"  # broken_050.yaml has no title: a load problem among many files
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    assert _outcome(root, None, parallel=False) == pooled
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    serial = _outcome(root, None, parallel=False)
+    assert serial[0] == "validate" and any(isinstance(p, Problem) for p in serial[1])
+    monkeypatch.setenv(workers.WORKERS_ENV, "2")
+    assert _outcome(root, None, parallel=True) == serial
+
+
+def test_pool_writes_the_cache_a_serial_warm_run_reads(tmp_path: Path, two_workers: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _big_bad_project(tmp_path / "project")
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    reference = _outcome(root, Cache(tmp_path / "serial-cache"), parallel=False)
+    monkeypatch.setenv(workers.WORKERS_ENV, "2")
+    cold = Cache(tmp_path / "cache")
+    assert _outcome(root, cold, parallel=True) == reference
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    warm = Cache(tmp_path / "cache")
+    assert _outcome(root, warm, parallel=False) == reference
+    assert warm.misses == 0 and warm.hits > 100  # every entry a child wrote is found
+
+
+def test_broken_projects_load_alike_in_the_pool(tmp_path: Path, two_workers: None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cache import BROKEN
+
+    from tests.test_project_broken import build_case
+
+    monkeypatch.setattr(workers, "MIN_ITEMS", 1)
+    for case in BROKEN:
+        root = tmp_path / case.name
+        env = build_case(case, root)
+        outcomes = []
+        for count in ("2", "1"):
+            monkeypatch.setenv(workers.WORKERS_ENV, count)
+            with pytest.raises(ValidationFailed) as info:
+                load_project(root, env)
+            outcomes.append(info.value.problems)
+        assert outcomes[0] == outcomes[1], case.name
+        shutil.rmtree(root)
