@@ -28,6 +28,7 @@ from o2kit import kinds
 from o2kit.fake import FakeOpenObserve
 from o2kit.model import Plan, Resource
 from o2kit.sync import plan as planmod
+from o2kit.sync.client import decode_json
 from o2kit.sync.diff import diff
 
 # --- canonical -----------------------------------------------------------------------------------
@@ -102,14 +103,17 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def _mutate(body: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     body = copy.deepcopy(body)
     for _ in range(data.draw(st.integers(0, 3))):
-        path = data.draw(st.sampled_from(_paths(body)[1:]))
+        paths = _paths(body)[1:]
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths))
         parent: Any = body
         for step in path[:-1]:
             parent = parent[step]
         op = data.draw(st.sampled_from(["set", "delete", "reverse", "float", "add"]))
         last = path[-1]
         if op == "set":
-            parent[last] = data.draw(LEAVES)
+            parent[last] = copy.deepcopy(data.draw(LEAVES))
         elif op == "delete":
             del parent[last]
         elif op == "reverse" and isinstance(parent[last], list):
@@ -117,7 +121,8 @@ def _mutate(body: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
         elif op == "float" and type(parent[last]) is int:
             parent[last] = float(parent[last])
         elif op == "add" and isinstance(parent[last], dict):
-            parent[last][data.draw(st.sampled_from(["extra", "id", "name"]))] = data.draw(LEAVES)
+            name = data.draw(st.sampled_from(["extra", "id", "name"]))
+            parent[last][name] = copy.deepcopy(data.draw(LEAVES))
     return body
 
 
@@ -178,6 +183,74 @@ def test_plan_is_the_straightforward_diff(data: st.DataObject) -> None:
     assert again == plan
     assert [c.fields for c in again.changes] == [c.fields for c in plan.changes]
     assert planmod.plan_checksum(again) == planmod.plan_checksum(plan)
+    # Live objects reduced as fetch_live reduces them (in sync: digest instead of bulky parts)
+    # give the same plan: same actions, reasons, fields, fingerprints and checksum.
+    digests = {k: v for k, v in known.items() if v is not None}
+    settled = [planmod.settle_live(r, digests.get((r.kind, r.key))) for r in live]
+    reduced = planmod.build_plan(desired, settled, org="default", desired_digests=digests)
+    assert _shape(reduced) == _shape(plan)
+    assert planmod.plan_checksum(reduced) == planmod.plan_checksum(plan)
+
+
+def _shape(plan: Plan) -> list[tuple[Any, ...]]:
+    return [
+        (c.action, c.kind, c.key, c.reason, c.fields, c.fingerprint, c.missing_stream,
+         c.live.server_id if c.live else None, c.desired)
+        for c in plan.changes
+    ]
+
+
+def test_settle_live_keeps_a_digest_for_an_object_in_sync_and_nothing_else() -> None:
+    desired = {(r.kind, r.key): r for r in desired_set()}
+    live = next(r for r in live_set() if r.kind == "dashboard")
+    want = desired[(live.kind, live.key)]
+    digest = planmod.desired_digest(want)
+    settled = planmod.settle_live(live, digest)
+    assert "tabs" in live.body and "tabs" not in settled.body
+    assert settled.meta[planmod.SETTLED] == digest == planmod.fingerprint(live)
+    assert {k: v for k, v in live.body.items() if k != "tabs"} == settled.body
+    # Not in sync, or nothing to compare with: the object stays whole.
+    body = copy.deepcopy(live.body)
+    body["tabs"][0]["panels"][0]["title"] = "Edited in the UI"
+    edited = dataclasses.replace(live, body=body)
+    assert planmod.settle_live(edited, digest) is edited
+    assert planmod.settle_live(live, None) is live
+    # Kinds without bulky members are never reduced.
+    alert = next(r for r in live_set() if r.kind == "alert")
+    alert_digest = planmod.desired_digest(desired[(alert.kind, alert.key)])
+    assert planmod.settle_live(alert, alert_digest) is alert
+
+
+# --- the client's JSON decoding -------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(JSON_VALUES, st.booleans())
+def test_decode_json_is_json_loads(value: Any, ascii_only: bool) -> None:
+    data = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert _typed(decode_json(data)) == _typed(json.loads(data))
+
+
+def test_decode_json_accepts_and_refuses_what_json_loads_does() -> None:
+    texts = [b'{"a":1,"a":2}', b"NaN", b"-Infinity", b'"\\ud800"',
+             b"\xef\xbb\xbf{}", '"\u00e9"'.encode("utf-16"), b'"\xff"', b"[1,]", b"01", b"",
+             b'{"x": 1} x', b'"a\x01b"', b"[" * 5000 + b"]" * 5000]
+    for text in texts:
+        try:
+            expected: Any = ("ok", _typed(json.loads(text)))
+        except (ValueError, RecursionError) as exc:
+            expected = ("error", type(exc).__name__)
+        try:
+            got: Any = ("ok", _typed(decode_json(text)))
+        except (ValueError, RecursionError) as exc:
+            got = ("error", type(exc).__name__)
+        assert got == expected, text[:40]
 
 
 def test_in_sync_and_changed_bodies_are_told_apart() -> None:

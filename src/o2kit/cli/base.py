@@ -335,27 +335,30 @@ def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecu
                 concurrency=concurrency)
 
 
-def _desired_digests(sources: Any, resources: Any) -> dict[tuple[str, tuple[str, ...]], str]:
-    """``plan.desired_digest`` of each of ``resources`` (desired objects used as the files wrote
-    them), through the cache: keyed on the loader's digest of the object's source
-    (``Project.digests``: o2kit's own code, the configuration, the file's bytes…), so a run where
-    a file did not change does not normalise its objects again. Off with --no-cache."""
+def _desired_digests(
+    sources: Any, desired: Any, as_written: Any
+) -> dict[tuple[str, tuple[str, ...]], str]:
+    """``plan.desired_digest`` of every desired object, for ``fetch_live`` and ``build_plan``.
+    Those used as the files wrote them (``as_written``: no ``${env:}`` resolved) go through the
+    cache, keyed on the loader's digest of the object's source (``Project.digests``: o2kit's own
+    code, the configuration, the file's bytes…), so a run where a file did not change does not
+    normalise its objects again; --no-cache computes them all."""
     from o2kit.project.cache import digest, open_cache
     from o2kit.sync.plan import desired_digest
 
     cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
+    cacheable = {id(r) for r in as_written} if cache.enabled else set()
     out: dict[tuple[str, tuple[str, ...]], str] = {}
-    for res in resources:
-        source = sources.get((res.kind, res.key))
-        if not source or not cache.enabled:
-            continue
-        key = digest("plan: normalised desired body", source)
-        value = cache.get("plan", key)
+    for res in desired:
+        source = sources.get((res.kind, res.key)) if id(res) in cacheable else None
+        key = digest("plan: normalised desired body", source) if source else ""
+        value = cache.get("plan", key) if key else None
         if not (isinstance(value, str) and len(value) == 64):
             value = desired_digest(res)
             if value is None:
                 continue
-            cache.put("plan", key, value)
+            if key:
+                cache.put("plan", key, value)
         out[(res.kind, res.key)] = value
     return out
 
@@ -405,7 +408,8 @@ def _make_plan(
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
-    live = fetch_live(client, desired=desired, stream_types=stream_types)
+    known = _desired_digests(project.digests, desired, as_written)
+    live = fetch_live(client, desired=desired, stream_types=stream_types, desired_digests=known)
     plan = build_plan(
         desired,
         live.resources,
@@ -418,7 +422,7 @@ def _make_plan(
         declared_folders=[
             ("dashboards", config.folders.dashboards), ("alerts", config.folders.alerts)
         ],
-        desired_digests=_desired_digests(project.digests, as_written),
+        desired_digests=known,
     )
     plan = mark_sensitive(plan, refs)
     return _Planned(plan=plan, live=live, client=client, checksum=plan_checksum(plan))

@@ -143,6 +143,7 @@ DASHBOARD = KindSpec(
     _stamp=_stamp_description,
     _references=lambda key, body: [("folder", ("dashboards", key[0]))],
     _prepare=_dashboard_prepare,
+    bulky=("tabs",),
 )
 
 

@@ -473,6 +473,10 @@ class KindSpec:
     # Kinds whose live objects export together into one file (model prices → one prices.yaml
     # table): ``(files, reasons)`` for all selected bodies, a reason per object left out.
     _export_all: ExportAll | None = None
+    # Top-level members that are most of a body's size and that nothing but the comparison reads
+    # (not the key, marker, references or system check): a live object found in sync keeps its
+    # digest instead of them (``sync.plan.settle_live``), so plan does not hold every body whole.
+    bulky: tuple[str, ...] = ()
 
     def normalize(self, body: dict[str, Any]) -> dict[str, Any]:
         """The body as OpenObserve would return it, minus server-owned fields and the marker."""

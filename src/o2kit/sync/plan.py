@@ -195,6 +195,34 @@ def fingerprint(res: Resource) -> str:
     return _digest(spec.normalize(res.body))
 
 
+def _live_digest(res: Resource) -> str:
+    """``fingerprint`` of a live object as plan read it (``settle_live`` kept only the digest of
+    a settled one)."""
+    settled = res.meta.get(SETTLED)
+    return settled if isinstance(settled, str) else fingerprint(res)
+
+
+# ``Resource.meta`` key of a live object ``settle_live`` found in sync: the digest of its
+# normalised body, which stands for the bulky members it no longer holds.
+SETTLED = "settled_digest"
+
+
+def settle_live(res: Resource, desired: str | None) -> Resource:
+    """``res`` (a live object) as plan needs it: when the digest of its normalised body is
+    ``desired`` (the ``desired_digest`` of the desired object with its key), it is in sync, and
+    its kind's ``bulky`` members (a dashboard's tabs: nearly all of its ~170 KB) are replaced by
+    that digest in ``meta[SETTLED]``; otherwise ``res`` itself, whole, for the field diff.
+    ``remote.fetch_live`` calls it on each object as it arrives, so a plan in sync never holds
+    every live body at once. ``build_plan`` must then get the same ``desired`` digests."""
+    spec = _spec(res.kind)
+    if desired is None or not spec.bulky or SETTLED in res.meta:
+        return res
+    if _strict_digest(spec.normalize(res.body)) != desired:
+        return res
+    body = {k: v for k, v in res.body.items() if k not in spec.bulky}
+    return replace(res, body=body, meta={**res.meta, SETTLED: desired})
+
+
 def age_key(res: Resource) -> tuple[int, int, str]:
     """Oldest first, by server id: dashboard and folder ids are snowflakes (decimal, strictly
     increasing), alert ids KSUIDs (ordered by second, then random). Concurrent applies need only
@@ -370,13 +398,18 @@ def build_plan(
         if new_digest is None:
             new_body = spec.normalize(spec.complete(want))
             new_digest = _strict_digest(new_body)
-        old_body = spec.normalize(have.body)
-        old_digest = _strict_digest(old_body)
+        settled = have.meta.get(SETTLED)
+        if settled is not None and settled != new_digest:
+            # settle_live kept only the digest of a body equal to another desired one.
+            raise AssertionError(f"{_label(have)} was settled against another desired body")
+        old_body = None if settled is not None else spec.normalize(have.body)
+        old_digest = settled if old_body is None else _strict_digest(old_body)
         digests = (old_digest, new_digest)
         if new_digest is not None and new_digest == old_digest:
             fields: tuple[FieldChange, ...] = ()
             stream_changed = False
         else:
+            assert old_body is not None
             if new_body is None:
                 new_body = spec.normalize(spec.complete(want))
             fields = _mark_secrets(kind, diff(old_body, new_body))
@@ -564,7 +597,7 @@ def _fingerprint_if_needed(res: Resource, known: str | None = None) -> str | Non
     rest = res.kind in kinds.SPECS and kinds.SPECS[res.kind].api is not None
     if (res.kind not in FINGERPRINTED and not rest) or res.meta.get("partial"):
         return None
-    return known or fingerprint(res)
+    return known or _live_digest(res)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,7 +656,7 @@ def plan_checksum(plan: Plan) -> str:
             entry["live"] = {
                 "id": c.live.server_id,
                 "hash": c.live.meta.get("hash"),
-                "body": live_digest or _digest(spec.normalize(c.live.body)),
+                "body": live_digest or _live_digest(c.live),
             }
         if c.desired is not None:
             entry["desired"] = want_digest or _digest(spec.normalize(spec.complete(c.desired)))

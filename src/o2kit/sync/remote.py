@@ -27,7 +27,7 @@ import dataclasses
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from o2kit import kinds
 from o2kit.errors import ApiError, AuthError, Conflict, NotFound, O2kitError, TransportError
 from o2kit.model import Change, Plan, Resource
 from o2kit.sync.client import OpenObserveClient
-from o2kit.sync.plan import age_key, fingerprint
+from o2kit.sync.plan import age_key, fingerprint, settle_live
 
 log = logging.getLogger("o2kit.sync.remote")
 
@@ -45,6 +45,9 @@ FOLDER_TYPES = ("dashboards", "alerts")
 def _kv_owned(kind: str) -> bool:
     """Kinds whose objects may have no marker field: their ownership is in the KV store."""
     return kind in ("template", "destination") or kinds.SPECS[kind].api is not None
+
+# Dashboard lists read at once (each answer is ~170 KB per dashboard in the folder).
+DASHBOARD_LISTS_AT_ONCE = 4
 
 # How many times apply tries one create (looking again between tries) before giving up.
 CREATE_ATTEMPTS = 3
@@ -79,8 +82,12 @@ def fetch_live(
     *,
     desired: Sequence[Resource] = (),
     stream_types: Iterable[str] = (),
+    desired_digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
 ) -> LiveState:
-    """Read live folders, templates, destinations, dashboards, alerts (and, if asked, streams)."""
+    """Read live folders, templates, destinations, dashboards, alerts (and, if asked, streams).
+    With ``desired_digests`` (``plan.desired_digest`` by ``(kind, key)``; pass the same to
+    ``build_plan``), objects found in sync are reduced to what plan needs (``plan.settle_live``).
+    """
     start = client.request_count
     resources: list[Resource] = []
 
@@ -130,19 +137,25 @@ def fetch_live(
 
     _fetch_rest_kinds(client, desired, records, resources)
 
-    dashboard_folders = folders["dashboards"]
-    dashboard_lists = _raise_first_error(
-        client.map(
-            lambda f: client.list_dashboards(
-                str(f["folderId"]), resource=f'dashboards in folder "{f.get("name")}"'
-            ),
-            dashboard_folders,
-        )
-    )
-    for folder, items in zip(dashboard_folders, dashboard_lists, strict=True):
-        folder_name = str(folder.get("name", ""))
+    def dashboards_in(folder: dict[str, Any]) -> list[Resource]:
+        # Each list is reduced as it arrives: a dashboard in sync keeps its digest, not its tabs
+        # (plan.settle_live), so the ~170 KB bodies of one list are freed before the next.
+        folder_name, folder_id = str(folder.get("name", "")), str(folder["folderId"])
+        items = client.list_dashboards(folder_id, resource=f'dashboards in folder "{folder_name}"')
+        out = []
         for item in items:
-            resources.append(_live_dashboard(item, folder_name, str(folder["folderId"])))
+            res = _live_dashboard(item, folder_name, folder_id)
+            if desired_digests:
+                res = settle_live(res, desired_digests.get(("dashboard", res.key)))
+            out.append(res)
+        return out
+
+    # A dashboard list answer is ~170 KB per dashboard: at most DASHBOARD_LISTS_AT_ONCE of them
+    # are in memory (raw and decoded) at once.
+    for listed in _raise_first_error(
+        client.map(dashboards_in, folders["dashboards"], limit=DASHBOARD_LISTS_AT_ONCE)
+    ):
+        resources.extend(listed)
 
     desired_alert_keys = {r.key for r in desired if r.kind == "alert"}
     alert_items = client.list_alerts(include_dependencies=True, resource="alerts")
