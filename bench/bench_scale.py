@@ -229,7 +229,8 @@ HEADER = ("| N     | phase                           |    wall |     CPU | peak 
 
 
 def bench_size(count: int, latency: float, concurrency: int, keep: Path | None,
-               profile_dir: Path | None, with_no_cache: bool = True) -> list[Row]:
+               profile_dir: Path | None, with_no_cache: bool = True,
+               validate_only: bool = False) -> list[Row]:
     rows: list[Row] = []
     tmp = Path(tempfile.mkdtemp(prefix=f"o2kit-scale-{count}-"))
     root = keep if keep is not None else tmp / "project"
@@ -264,6 +265,8 @@ def bench_size(count: int, latency: float, concurrency: int, keep: Path | None,
         phase("validate, one dashboard changed", ["validate"], profile="validate-one")
         if with_no_cache and "--no-cache" in _help(env):
             phase("validate, --no-cache", ["validate", "--no-cache"])
+        if validate_only:
+            return rows
 
         server = Server(latency)
         from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER
@@ -300,6 +303,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write cProfile dumps of each phase here")
     parser.add_argument("--skip-no-cache", action="store_true",
                         help="leave out the second cold run (validate --no-cache)")
+    parser.add_argument("--validate-only", action="store_true",
+                        help="only the validate phases (no server, plan or apply)")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
     if args.profile:
@@ -312,7 +317,7 @@ def main() -> None:
     print("|" + "|".join("---" for _ in range(8)) + "|")
     for size in args.sizes:
         bench_size(size, latency, args.concurrency, args.keep, args.profile,
-                   with_no_cache=not args.skip_no_cache)
+                   with_no_cache=not args.skip_no_cache, validate_only=args.validate_only)
 
 
 if __name__ == "__main__":

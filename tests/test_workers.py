@@ -154,3 +154,41 @@ def test_broken_projects_load_alike_in_the_pool(tmp_path: Path, two_workers: Non
             outcomes.append(info.value.problems)
         assert outcomes[0] == outcomes[1], case.name
         shutil.rmtree(root)
+
+
+def test_sql_findings_kept_on_disk_report_the_same(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate_resources(tool=...) keeps what the SQL checks found per SQL text: a run where
+    one dashboard changed takes the rest from the cache, damaged entries are ignored, and
+    another o2kit (tool) finds them again."""
+    from test_cache import _run
+
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    root = _big_bad_project(tmp_path / "project", copies=5)
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    reference = _run(root, None)
+
+    def run(cache: Cache, tool: str) -> Any:
+        project = load_project(root, None, cache=cache)
+        return validate_resources(project.resources, project.config.config, memo=cache,
+                                  digests=project.digests, tool=tool)
+
+    cold = Cache(tmp_path / "cache")
+    assert run(cold, "tool-1") == reference[0]
+    stored = sorted((tmp_path / "cache" / "sql").rglob("*.json"))
+    assert stored, "the SQL findings were kept"
+    (root / "dashboards" / "bad_001.yaml").write_text(
+        "template: t/bad_dash.yaml.j2\ntitle: Bad 1 changed\n")
+    reference = _run(root, None)
+    one_changed = Cache(tmp_path / "cache")
+    assert run(one_changed, "tool-1") == reference[0]
+    for path in stored:
+        path.write_text(path.read_text().replace('"findings":[', '"findings":[1,'))
+    shutil.rmtree(tmp_path / "cache" / "validate")  # so the SQL is checked again
+    damaged = Cache(tmp_path / "cache")
+    assert run(damaged, "tool-1") == reference[0]  # damaged entries are found again
+    assert damaged.hits >= len(stored)  # the SQL entries were read (and refused)
+    shutil.rmtree(tmp_path / "cache" / "validate")  # so the SQL is checked again
+    other = Cache(tmp_path / "cache")
+    assert run(other, "tool-2") == reference[0]
+    assert len(sorted((tmp_path / "cache" / "sql").rglob("*.json"))) > len(stored)

@@ -277,7 +277,7 @@ def _load_validated(*, strict: bool = False) -> Any:
     (``o2kit.project.cache``:
     files and objects unchanged since an earlier run are not read or checked again) unless
     --no-cache."""
-    from o2kit.project.cache import open_cache
+    from o2kit.project.cache import open_cache, tool_digest
     from o2kit.project.loader import load_project
     from o2kit.project.workers import fork_map
     from o2kit.validate.rules import validate_resources
@@ -286,7 +286,7 @@ def _load_validated(*, strict: bool = False) -> Any:
     project = load_project(_state.project, _state.env, cache=cache)
     problems = validate_resources(
         project.resources, project.config.config, memo=cache, digests=project.digests,
-        mapper=fork_map,
+        mapper=fork_map, tool=tool_digest() if cache.enabled else "",
     )
     logging.getLogger("o2kit.project.cache").info(
         "cache %s: %d hits, %d misses", cache.directory or "off", cache.hits, cache.misses

@@ -1018,7 +1018,12 @@ class _Loader:
                     template, params = "bedrock/budget.yaml.j2", {**common, "threshold_pct": pct}
                 spec = AlertSpec(template=template, destinations=budget.destinations,
                                  params=params)
+                before = len(self.resources)
                 self.alert(file, index, folder, name, spec)
+                if self.cache is not None:  # made from o2kit.yaml and templates/ alone
+                    for resource in self.resources[before:]:
+                        self.digests[(resource.kind, resource.key)] = digest(
+                            self.inputs, "budget alert", resource.kind, list(resource.key))
 
     # ---- across files ----
 

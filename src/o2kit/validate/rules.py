@@ -122,6 +122,10 @@ class _Context:
     sql_findings: dict[tuple[str, str | None, bool],
                        tuple[list[tuple[str, str]], tuple[str, ...] | None]] = field(
         default_factory=dict)
+    # Where findings of earlier runs are kept (``Memo``), and a digest of everything besides
+    # the SQL they depend on (o2kit itself, configuration, column catalogue); "" = not kept.
+    memo: Memo | None = None
+    memo_salt: str = ""
 
 
 def _report_for(resource: Resource, out: list[Problem]) -> _Report:
@@ -171,6 +175,7 @@ def validate_resources(
     memo: Memo | None = None,
     digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
     mapper: Mapper | None = None,
+    tool: str = "",
 ) -> list[Problem]:
     """Every problem of ``resources`` (desired state), sorted; empty when all is well. Warnings
     (``Problem.is_error`` false) are among them: callers refuse only the errors.
@@ -179,9 +184,10 @@ def validate_resources(
     made from, by kind and key), the problems of a resource whose digest, configuration, column
     catalogue and (for alerts and destinations) the names of all templates and destinations are
     unchanged are taken from ``memo`` instead of being found again; the duplicate check always
-    runs. A cached entry that is not exactly a list of problems is ignored. The resources still
-    to check go through ``mapper`` (default: one after the other); the result does not depend
-    on it.
+    runs. A cached entry that is not exactly a list of problems is ignored. With ``memo`` and
+    ``tool`` (a digest of o2kit itself, ``o2kit.project.cache.tool_digest``), what the SQL
+    checks found is kept per SQL text as well. The resources still to check go through
+    ``mapper`` (default: one after the other); the result does not depend on it.
     """
     out: list[Problem] = []
     ctx = _Context(config=config, streams=catalogue(config))
@@ -194,6 +200,10 @@ def validate_resources(
     if memo is not None and digests:
         shared = _digest(config.model_dump(mode="json"), _catalogue_json(ctx.streams))
         names = _digest(sorted(ctx.templates), sorted(ctx.destinations))
+    if memo is not None and tool:
+        ctx.memo = memo
+        ctx.memo_salt = _digest(tool, shared or _digest(config.model_dump(mode="json"),
+                                                        _catalogue_json(ctx.streams)))
 
     todo: list[tuple[Resource, str]] = []  # (resource, memo key or "")
     for resource in resources:
@@ -543,11 +553,38 @@ def _check_sql(
     key = (sql, expected_stream, ctx.foreign_streams)
     found = ctx.sql_findings.get(key)
     if found is None:
-        found = ctx.sql_findings[key] = _sql_findings(sql, ctx, expected_stream)
+        found = ctx.sql_findings[key] = _stored_sql_findings(sql, ctx, expected_stream)
     findings, outputs = found
     for where, message in findings:
         report.add(path if where == "sql" else stream_path, message)
     return list(outputs) if outputs is not None else None
+
+
+def _stored_sql_findings(
+    sql: str, ctx: _Context, expected_stream: str | None
+) -> tuple[list[tuple[str, str]], tuple[str, ...] | None]:
+    """``_sql_findings`` through ``ctx.memo``: a project where one dashboard changed does not
+    parse again the SQL its other dashboards share with it. A stored entry that is not exactly
+    findings and output names is ignored."""
+    if ctx.memo is None or not ctx.memo_salt:
+        return _sql_findings(sql, ctx, expected_stream)
+    key = _digest(ctx.memo_salt, sql, expected_stream, ctx.foreign_streams)
+    stored = ctx.memo.get("sql", key)
+    if isinstance(stored, dict):
+        findings, outputs = stored.get("findings"), stored.get("outputs")
+        if (isinstance(findings, list)
+                and all(isinstance(f, list) and len(f) == 2 and f[0] in ("sql", "stream")
+                        and isinstance(f[1], str) for f in findings)
+                and (outputs is None or (isinstance(outputs, list)
+                                         and all(isinstance(o, str) for o in outputs)))):
+            return ([(f[0], f[1]) for f in findings],
+                    tuple(outputs) if outputs is not None else None)
+        log.debug("ignoring stored SQL findings %s", key)
+    found, names = _sql_findings(sql, ctx, expected_stream)
+    ctx.memo.put("sql", key, {"findings": [list(f) for f in found],
+                              "outputs": list(names) if names is not None else None},
+                 verify=True)
+    return found, names
 
 
 def _sql_findings(
