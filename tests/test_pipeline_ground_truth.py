@@ -42,6 +42,8 @@ PER_REQUEST = "per-request"
 def _project(root: Path, extra: str) -> Any:
     copy_shipped_project(root)
     shutil.copytree(REPO / "functions", root / "functions")
+    if (REPO / "slos").is_dir():  # the SLOs' SQL SLIs are checked like the panels
+        shutil.copytree(REPO / "slos", root / "slos")
     config = root / "o2kit.yaml"
     config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
     return load_project(root)
@@ -90,10 +92,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
+# The latency SLO is two queries on raw rows (the latency sits in JSON text) and one predicate
+# on typed rows, counting ConverseStream too: test_latency_slo_… checks it on its own.
+LATENCY_SLO = 'slo "bedrock_latency"'
+
+
 def _queries(project: Any) -> dict[str, check.Query]:
     # The per-request panels name what they count: Converse only on raw rows.
     return {q.label.replace("(Converse, ConverseStream)", "(Converse only)"): q
-            for q in check.queries(project.resources)}
+            for q in check.queries(project.resources) if not q.label.startswith(LATENCY_SLO)}
+
+
+def _latency_slo(project: Any) -> dict[str, check.Query]:
+    return {q.label.split(" › ")[-1]: q for q in check.queries(project.resources)
+            if q.label.startswith(LATENCY_SLO)}
 
 
 def _window(world: dict[str, Any]) -> tuple[int, int]:
@@ -208,3 +220,24 @@ def test_typed_rows_have_the_documented_columns(world: dict[str, Any]) -> None:
     converse = next(r for r in logs if r.get("operation") == "Converse" and "latency_ms" in r)
     assert isinstance(converse["latency_ms"], int) and isinstance(converse["input_tokens"], int)
     assert "request_metadata_team" in {k for r in logs for k in r}
+
+
+def test_latency_slo_counts_the_same_calls_as_the_generator(world: dict[str, Any]) -> None:
+    """Good and total calls of the latency SLO over the whole range: raw rows (Converse only,
+    two queries) and typed rows (Converse and ConverseStream, one predicate) against the calls."""
+    raw, typed = _latency_slo(world["raw"]), _latency_slo(world["typed"])
+    if not raw:
+        pytest.skip("no latency SLO in this project")
+    start, end = _window(world)
+    limit = 10_000
+    for operations, good, total in (
+            ({"Converse"},
+             sum(r["zo_slo_value"] for r in world["raw_run"](raw["good"].sql, start, end)),
+             sum(r["zo_slo_value"] for r in world["raw_run"](raw["total"].sql, start, end))),
+            ({"Converse", "ConverseStream"},
+             sum(r["zo_slo_good"] for r in world["typed_run"](typed["count"].sql, start, end)),
+             sum(r["zo_slo_value"] for r in world["typed_run"](typed["count"].sql, start, end)))):
+        calls = [c for c in world["traffic"].invocations
+                 if c.latency_ms is not None and c.operation in operations]
+        assert total == len(calls) > 0
+        assert good == sum(c.latency_ms < limit for c in calls)
