@@ -172,6 +172,7 @@ PIPELINE_INVOCATION_LOG_COLUMNS: Mapping[str, str] = {
     "account_id": "accountId",
     "caller": "identity.arn of the caller",
     "error_code": "errorCode of a failed call",
+    "performance_latency": "performanceConfig.latency (standard or optimized inference)",
     "input_tokens": "input.inputTokenCount",
     "output_tokens": "output.outputTokenCount",
     "cache_read_tokens": "input.cacheReadInputTokenCount",
