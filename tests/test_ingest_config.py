@@ -51,3 +51,18 @@ def test_readme_lists_every_pipeline_column() -> None:
     documented = set(re.findall(r"`([a-z_0-9<>]+)`", section))
     for name in [*columns.PIPELINE_INVOCATION_LOG_COLUMNS, *columns.PIPELINE_METRIC_COLUMNS]:
         assert name in documented, name
+
+
+def test_the_column_catalogue_follows_the_pipeline_switch() -> None:
+    from o2kit.project import columns
+
+    raw = columns.catalogue(Config())["bedrock_logs"]
+    typed = columns.catalogue(Config(ingest=Ingest(pipeline=True)))["bedrock_logs"]
+    assert raw.documents("message_modelid") and not raw.documents("latency_ms")
+    assert typed.documents("latency_ms") and typed.documents("request_metadata_team")
+    assert not typed.documents("message_modelid")
+    assert typed.suggest("message_modelid") == "model_id"
+    metrics = columns.catalogue(Config(ingest=Ingest(pipeline=True)))["bedrock_metrics"]
+    assert metrics.documents("value_sum") and metrics.documents("dimensions_modelid")
+    assert not metrics.documents("timestamp")  # it became _timestamp
+    assert columns.column_type("latency_ms") == columns.column_type("input_tokens") == "Int64"
