@@ -299,6 +299,25 @@ def test_firehose_metrics_can_be_left_out() -> None:
     assert stream["Properties"]["IncludeFilters"] == [{"Namespace": "AWS/Bedrock"}]
 
 
+def test_guardrails_agents_and_knowledge_bases_namespaces_only_when_asked() -> None:
+    (stream,) = _resources(awscfn.build_template(_config(), "us-east-1"),
+                           "AWS::CloudWatch::MetricStream").values()
+    assert stream["Properties"]["IncludeFilters"] == [{"Namespace": "AWS/Bedrock"},
+                                                      {"Namespace": "AWS/Firehose"}]
+    template = awscfn.build_template(_config(include_guardrails_metrics=True,
+                                             include_agents_metrics=True,
+                                             include_knowledge_bases_metrics=True), "us-east-1")
+    (stream,) = _resources(template, "AWS::CloudWatch::MetricStream").values()
+    assert stream["Properties"]["IncludeFilters"] == [
+        {"Namespace": "AWS/Bedrock"}, {"Namespace": "AWS/Firehose"},
+        {"Namespace": "AWS/Bedrock/Guardrails"}, {"Namespace": "AWS/Bedrock/Agents"},
+        {"Namespace": "AWS/Bedrock/KnowledgeBases"}]
+    template = awscfn.build_template(_config(include_guardrails_metrics=True), "us-east-1")
+    (stream,) = _resources(template, "AWS::CloudWatch::MetricStream").values()
+    assert {"Namespace": "AWS/Bedrock/Guardrails"} in stream["Properties"]["IncludeFilters"]
+    assert {"Namespace": "AWS/Bedrock/Agents"} not in stream["Properties"]["IncludeFilters"]
+
+
 def test_extra_log_groups_get_subscriptions_and_their_own_stream() -> None:
     config = _config(extra_log_groups=[
         {"log_group": "/aws/vendedlogs/bedrock/agents", "stream": "bedrock_agents"},

@@ -25,3 +25,22 @@ def test_demo_runs_and_converges() -> None:
     # the generated throttling burst makes the throttling alert fire
     assert re.search(r"FIRES bedrock_throttling", out)
     assert "us.anthropic.claude-3-5-haiku-20241022-v1:0" in out
+
+
+def test_the_demo_incident_fires_every_alert() -> None:
+    """Issue 13 item 7: an hour of demo traffic ends in an incident that fires each shipped
+    alert (the budget forecasts wait for 5 % of the month: not on the 1st and 2nd)."""
+    import datetime as dt
+
+    result = CliRunner().invoke(cli.app, ["--project", str(REPO), "demo", "--minutes", "60"])
+    assert result.exit_code == 0, result.output
+    states = {name: state for state, name in re.findall(r"^   (FIRES|quiet|\?)\s+(\S+):",
+                                                         result.output, re.M)}
+    assert len(states) >= 14
+    today = dt.datetime.now(dt.UTC)
+    early = today.day <= 2
+    quiet = [n for n, s in states.items() if s != "FIRES"
+             and not (early and n.endswith("_forecast"))]
+    assert not quiet, result.output
+    if not early:
+        assert re.search(rf"{len(states)} of {len(states)} alerts fire", result.output)

@@ -51,7 +51,8 @@ def _per_minute_truth(traffic: synth.Traffic, metric: str) -> dict[tuple[int, st
 
 def _points(traffic: synth.Traffic, metric: str) -> dict[tuple[int, str], dict[str, Any]]:
     return {((p["timestamp"] - traffic.start_ms) // 60_000, p["dimensions"]["ModelId"]): p
-            for p in traffic.datapoints if p["metric_name"] == metric}
+            for p in traffic.datapoints
+            if p["metric_name"] == metric and p["namespace"] == "AWS/Bedrock"}
 
 
 @pytest.mark.parametrize("metric", ["InvocationLatency", "TimeToFirstToken"])
@@ -112,7 +113,7 @@ def test_flattened_rows_keep_the_percentiles_special_rows_drop_them(tmp_path: Pa
         config = project.config.config
         rows, traffic = check.synthetic_rows(config, now_ms=NOW_MS, minutes=10, seed=SEED)
         latency = [r for r in rows[config.streams.metrics]
-                   if r["metric_name"] == "InvocationLatency"]
+                   if r["metric_name"] == "InvocationLatency" and r["namespace"] == "AWS/Bedrock"]
         assert len(latency) == len(_points(traffic, "InvocationLatency"))
         if layout == "flattened":
             # format_key (src/config/src/utils/flatten.rs): "p99.9" -> "p99_9"

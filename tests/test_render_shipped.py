@@ -111,6 +111,12 @@ def check_common_rules(sql: str) -> exp.Expression:
         # Bedrock's log-delivery metrics are AWS/Bedrock but dimensionless
         assert "namespace = 'AWS/Bedrock'" in sql, sql
         assert "ModelId" not in sql and "dimensions_modelid" not in sql, sql
+    elif "namespace = 'AWS/Bedrock/" in sql:
+        # Guardrails / Agents / Knowledge Bases: one dimension set per query, so a datapoint
+        # CloudWatch streams once per set is never counted twice
+        assert "dimensions_operation IS NOT NULL" in sql or "Operation=[" in sql \
+            or "dimensions_guardrail" in sql or "Guardrail" in sql, sql
+        assert "dimensions_modelid IN ($model)" not in sql, sql
     elif '"bedrock_metrics"' in sql:
         assert "namespace = 'AWS/Bedrock'" in sql
         names = {c.name for c in tree.find_all(exp.Column)}
@@ -138,7 +144,8 @@ def test_panel_sql_rules_and_aliases(projects: dict[str, list[Resource]]) -> Non
         # every panel follows the dashboard's region variable, and every panel of per-model
         # data its model variable (pipeline-health series are per delivery stream or stream)
         assert "IN ($region)" in sql or "aws_region" not in sql, panel["title"]
-        if panel["id"].startswith("pipeline-"):
+        if panel["id"].startswith(("pipeline-", "guardrails-", "agents-", "knowledge_bases-")):
+            # no ModelId on these series (Agents' per-model table is the agents' own model)
             assert "IN ($region)" in sql and "IN ($model)" not in sql, panel["title"]
         elif panel["id"].startswith("budgets-"):
             # a budget counts every call in its scope, whatever the filters say
@@ -228,6 +235,10 @@ def test_required_panels_exist(projects: dict[str, list[Resource]]) -> None:
         "Quota",
         "Budgets",
         "Pipeline health",
+        "Caching",
+        "Guardrails",
+        "Agents",
+        "Knowledge bases",
     ]
     assert [v["name"] for v in body["variables"]["list"]] == ["model", "region"]
     titles = " | ".join(p["title"] for t in body["tabs"] for p in t["panels"])

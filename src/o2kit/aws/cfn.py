@@ -41,6 +41,13 @@ Format = Literal["yaml", "json"]
 BEDROCK_LOG_STREAM = "aws/bedrock/modelinvocations"
 METRIC_NAMESPACES = ("AWS/Bedrock",)
 FIREHOSE_NAMESPACE = "AWS/Firehose"
+# More of Bedrock, each streamed when o2kit.yaml asks for it (aws.include_*_metrics), for the
+# dashboard's Guardrails, Agents and Knowledge bases tabs (Bedrock user guide: "Monitor Amazon
+# Bedrock Guardrails using CloudWatch metrics", "Monitor Amazon Bedrock Agents using CloudWatch
+# Metrics", "Observability for managed knowledge bases").
+GUARDRAILS_NAMESPACE = "AWS/Bedrock/Guardrails"
+AGENTS_NAMESPACE = "AWS/Bedrock/Agents"
+KNOWLEDGE_BASES_NAMESPACE = "AWS/Bedrock/KnowledgeBases"
 # Only these two calls put data into a Firehose stream; subscription filters and metric streams
 # use nothing else.
 FIREHOSE_PUT_ACTIONS = ("firehose:PutRecord", "firehose:PutRecordBatch")
@@ -345,6 +352,11 @@ def build_template(config: Config, region: str) -> Template:
     namespaces = list(METRIC_NAMESPACES)
     if aws.include_firehose_metrics:
         namespaces.append(FIREHOSE_NAMESPACE)
+    for wanted, namespace in ((aws.include_guardrails_metrics, GUARDRAILS_NAMESPACE),
+                              (aws.include_agents_metrics, AGENTS_NAMESPACE),
+                              (aws.include_knowledge_bases_metrics, KNOWLEDGE_BASES_NAMESPACE)):
+        if wanted:
+            namespaces.append(namespace)
     resources["MetricStreamRole"] = {
         "Type": "AWS::IAM::Role",
         "Properties": {

@@ -57,6 +57,7 @@ class SeedOptions:
     requests_per_minute: float = 40.0
     throttle_burst: bool = False
     spend_spike: bool = False
+    incident: bool = False  # the closing incident that fires every shipped alert (incident_for)
     metrics_layout: str = "flattened"  # config streams.metrics_layout
     # config streams.metric_percentiles: the CloudWatch percentiles the metric stream carries
     percentiles: tuple[str, ...] = field(default_factory=lambda: _synth().DEFAULT_PERCENTILES)
@@ -110,7 +111,8 @@ def _synth() -> Any:
 
 
 def scenario_for(options: SeedOptions) -> synth.Scenario:
-    """The synthetic scenario: optional throttling burst two thirds in, spend spike halfway."""
+    """The synthetic scenario: optional throttling burst two thirds in, spend spike halfway, or
+    the closing incident (:func:`incident_for`, which replaces both)."""
     from o2kit.aws import synth
 
     minutes = options.minutes
@@ -121,23 +123,96 @@ def scenario_for(options: SeedOptions) -> synth.Scenario:
     if options.spend_spike:
         spike = synth.SpendSpike(start_minute=minutes // 2, minutes=max(1, min(5, minutes // 6)),
                                  extra_per_minute=5, token_multiplier=10.0)
+    incident = incident_for(minutes) if options.incident else {}
     # The metric stream `o2kit aws` sets up carries AWS/Firehose too, and Bedrock sends its
-    # log-delivery metrics: seed them (healthy) so the Pipeline health panels have data.
+    # log-delivery metrics: seed them (healthy) so the Pipeline health panels have data. Prompt
+    # caching, guardrails, agents and knowledge bases fill the tabs of the same names.
+    settings: dict[str, Any] = {"throttle_burst": burst, "spend_spike": spike,
+                                **synth.feature_settings(), **incident}
     return synth.Scenario(minutes=minutes, requests_per_minute=options.requests_per_minute,
-                          throttle_burst=burst, spend_spike=spike, firehose_metrics=True,
-                          log_delivery_metrics=True, percentiles=tuple(options.percentiles))
+                          firehose_metrics=True, log_delivery_metrics=True,
+                          percentiles=tuple(options.percentiles), **settings)
 
 
-def build_traffic(options: SeedOptions, *, end_ms: int) -> tuple[synth.Traffic, list[bytes],
-                                                                  list[bytes]]:
-    """The traffic and its Firehose bodies ``(log bodies, metric bodies)``."""
+# The closing incident of `o2kit demo` (and `o2kit seed --incident`): minutes of ordinary
+# traffic, then INCIDENT_MINUTES in which every shipped alert has cause to fire.
+INCIDENT_MINUTES = 30
+LOG_OUTAGE_MINUTES = 16  # > defaults.freshness_minutes (15): the freshness alert's whole period
+
+
+def incident_start(minutes: int) -> int:
+    """The minute the incident starts: INCIDENT_MINUTES before the end, or halfway through a
+    shorter run."""
+    return minutes - min(INCIDENT_MINUTES, minutes // 2)
+
+
+def incident_for(minutes: int) -> dict[str, Any]:
+    """Scenario settings of the closing incident, from :func:`incident_start` to the end:
+
+    * a runaway caller on the first model (20 extra calls a minute, 15,000 × the tokens) — the
+      token-budget, budget threshold and forecast alerts (month-to-date spend far past the
+      example budgets) and, from its metrics, the quota-headroom alert;
+    * in the last 8 minutes a throttling burst on the first model (30 a minute) and failing calls
+      on the third (10 server errors a minute) — the throttling and server-error alerts;
+    * the invocation-log Firehose failing for the last LOG_OUTAGE_MINUTES (records to the S3
+      backup, no log rows) — the Firehose-delivery and pipeline-freshness alerts; Bedrock failing
+      to write its logs in the last 3 minutes — the log-delivery alert;
+    * guardrails intervening in most evaluations.
+
+    With fewer than 2 × LOG_OUTAGE_MINUTES + 8 minutes (40) not every alert fires: the spike's
+    logs need minutes before the outage. Seeded budgets fire only with the shipped example
+    amounts or smaller; the forecast alerts only after 5 % of the period (not on the 1st)."""
+    from o2kit.aws import synth
+
+    start = incident_start(minutes)
+    length = minutes - start
+    tail = min(8, length)
+    outage = min(LOG_OUTAGE_MINUTES, max(1, length // 2))
+    models = synth.DEFAULT_MODELS
+    return {
+        "spend_spike": synth.SpendSpike(start_minute=start, minutes=length, extra_per_minute=20,
+                                        token_multiplier=15000.0),
+        "throttle_burst": synth.ThrottleBurst(start_minute=minutes - tail, minutes=tail,
+                                              extra_per_minute=30),
+        "server_error_burst": synth.ErrorBurst(start_minute=minutes - tail, minutes=tail,
+                                               extra_per_minute=10,
+                                               model_id=models[2].model_id),
+        "delivery_failure": synth.DeliveryFailure(start_minute=minutes - outage, minutes=outage,
+                                                  stream="logs"),
+        "log_delivery_failure": synth.Window(start_minute=minutes - min(3, outage),
+                                             minutes=min(3, outage)),
+        "guardrail_burst": synth.Window(start_minute=start, minutes=length),
+    }
+
+
+def build_traffic(options: SeedOptions, *, end_ms: int, metric_minutes_per_request: int = 500,
+                  ) -> tuple[synth.Traffic, list[bytes], list[bytes]]:
+    """The traffic and its Firehose bodies ``(log bodies, metric bodies)``; each metric body
+    holds at most ``metric_minutes_per_request`` minutes (one record per minute)."""
     from o2kit.aws import synth
 
     check_minutes(options.minutes)
     traffic = synth.generate(scenario_for(options), end_ms=end_ms, seed=options.seed)
-    logs, metrics = synth.firehose_bodies(
+    logs, _ = synth.firehose_bodies(
         traffic, integer_metric_values=options.metrics_layout == "special")
+    _, metrics = synth.firehose_bodies(
+        traffic, integer_metric_values=options.metrics_layout == "special",
+        max_records=metric_minutes_per_request)
     return traffic, logs, metrics
+
+
+# Firehose delivers a minute's metric datapoints about one buffer interval after the minute
+# (o2kit aws: 60 s), the delay o2kit.query.check gives synthetic rows too.
+DELIVERY_DELAY_MS = 60_000
+
+
+def metric_arrival_ms(body: bytes, *, now_ms: int) -> int:
+    """When Firehose would deliver a one-minute metric body: the end of its minute plus the
+    buffer interval, never later than now."""
+    from o2kit.aws import synth
+
+    record = json.loads(body)["records"][0]["data"]
+    return min(now_ms, synth.record_minute_end_ms(record) + DELIVERY_DELAY_MS)
 
 
 def send_traffic(client: FirehoseSender, traffic: synth.Traffic, log_bodies: list[bytes],

@@ -98,6 +98,14 @@ STREAMING_OPERATIONS = ("ConverseStream", "InvokeModelWithResponseStream")
 FIRST_TOKEN_SHARE = 0.3
 CONTROL_TEXT = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
 MINUTE_MS = 60_000
+# Prompt-cache token metrics of AWS/Bedrock (per ModelId), sent when Scenario.prompt_caching is on.
+CACHE_METRIC_NAMES = ("CacheReadInputTokenCount", "CacheWriteInputTokenCount")
+GUARDRAILS_NAMESPACE = "AWS/Bedrock/Guardrails"
+GUARDRAIL_POLICY_TYPES = ("ContentPolicy", "TopicPolicy", "WordPolicy",
+                          "SensitiveInformationPolicy", "ContextualGroundingPolicy")
+AGENTS_NAMESPACE = "AWS/Bedrock/Agents"
+KNOWLEDGE_BASES_NAMESPACE = "AWS/Bedrock/KnowledgeBases"
+KB_OPERATIONS = ("Retrieve", "RetrieveAndGenerate")
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,9 @@ class ModelProfile:
     # Bedrock": e.g. 5 for Claude Sonnet 4 and Opus 4, 1 for most others), for
     # EstimatedTPMQuotaUsage.
     output_burndown: float = 1.0
+    # Prompt caching (Scenario.prompt_caching): tokens of the cached prompt prefix of a caching
+    # call; 0 = the model is called without cache points.
+    cache_prefix_tokens: int = 0
     operations: tuple[tuple[str, float], ...] = (
         ("Converse", 0.5), ("ConverseStream", 0.2), ("InvokeModel", 0.3))
 
@@ -132,12 +143,13 @@ class ModelProfile:
 DEFAULT_MODELS: tuple[ModelProfile, ...] = (
     ModelProfile("us.anthropic.claude-3-5-haiku-20241022-v1:0", weight=3.0,
                  latency_median_ms=1400.0, latency_sigma=0.45, input_tokens_median=900,
-                 output_tokens_median=180),
+                 output_tokens_median=180, cache_prefix_tokens=2048),
     ModelProfile("anthropic.claude-3-haiku-20240307-v1:0", weight=2.0,
                  latency_median_ms=800.0, latency_sigma=0.4, input_tokens_median=600,
-                 output_tokens_median=120),
+                 output_tokens_median=120, cache_prefix_tokens=1024),
     ModelProfile("amazon.nova-lite-v1:0", weight=2.0, latency_median_ms=600.0,
                  latency_sigma=0.35, input_tokens_median=500, output_tokens_median=100,
+                 cache_prefix_tokens=1536,
                  operations=(("Converse", 0.7), ("InvokeModel", 0.3))),
     ModelProfile("meta.llama3-1-70b-instruct-v1:0", weight=1.0, latency_median_ms=2500.0,
                  latency_sigma=0.6, input_tokens_median=1200, output_tokens_median=300,
@@ -168,6 +180,17 @@ class SpendSpike:
 
 
 @dataclass(frozen=True)
+class ErrorBurst:
+    """Extra calls per minute that fail with a server error (5xx), for ``minutes`` minutes from
+    ``start_minute``."""
+
+    start_minute: int
+    minutes: int
+    extra_per_minute: int
+    model_id: str | None = None  # None: the first model
+
+
+@dataclass(frozen=True)
 class Window:
     """Minutes ``[start_minute, start_minute + minutes)`` of a scenario."""
 
@@ -194,6 +217,12 @@ class Silence(Window):
     stream: str = "logs"
 
 
+# Guardrails, agent aliases and knowledge bases of `o2kit seed` / `demo` / `check` / `preview`.
+DEMO_GUARDRAILS = ("arn:aws:bedrock:us-east-1:111122223333:guardrail/gr1safety0a1",
+                   "arn:aws:bedrock:us-east-1:111122223333:guardrail/gr2pii00000b")
+DEMO_AGENTS = ("arn:aws:bedrock:us-east-1:111122223333:agent-alias/AGENT00001/ALIAS00001",
+               "arn:aws:bedrock:us-east-1:111122223333:agent-alias/AGENT00002/ALIAS00002")
+DEMO_KNOWLEDGE_BASES = ("KB00000001", "KB00000002")
 PIPELINE_STREAMS = ("logs", "metrics")
 FIREHOSE_METRIC_NAMES = ("DeliveryToHttpEndpoint.Success", "DeliveryToHttpEndpoint.Records",
                          "DeliveryToS3.Success", "DeliveryToS3.Records")
@@ -235,6 +264,20 @@ class Scenario:
     delivery_failure: DeliveryFailure | None = None
     log_delivery_failure: Window | None = None
     silence: Silence | None = None
+    server_error_burst: ErrorBurst | None = None
+    # Prompt caching, Guardrails, Agents and Knowledge Bases (module docstring); all off by
+    # default, and drawn from their own random streams, so the Bedrock calls stay the same.
+    prompt_caching: bool = False
+    cache_hit_share: float = 0.6  # caching calls whose prefix is read from the cache
+    cache_write_share: float = 0.25  # caching calls that write it (the rest: no cache point)
+    guardrails: tuple[str, ...] = ()  # guardrail ARNs (version "1"); () = no Guardrails data
+    guardrail_evaluations_per_minute: float = 12.0  # per guardrail
+    guardrail_intervention_rate: float = 0.08
+    guardrail_burst: Window | None = None  # minutes in which most evaluations intervene
+    agents: tuple[str, ...] = ()  # agent alias ARNs; () = no Agents data
+    agent_invocations_per_minute: float = 4.0  # per agent alias
+    knowledge_bases: tuple[str, ...] = ()  # knowledge base ids; () = no Knowledge Bases data
+    kb_requests_per_minute: float = 6.0  # per knowledge base
 
     def __post_init__(self) -> None:
         for event in (self.delivery_failure, self.silence):
@@ -253,6 +296,13 @@ class Scenario:
         return any(e is not None and e.covers(minute) for e in events)
 
 
+def feature_settings() -> dict[str, Any]:
+    """Scenario settings that turn on prompt caching and the demo's guardrails, agents and
+    knowledge bases (what ``seed``, ``demo``, ``check`` and ``preview`` send)."""
+    return {"prompt_caching": True, "guardrails": DEMO_GUARDRAILS, "agents": DEMO_AGENTS,
+            "knowledge_bases": DEMO_KNOWLEDGE_BASES}
+
+
 @dataclass
 class Invocation:
     """One call, as it happened (ground truth)."""
@@ -268,6 +318,48 @@ class Invocation:
     output_tokens: int
     request_id: str
     record: dict[str, Any] | None  # the Bedrock log record, None when not logged
+    cache_read_tokens: int = 0  # prompt-cache tokens (not part of input_tokens)
+    cache_write_tokens: int = 0
+
+
+@dataclass
+class GuardrailEvaluation:
+    """One ApplyGuardrail evaluation (ground truth of the AWS/Bedrock/Guardrails metrics)."""
+
+    minute: int
+    guardrail_arn: str
+    version: str
+    source: str  # "Input" | "Output"
+    intervened: bool
+    policies: tuple[str, ...]  # the policy types that intervened
+    text_units: int
+    latency_ms: int
+
+
+@dataclass
+class AgentInvocation:
+    """One InvokeAgent request (ground truth of the AWS/Bedrock/Agents metrics)."""
+
+    minute: int
+    agent_alias_arn: str
+    operation: str
+    model_id: str
+    outcome: str  # "success" | "client_error" | "server_error" | "throttled"
+    total_time_ms: int | None
+    ttft_ms: int | None  # streaming requests only
+    model_latencies: list[int]  # one per model call the agent made
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass
+class KnowledgeBaseRequest:
+    """One knowledge-base request (ground truth of the AWS/Bedrock/KnowledgeBases metrics)."""
+
+    minute: int
+    knowledge_base_id: str
+    operation: str
+    outcome: str  # "success" | "client_error" | "server_error" | "throttled"
 
 
 @dataclass
@@ -293,6 +385,9 @@ class Traffic:
     datapoints: list[dict[str, Any]]  # metric-stream JSON objects
     control_messages: list[int]  # timestamps (ms) of CONTROL_MESSAGE envelopes
     truth: dict[str, ModelTruth]
+    guardrail_evaluations: list[GuardrailEvaluation] = field(default_factory=list)
+    agent_invocations: list[AgentInvocation] = field(default_factory=list)
+    kb_requests: list[KnowledgeBaseRequest] = field(default_factory=list)
 
     @property
     def log_records(self) -> list[dict[str, Any]]:
@@ -319,11 +414,12 @@ def generate(scenario: Scenario, *, end_ms: int, seed: int) -> Traffic:
             calls = _poisson(rng, mean)
             extra_ok = _extra(scenario.spend_spike, minute, model, scenario)
             extra_throttled = _extra(scenario.throttle_burst, minute, model, scenario)
+            extra_failed = _extra(scenario.server_error_burst, minute, model, scenario)
             multiplier = (scenario.spend_spike.token_multiplier
                           if _active(scenario.spend_spike, minute, model, scenario) and
                           scenario.spend_spike is not None else 1.0)
             kinds = (["random"] * calls + ["success"] * extra_ok +
-                     ["throttled"] * extra_throttled)
+                     ["throttled"] * extra_throttled + ["server_error"] * extra_failed)
             for kind in kinds:
                 time_ms = minute_start + rng.randrange(MINUTE_MS)
                 invocations.append(_invocation(rng, scenario, model, minute, time_ms, kind,
@@ -335,7 +431,13 @@ def generate(scenario: Scenario, *, end_ms: int, seed: int) -> Traffic:
     if scenario.control_message_every_minutes > 0:
         for minute in range(0, scenario.minutes, scenario.control_message_every_minutes):
             controls.append(start + minute * MINUTE_MS + rng.randrange(MINUTE_MS))
-    return Traffic(scenario, seed, start, end, invocations, datapoints, controls, truth)
+    evaluations = _guardrail_evaluations(scenario, seed)
+    agents = _agent_invocations(scenario, seed)
+    kb_requests = _kb_requests(scenario, seed)
+    datapoints.extend(_feature_datapoints(scenario, evaluations, agents, kb_requests, start))
+    datapoints.sort(key=lambda p: p["timestamp"])  # stable
+    return Traffic(scenario, seed, start, end, invocations, datapoints, controls, truth,
+                   evaluations, agents, kb_requests)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -350,19 +452,22 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
-def _target(event: ThrottleBurst | SpendSpike | None, scenario: Scenario) -> str | None:
+_Burst = ThrottleBurst | SpendSpike | ErrorBurst
+
+
+def _target(event: _Burst | None, scenario: Scenario) -> str | None:
     if event is None:
         return None
     return event.model_id or scenario.models[0].model_id
 
 
-def _active(event: ThrottleBurst | SpendSpike | None, minute: int, model: ModelProfile,
+def _active(event: _Burst | None, minute: int, model: ModelProfile,
             scenario: Scenario) -> bool:
     return (event is not None and _target(event, scenario) == model.model_id
             and event.start_minute <= minute < event.start_minute + event.minutes)
 
 
-def _extra(event: ThrottleBurst | SpendSpike | None, minute: int, model: ModelProfile,
+def _extra(event: _Burst | None, minute: int, model: ModelProfile,
            scenario: Scenario) -> int:
     if event is None or not _active(event, minute, model, scenario):
         return 0
@@ -408,13 +513,21 @@ def _invocation(rng: random.Random, scenario: Scenario, model: ModelProfile, min
         latency = max(50, round(rng.lognormvariate(math.log(model.latency_median_ms),
                                                    model.latency_sigma)))
     request_id = _uuid(rng)
+    cache_read = cache_write = 0
+    if kind == "success" and scenario.prompt_caching and model.cache_prefix_tokens:
+        # Its own random stream per call: caching never shifts the rest of the traffic.
+        roll = random.Random(f"cache-{request_id}").random()
+        if roll < scenario.cache_hit_share:
+            cache_read = model.cache_prefix_tokens
+        elif roll < scenario.cache_hit_share + scenario.cache_write_share:
+            cache_write = model.cache_prefix_tokens
     identity = rng.choice(scenario.identities)
     tags = None if rng.random() < scenario.untagged_share else rng.choice(scenario.tags)
     inference_region = rng.choice(("us-east-1", "us-east-2", "us-west-2")) \
         if model.is_profile else None
     invocation = Invocation(time_ms, minute, model.model_id, operation, kind, error_code,
                             latency if kind == "success" else None, input_tokens,
-                            output_tokens, request_id, None)
+                            output_tokens, request_id, None, cache_read, cache_write)
     if kind != "throttled" or scenario.log_throttles:
         invocation.record = _log_record(rng, scenario, model, invocation, identity, tags,
                                         inference_region, prompt_tokens)
@@ -450,7 +563,8 @@ def _log_record(rng: random.Random, scenario: Scenario, model: ModelProfile,
         "inputContentType": "application/json",
         "inputBodyJson": _input_body(model, call.operation, prompt),
         "inputTokenCount": call.input_tokens,
-        "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0,
+        "cacheReadInputTokenCount": call.cache_read_tokens,
+        "cacheWriteInputTokenCount": call.cache_write_tokens,
     }
     if call.outcome == "success":
         record["output"] = {
@@ -480,8 +594,11 @@ def _input_body(model: ModelProfile, operation: str, prompt: str) -> dict[str, A
 
 def _output_body(model: ModelProfile, call: Invocation) -> Any:
     text = "Here is the answer."
-    usage = {"inputTokens": call.input_tokens, "outputTokens": call.output_tokens,
-             "totalTokens": call.input_tokens + call.output_tokens}
+    usage: dict[str, int] = {"inputTokens": call.input_tokens, "outputTokens": call.output_tokens,
+                             "totalTokens": call.input_tokens + call.output_tokens}
+    if call.cache_read_tokens or call.cache_write_tokens:  # Converse TokenUsage
+        usage["cacheReadInputTokens"] = call.cache_read_tokens
+        usage["cacheWriteInputTokens"] = call.cache_write_tokens
     if call.operation == "Converse":
         return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}},
                 "stopReason": "end_turn", "usage": usage,
@@ -573,12 +690,16 @@ def _datapoints(scenario: Scenario, invocations: Iterable[Invocation],
             samples["OutputTokenCount"] = [float(c.output_tokens) for c in ok]
             burndown = profiles[model_id].output_burndown
             samples["EstimatedTPMQuotaUsage"] = [
-                float(c.input_tokens + c.output_tokens * burndown) for c in ok]
+                float(c.input_tokens + c.cache_write_tokens + c.output_tokens * burndown)
+                for c in ok]
+            if scenario.prompt_caching and profiles[model_id].cache_prefix_tokens:
+                samples["CacheReadInputTokenCount"] = [float(c.cache_read_tokens) for c in ok]
+                samples["CacheWriteInputTokenCount"] = [float(c.cache_write_tokens) for c in ok]
             streamed = [c for c in ok if c.operation in STREAMING_OPERATIONS]
             if streamed:
                 samples["TimeToFirstToken"] = [round((c.latency_ms or 0) * FIRST_TOKEN_SHARE)
                                                for c in streamed]
-        for name in METRIC_NAMES:
+        for name in METRIC_NAMES + CACHE_METRIC_NAMES:
             if name not in samples:
                 continue
             points.append({
@@ -642,6 +763,158 @@ def _pipeline_datapoints(scenario: Scenario, invocations: Iterable[Invocation],
             if failed_logs:
                 points.append(_datum(scenario, "AWS/Bedrock", LOG_DELIVERY_FAILURE, {},
                                      timestamp, [count]))
+    return points
+
+
+# --- Guardrails, Agents, Knowledge Bases ----------------------------------------------------
+
+
+def _guardrail_evaluations(scenario: Scenario, seed: int) -> list[GuardrailEvaluation]:
+    """ApplyGuardrail evaluations per minute and guardrail (Poisson), 70 % on the input, 30 % on
+    the output; an intervention names one policy type, sometimes two."""
+    if not scenario.guardrails:
+        return []
+    rng = random.Random(f"guardrails-{seed}")
+    out = []
+    for minute in range(scenario.minutes):
+        burst = scenario.guardrail_burst is not None and scenario.guardrail_burst.covers(minute)
+        rate = 0.6 if burst else scenario.guardrail_intervention_rate
+        for arn in scenario.guardrails:
+            for _ in range(_poisson(rng, scenario.guardrail_evaluations_per_minute)):
+                source = "Input" if rng.random() < 0.7 else "Output"
+                intervened = rng.random() < rate
+                policies: tuple[str, ...] = ()
+                if intervened:
+                    count = 2 if rng.random() < 0.2 else 1
+                    policies = tuple(sorted(rng.sample(GUARDRAIL_POLICY_TYPES, count)))
+                out.append(GuardrailEvaluation(
+                    minute, arn, "1", source, intervened, policies,
+                    text_units=rng.randint(1, 5),
+                    latency_ms=max(20, round(rng.lognormvariate(math.log(180), 0.4)))))
+    return out
+
+
+def _agent_invocations(scenario: Scenario, seed: int) -> list[AgentInvocation]:
+    """InvokeAgent requests per minute and agent alias (Poisson). Each alias orchestrates with
+    one model (the scenario's models in turn); a successful request makes 1-4 model calls;
+    half are streamed (TTFT = 40 % of the total time)."""
+    if not scenario.agents:
+        return []
+    rng = random.Random(f"agents-{seed}")
+    out = []
+    for minute in range(scenario.minutes):
+        for index, alias in enumerate(scenario.agents):
+            model = scenario.models[index % len(scenario.models)].model_id
+            for _ in range(_poisson(rng, scenario.agent_invocations_per_minute)):
+                roll = rng.random()
+                outcome = ("throttled" if roll < 0.02 else "client_error" if roll < 0.05
+                           else "server_error" if roll < 0.06 else "success")
+                streamed = rng.random() < 0.5
+                if outcome != "success":
+                    out.append(AgentInvocation(minute, alias, "InvokeAgent", model, outcome,
+                                               None, None, [], 0, 0))
+                    continue
+                calls = rng.randint(1, 4)
+                latencies = [max(50, round(rng.lognormvariate(math.log(900), 0.4)))
+                             for _ in range(calls)]
+                input_tokens = sum(_tokens(rng, 1500) for _ in range(calls))
+                output_tokens = sum(_tokens(rng, 200) for _ in range(calls))
+                total = sum(latencies) + rng.randint(200, 800)  # orchestration, tools
+                out.append(AgentInvocation(minute, alias, "InvokeAgent", model, outcome, total,
+                                           round(total * 0.4) if streamed else None,
+                                           latencies, input_tokens, output_tokens))
+    return out
+
+
+def _kb_requests(scenario: Scenario, seed: int) -> list[KnowledgeBaseRequest]:
+    """Knowledge-base requests per minute and knowledge base (Poisson), Retrieve or
+    RetrieveAndGenerate, with a few errors and throttles."""
+    if not scenario.knowledge_bases:
+        return []
+    rng = random.Random(f"knowledge-bases-{seed}")
+    out = []
+    for minute in range(scenario.minutes):
+        for kb in scenario.knowledge_bases:
+            for _ in range(_poisson(rng, scenario.kb_requests_per_minute)):
+                operation = KB_OPERATIONS[0] if rng.random() < 0.6 else KB_OPERATIONS[1]
+                roll = rng.random()
+                outcome = ("throttled" if roll < 0.02 else "client_error" if roll < 0.05
+                           else "server_error" if roll < 0.06 else "success")
+                out.append(KnowledgeBaseRequest(minute, kb, operation, outcome))
+    return out
+
+
+def _feature_datapoints(scenario: Scenario, evaluations: Sequence[GuardrailEvaluation],
+                        agents: Sequence[AgentInvocation],
+                        kb_requests: Sequence[KnowledgeBaseRequest],
+                        start: int) -> list[dict[str, Any]]:
+    """The AWS/Bedrock/Guardrails, AWS/Bedrock/Agents and AWS/Bedrock/KnowledgeBases datapoints
+    of the events, one per minute, metric and dimension set, as CloudWatch aggregates them.
+
+    Dimension sets (Bedrock user guide, "Monitor Amazon Bedrock Guardrails using CloudWatch
+    metrics" / "… Agents using CloudWatch Metrics" / "Observability for managed knowledge
+    bases"): Guardrails per {Operation, GuardrailArn, GuardrailVersion}, and that with
+    GuardrailContentSource or with GuardrailPolicyType (InvocationsIntervened: one sample per
+    evaluation, 1 when that policy intervened); Agents per {Operation} and {Operation, ModelId};
+    Knowledge Bases per {Operation}, ClientErrors / ServerErrors / Throttles only in minutes
+    where they happened."""
+    series: dict[tuple[int, str, str, tuple[tuple[str, str], ...]], list[float]] = {}
+
+    def add(minute: int, namespace: str, name: str, dims: dict[str, str], value: float) -> None:
+        series.setdefault((minute, namespace, name, tuple(dims.items())), []).append(value)
+
+    for e in evaluations:
+        base = {"Operation": "ApplyGuardrail", "GuardrailArn": e.guardrail_arn,
+                "GuardrailVersion": e.version}
+        ns = GUARDRAILS_NAMESPACE
+        add(e.minute, ns, "Invocations", base, 1.0)
+        add(e.minute, ns, "InvocationsIntervened", base, float(e.intervened))
+        add(e.minute, ns, "TextUnitCount", base, float(e.text_units))
+        add(e.minute, ns, "InvocationLatency", base, float(e.latency_ms))
+        by_source = {**base, "GuardrailContentSource": e.source}
+        add(e.minute, ns, "Invocations", by_source, 1.0)
+        add(e.minute, ns, "InvocationsIntervened", by_source, float(e.intervened))
+        for policy in GUARDRAIL_POLICY_TYPES:
+            add(e.minute, ns, "InvocationsIntervened", {**base, "GuardrailPolicyType": policy},
+                float(policy in e.policies))
+    for a in agents:
+        op = {"Operation": a.operation}
+        per_model = {**op, "ModelId": a.model_id}
+        ns = AGENTS_NAMESPACE
+        if a.outcome == "throttled":
+            add(a.minute, ns, "InvocationThrottles", op, 1.0)
+            continue
+        add(a.minute, ns, "InvocationCount", op, 1.0)
+        add(a.minute, ns, "InvocationClientErrors", op, float(a.outcome == "client_error"))
+        add(a.minute, ns, "InvocationServerErrors", op, float(a.outcome == "server_error"))
+        if a.outcome != "success" or a.total_time_ms is None:
+            continue
+        for dims in (op, per_model):
+            add(a.minute, ns, "TotalTime", dims, float(a.total_time_ms))
+            add(a.minute, ns, "ModelInvocationCount", dims, float(len(a.model_latencies)))
+            add(a.minute, ns, "InputTokenCount", dims, float(a.input_tokens))
+            add(a.minute, ns, "OutputTokenCount", dims, float(a.output_tokens))
+            for latency in a.model_latencies:
+                add(a.minute, ns, "ModelLatency", dims, float(latency))
+        if a.ttft_ms is not None:
+            add(a.minute, ns, "TTFT", op, float(a.ttft_ms))
+    for r in kb_requests:
+        op = {"Operation": r.operation}
+        ns = KNOWLEDGE_BASES_NAMESPACE
+        add(r.minute, ns, "Invocations", op, 1.0)
+        name = {"client_error": "ClientErrors", "server_error": "ServerErrors",
+                "throttled": "Throttles"}.get(r.outcome)
+        if name:
+            add(r.minute, ns, name, op, 1.0)
+    units = {"InvocationLatency": "Milliseconds", "TotalTime": "Milliseconds",
+             "TTFT": "Milliseconds", "ModelLatency": "Milliseconds"}
+    points = []
+    for (minute, namespace, name, dim_items), values in series.items():
+        points.append({"metric_stream_name": scenario.metric_stream_name,
+                       "account_id": scenario.account_id, "region": scenario.region,
+                       "namespace": namespace, "metric_name": name, "dimensions": dict(dim_items),
+                       "timestamp": start + minute * MINUTE_MS, "value": _stat(values),
+                       "unit": units.get(name, "Count")})
     return points
 
 

@@ -88,7 +88,15 @@ def demo_command(
         project = base._load_validated()
         config = project.config.config
         seeding.check_minutes(minutes)
-        fake = FakeOpenObserve(seed=seed, query_engine_factory=QueryEngine)
+        # The server's clock: real time, except while a metric batch is replayed at the minute
+        # Firehose would have delivered it (see step 1).
+        replay: dict[str, float | None] = {"at": None}
+
+        def clock() -> float:
+            at = replay["at"]
+            return time.time() if at is None else at
+
+        fake = FakeOpenObserve(seed=seed, query_engine_factory=QueryEngine, clock=clock)
         fake.add_org(config.org)
         environ = dict(os.environ)
         for r in project.resources:
@@ -105,16 +113,34 @@ def demo_command(
                 # 1. traffic through the Firehose route
                 now_ms = int(time.time() * 1000)
                 options = seeding.SeedOptions(
-                    minutes=minutes, seed=seed, throttle_burst=True,
+                    minutes=minutes, seed=seed, incident=True,
                     metrics_layout=getattr(config.streams, "metrics_layout", "flattened"),
                     percentiles=tuple(config.streams.metric_percentiles))
-                traffic, log_bodies, metric_bodies = seeding.build_traffic(options, end_ms=now_ms)
+                traffic, log_bodies, metric_bodies = seeding.build_traffic(
+                    options, end_ms=now_ms, metric_minutes_per_request=1)
                 started = time.perf_counter()
+                key = seeding.firehose_access_key(DEFAULT_USER, DEFAULT_PASSWORD)
                 sent = seeding.send_traffic(
-                    client, traffic, log_bodies, metric_bodies,
+                    client, traffic, log_bodies, [],
                     logs_stream=config.streams.invocation_logs,
-                    metrics_stream=config.streams.metrics,
-                    access_key=seeding.firehose_access_key(DEFAULT_USER, DEFAULT_PASSWORD))
+                    metrics_stream=config.streams.metrics, access_key=key)
+                # OpenObserve stamps a flattened metric row with its arrival time, so the metric
+                # minutes are sent one by one with the fake's clock at each one's delivery (a
+                # minute's end plus the Firehose buffer), as an hour of real deliveries would
+                # have stamped them; sent at once they would all be "now".
+                try:
+                    for body in metric_bodies:
+                        replay["at"] = seeding.metric_arrival_ms(body, now_ms=now_ms) / 1000
+                        part = seeding.send_traffic(
+                            client, traffic, [], [body],
+                            logs_stream=config.streams.invocation_logs,
+                            metrics_stream=config.streams.metrics, access_key=key)
+                        sent.requests += part.requests
+                        sent.failed_requests += part.failed_requests
+                        sent.metric_rows += part.metric_rows
+                        sent.errors.extend(part.errors)
+                finally:
+                    replay["at"] = None
                 took = time.perf_counter() - started
                 base.out.print(f"1. Seeded {sent.rows:,} rows ({sent.log_rows:,} invocation "
                                f"logs, {sent.metric_rows:,} metric datapoints) in "
@@ -160,7 +186,10 @@ def demo_command(
                 _print_summary(base.out, outcomes)
 
                 # 5. alerts, evaluated now
-                base.out.print("5. Alerts now:", markup=False)
+                base.out.print("5. Alerts now (the traffic ends in an incident: "
+                               f"{seeding.INCIDENT_MINUTES} minutes of runaway spend, throttles, "
+                               "server errors and a log-delivery outage):", markup=False)
+                firing, alerts = 0, 0
                 for r in desired:
                     if r.kind != "alert":
                         continue
@@ -175,6 +204,9 @@ def demo_command(
                     except (UnsupportedAlert, EvaluationError) as exc:
                         state, detail = "?", str(exc)
                     base.out.print(f"   {state:<5} {r.key[1]}: {detail}", markup=False)
+                    alerts += 1
+                    firing += state == "FIRES"
+                base.out.print(f"   {firing} of {alerts} alerts fire", markup=False)
                 if keep_running:
                     base._say(f"Serving on {server.url}; Ctrl-C to stop.")
                     try:

@@ -395,6 +395,11 @@ class AwsSettings(_Strict):
     invocation_logging: AwsInvocationLogging = Field(default_factory=AwsInvocationLogging)
     extra_log_groups: list[AwsExtraLogGroup] = Field(default_factory=list)
     include_firehose_metrics: bool = True  # stream AWS/Firehose too, for delivery health
+    # Stream AWS/Bedrock/Guardrails, AWS/Bedrock/Agents, AWS/Bedrock/KnowledgeBases too, for the
+    # dashboard tabs of the same name (dashboard params include_guardrails, …).
+    include_guardrails_metrics: bool = False
+    include_agents_metrics: bool = False
+    include_knowledge_bases_metrics: bool = False
 
     @field_validator("regions")
     @classmethod

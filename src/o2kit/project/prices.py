@@ -611,6 +611,47 @@ def sql_key_columns(table: PriceTable, timestamp: str, context_input: str) -> li
     return out
 
 
+def sql_cache_saving_case(
+    table: PriceTable, cache_read_tokens: str, cache_write_tokens: str, **columns: Any
+) -> str:
+    """Money prompt caching saved per model, NULL for an unpriced model: cache-read tokens billed
+    at the cache-read price instead of the input price they would otherwise have cost
+    (``cache read × (input − cache read price)``), less what cache writes cost over the input
+    price (``cache write × (cache write price − input)``, Claude's 25 % premium). With periods
+    or tiers the input price is the one :func:`sql_cost_case` picks (``price_from`` /
+    ``tier_floor`` columns)."""
+
+    def money(price_in: Decimal, read_mult: Decimal, write_mult: Decimal) -> str:
+        read = price_in * (1 - read_mult)
+        write = price_in * (write_mult - 1)
+        terms = []
+        if read != 0:
+            terms.append(f"{cache_read_tokens} * {sql_num(read)}")
+        if write != 0:
+            terms.append(f"0 - {cache_write_tokens} * {sql_num(write)}")
+        return f"({' + '.join(terms)}) / 1000.0" if terms else "0.0"
+
+    def tiered(rates: Rates) -> str:
+        base = money(rates.input_per_1k, rates.cache_read_multiplier,
+                     rates.cache_write_multiplier)
+        if not rates.tiers:
+            return base
+        whens = [f"WHEN {TIER_COLUMN} >= {tier.above_input_tokens} THEN "
+                 + money(tier.input_per_1k, rates.cache_read_multiplier,
+                         rates.cache_write_multiplier) for tier in rates.tiers]
+        return f"CASE {' '.join(whens)} ELSE {base} END"
+
+    def saving(row: PriceRow) -> str:
+        schedule = row.schedule()
+        if len(schedule) == 1:
+            return tiered(schedule[0])
+        whens = [f"WHEN {PERIOD_COLUMN} >= {day_start_us(rates.start)} THEN {tiered(rates)}"
+                 for rates in reversed(schedule[1:]) if rates.start is not None]
+        return f"CASE {' '.join(whens)} ELSE {tiered(schedule[0])} END"
+
+    return sql_case(table, saving, **columns)
+
+
 class TemplatePrices:
     """What templates see as ``prices``: provenance for labels, and SQL generators.
 
@@ -704,6 +745,15 @@ class TemplatePrices:
         if key not in self._sql:
             self._sql[key] = sql_cost_case(self._table, *names, **checked)
         return self._sql[key]
+
+    def cache_saving_case(
+        self, cache_read_tokens: str, cache_write_tokens: str, **columns: Any
+    ) -> str:
+        names = [
+            require_sql_fragment(c, "prices.cache_saving_case")
+            for c in (cache_read_tokens, cache_write_tokens)
+        ]
+        return sql_cache_saving_case(self._table, *names, **self._columns(columns))
 
     def table_markdown(self) -> str:
         """A short Markdown account of the table, for a dashboard panel."""

@@ -134,6 +134,7 @@ def run(queries_: Sequence[Query], runner: Runner, *, start_us: int, end_us: int
 def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int = 1,
                    scenario: Any = None, pipeline_health: bool = True,
                    functions: Mapping[str, str] | None = None,
+                   features: bool = True,
                    ) -> tuple[dict[str, list[dict[str, Any]]], Any]:
     """Rows per stream name, as OpenObserve would store ``minutes`` of synthetic Bedrock traffic
     ending at ``now_ms``; and the traffic itself (its ``truth`` holds the exact answers).
@@ -142,7 +143,9 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
     Bedrock log-delivery datapoints a metric stream carries (``o2kit.aws.synth``), so the
     dashboard's
     Pipeline health panels have data; they are healthy (no failure) and do not change the
-    Bedrock traffic of the seed.
+    Bedrock traffic of the seed. ``features`` (default on) adds prompt caching and the
+    Guardrails, Agents and Knowledge Bases datapoints, for the tabs that show them (drawn from
+    their own random streams: the calls stay those of the seed).
 
     ``functions`` (stream name → VRL source) runs each decoded event of that stream through the
     function as a realtime pipeline would, before flattening (:func:`pipeline_rows`); the
@@ -153,7 +156,8 @@ def synthetic_rows(config: Config, *, now_ms: int, minutes: int = 60, seed: int 
     percentiles = tuple(getattr(config.streams, "metric_percentiles", synth.DEFAULT_PERCENTILES))
     scenario = scenario or synth.Scenario(minutes=minutes, firehose_metrics=pipeline_health,
                                           log_delivery_metrics=pipeline_health,
-                                          percentiles=percentiles)
+                                          percentiles=percentiles, **(
+                                              synth.feature_settings() if features else {}))
     traffic = synth.generate(scenario, end_ms=now_ms, seed=seed)
     layout = getattr(config.streams, "metrics_layout", "special")
     special = layout == "special"
