@@ -2,11 +2,13 @@
 `o2kit demo` (seed.scenario_for with the closing incident) is stored as OpenObserve would store it
 (each Firehose record stamped at its arrival), and every alert of the shipped project is
 evaluated with OpenObserve's scheduler semantics twice: at the end of the incident (each fires)
-and at its start, after the quiet minutes (none fires)."""
+and at its start, after the quiet minutes (none fires). SLO burn-rate alerts are left out: the
+server evaluates them, o2kit's evaluator runs sql and custom alerts only (it says so)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,12 @@ import pytest
 
 pytest.importorskip("datafusion")
 
-from test_render_golden import shipped_project, with_metrics_layout  # noqa: E402
+from test_render_golden import REPO, shipped_project, with_metrics_layout  # noqa: E402
 
 from o2kit.aws import seed as seeding  # noqa: E402
 from o2kit.project.loader import load_project  # noqa: E402
 from o2kit.query import check  # noqa: E402
-from o2kit.query.alerttest import QueryRunner, evaluate  # noqa: E402
+from o2kit.query.alerttest import QueryRunner, UnsupportedAlert, evaluate  # noqa: E402
 
 # Mid-month, so the month-to-date budgets have a period to project (the forecast alerts wait for
 # 5 % of the month).
@@ -31,6 +33,8 @@ MINUTES = 60
 def test_every_shipped_alert_fires_in_the_incident_and_none_before(tmp_path: Path,
                                                                    layout: str) -> None:
     root = with_metrics_layout(shipped_project(tmp_path / "p"), layout)
+    if (REPO / "slos").is_dir():
+        shutil.copytree(REPO / "slos", root / "slos")
     project = load_project(root)
     config = project.config.config
     now_ms = int(NOW.timestamp() * 1000)
@@ -39,8 +43,12 @@ def test_every_shipped_alert_fires_in_the_incident_and_none_before(tmp_path: Pat
     scenario = seeding.scenario_for(options)
     rows, traffic = check.synthetic_rows(config, now_ms=now_ms, seed=1, scenario=scenario)
     runner = QueryRunner(rows)
-    alerts = [r for r in project.resources if r.kind == "alert"]
+    alerts = [r for r in project.resources if r.kind == "alert"
+              and r.body["query_condition"].get("type") != "slo"]
     assert len(alerts) >= 14
+    for slo_alert in [r for r in project.resources if r not in alerts and r.kind == "alert"]:
+        with pytest.raises(UnsupportedAlert):
+            evaluate({**slo_alert.body, "enabled": True}, QueryRunner({}), 0)
 
     def fired(at_us: int) -> dict[str, Any]:
         out = {}

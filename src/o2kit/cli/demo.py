@@ -204,9 +204,12 @@ def demo_command(
                     except (UnsupportedAlert, EvaluationError) as exc:
                         state, detail = "?", str(exc)
                     base.out.print(f"   {state:<5} {r.key[1]}: {detail}", markup=False)
-                    alerts += 1
+                    alerts += state != "?"
                     firing += state == "FIRES"
-                base.out.print(f"   {firing} of {alerts} alerts fire", markup=False)
+                skipped = sum(1 for r in desired if r.kind == "alert") - alerts
+                base.out.print(f"   {firing} of {alerts} alerts fire"
+                               + (f" ({skipped} not evaluated here, see ?)" if skipped else ""),
+                               markup=False)
                 if keep_running:
                     base._say(f"Serving on {server.url}; Ctrl-C to stop.")
                     try:
