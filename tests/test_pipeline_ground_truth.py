@@ -69,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     typed = _project(base / "typed", "\ningest:\n  pipeline: true\n")
     special = _project(base / "special", "\ningest:\n  pipeline: true\n")
     scenario = synth.Scenario(minutes=60, requests_per_minute=60, firehose_metrics=True,
-                              log_delivery_metrics=True)
+                              log_delivery_metrics=True, **synth.feature_settings())
     raw_config, typed_config = raw.config.config, typed.config.config
     assert (raw_config.ingest.pipeline, typed_config.ingest.pipeline) == (False, True)
     raw_rows, traffic = check.synthetic_rows(raw_config, now_ms=NOW_MS, seed=11,
