@@ -224,6 +224,10 @@ def test_preview_command_on_the_shipped_project(tmp_path: Path) -> None:
     tabs = [t["tabId"] for t in dashboard.body["tabs"]]
     assert len(tabs) > 1
     assert {p.name for p in printed} == {f"bedrock-overview-{t}.png" for t in tabs}
+    # the tabs of issue 13 are drawn, every panel with an answer (the local traffic carries
+    # prompt caching, guardrails, agents and knowledge bases)
+    assert {"caching", "guardrails", "agents", "knowledge_bases"} <= set(tabs)
+    assert "query failed" not in result.output, result.output
     for path in printed:
         assert _size(path.read_bytes())[0] == preview.WIDTH_PX
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
