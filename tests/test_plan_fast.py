@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shipped_project import copy_shipped_project
 from test_kinds_samples import desired_set, live_set
-from test_sync_scenarios import O2
+from test_sync_scenarios import O2, WEBHOOK
 
 from o2kit import kinds
 from o2kit.fake import FakeOpenObserve
@@ -319,3 +319,14 @@ def test_a_warm_plan_reports_exactly_what_a_cold_one_does(
     updates = [c for c in cold["changes"] if c["action"] == "update"]
     assert [c["key"] for c in updates] == [["Bedrock", "Bedrock overview"]]
     assert [f["path"] for f in updates[0]["fields"]] == ["description"]
+
+    # A body with ${env:} references is resolved on every run, never taken from the cache as
+    # written: a destination edited on the server is put back with the resolved URL.
+    with o2.http() as ui:
+        current = ui.get("/api/default/alerts/destinations/bedrock_slack").json()
+        current["url"] = "https://hooks.example.com/edited-in-the-ui"
+        answer = ui.put("/api/default/alerts/destinations/bedrock_slack", json=current)
+        assert answer.status_code == 200, answer.text
+    assert o2("apply", "--auto-approve").exit_code == 0
+    stored = {d["name"]: d for d in fake.destinations()}
+    assert stored["bedrock_slack"]["url"] == WEBHOOK

@@ -335,32 +335,47 @@ def _server_args(url: str | None, org: str | None, ca_bundle: str | None, insecu
                 concurrency=concurrency)
 
 
-def _desired_digests(
-    sources: Any, desired: Any, as_written: Any
-) -> dict[tuple[str, tuple[str, ...]], str]:
-    """``plan.desired_digest`` of every desired object, for ``fetch_live`` and ``build_plan``.
-    Those used as the files wrote them (``as_written``: no ``${env:}`` resolved) go through the
-    cache, keyed on the loader's digest of the object's source (``Project.digests``: o2kit's own
-    code, the configuration, the file's bytes…), so a run where a file did not change does not
-    normalise its objects again; --no-cache computes them all."""
+def _desired_state(project: Any) -> tuple[list[Any], dict[Any, Any], dict[Any, str]]:
+    """The desired objects as plan sends them, the paths of their ``${env:}`` references, and
+    their ``plan.desired_digest`` (for ``fetch_live`` and ``build_plan``).
+
+    Only what the user wrote is resolved; every value used is registered for masking, and the
+    paths of the references mark the plan's fields sensitive on both sides. A body with nothing
+    to resolve (most dashboards) is used as it is. Such a body's digest is cached, keyed on the
+    loader's digest of its source (``Project.digests``: o2kit's own code, the configuration, the
+    file's bytes…): a hit says the body is used as written and gives its digest, so a run where a
+    file did not change neither looks for references in its objects nor normalises them again.
+    --no-cache computes everything."""
+    from o2kit.model import Resource
+    from o2kit.project import envrefs
     from o2kit.project.cache import digest, open_cache
+    from o2kit.redact import register
     from o2kit.sync.plan import desired_digest
 
     cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
-    cacheable = {id(r) for r in as_written} if cache.enabled else set()
-    out: dict[tuple[str, tuple[str, ...]], str] = {}
-    for res in desired:
-        source = sources.get((res.kind, res.key)) if id(res) in cacheable else None
-        key = digest("plan: normalised desired body", source) if source else ""
-        value = cache.get("plan", key) if key else None
-        if not (isinstance(value, str) and len(value) == 64):
-            value = desired_digest(res)
-            if value is None:
-                continue
-            if key:
-                cache.put("plan", key, value)
-        out[(res.kind, res.key)] = value
-    return out
+    desired: list[Any] = []
+    refs: dict[Any, Any] = {}
+    known: dict[Any, str] = {}
+    for r in project.resources:
+        source = project.digests.get((r.kind, r.key)) if cache.enabled else None
+        key = digest("plan: desired body used as written", source) if source else ""
+        entry = cache.get("plan", key) if key else None
+        cached = entry if isinstance(entry, str) and len(entry) == 64 else None
+        paths: list[tuple[str | int, ...]] = []
+        if cached is not None:
+            body = r.body
+        else:
+            body, paths = envrefs.resolve_and_locate(r.body, os.environ, on_secret=register)
+        res = Resource(kind=r.kind, key=r.key, body=body, source=r.source)
+        desired.append(res)
+        refs[(r.kind, r.key)] = paths
+        value = cached or desired_digest(res)
+        if value is None:
+            continue
+        known[(r.kind, r.key)] = value
+        if key and cached is None and body is r.body and not paths:
+            cache.put("plan", key, value)
+    return desired, refs, known
 
 
 @dataclass
@@ -374,9 +389,6 @@ class _Planned:
 def _make_plan(
     settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
 ) -> _Planned:
-    from o2kit.model import Resource
-    from o2kit.project import envrefs
-    from o2kit.redact import register
     from o2kit.sync.client import OpenObserveClient
     from o2kit.sync.plan import build_plan, mark_sensitive, plan_checksum
     from o2kit.sync.remote import fetch_live
@@ -393,22 +405,10 @@ def _make_plan(
             "(lower-case letters, digits, '-'); plan and apply without --prune migrate the "
             "markers of objects in code to it",
         )
-    # Only what the user wrote is resolved; every value used is registered for masking, and the
-    # paths of the references mark the plan's fields sensitive on both sides. A body with nothing
-    # to resolve (most dashboards) is used as it is (envrefs.may_hold_env_refs).
-    desired = []
-    refs: dict[tuple[str, tuple[str, ...]], list[tuple[str | int, ...]]] = {}
-    as_written = []  # resolved to themselves: their digests may be cached (_desired_digests)
-    for r in project.resources:
-        body, paths = envrefs.resolve_and_locate(r.body, os.environ, on_secret=register)
-        desired.append(Resource(kind=r.kind, key=r.key, body=body, source=r.source))
-        refs[(r.kind, r.key)] = paths
-        if body is r.body:
-            as_written.append(desired[-1])
+    desired, refs, known = _desired_state(project)
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
-    known = _desired_digests(project.digests, desired, as_written)
     live = fetch_live(client, desired=desired, stream_types=stream_types, desired_digests=known)
     plan = build_plan(
         desired,
