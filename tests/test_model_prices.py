@@ -416,3 +416,77 @@ def test_definitions_the_server_lists_as_children_are_still_found(o2: O2) -> Non
     parent = next(d for d in listed if d["name"] == "any arn")
     assert [c["name"] for c in parent.get("children", [])] == [arn]
     assert {c["action"] for c in o2.plan()} == {"noop"}
+
+
+def test_check_remote_compares_openobserves_prices_with_the_table(
+    project: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import base64
+    import time
+
+    from o2kit.aws.synth import Scenario, firehose_bodies, generate
+    from o2kit.project.config import ServerSettings
+    from o2kit.query.engine import QueryEngine
+    from o2kit.sync.client import OpenObserveClient
+
+    fake = FakeOpenObserve(query_engine_factory=QueryEngine)
+    now_ms = int(time.time() * 1000)
+    traffic = generate(Scenario(minutes=5, requests_per_minute=20.0), end_ms=now_ms, seed=4)
+    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
+    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
+                              password=DEFAULT_PASSWORD, retries=0)
+    logs, metrics = firehose_bodies(traffic, max_records=50)
+    with OpenObserveClient(settings, transport=fake.transport()) as client:
+        for body in logs:
+            client.post_firehose("bedrock_logs", body, access_key=key)
+        for body in metrics:
+            client.post_firehose("bedrock_metrics", body, access_key=key)
+    o2 = O2(project, fake, monkeypatch)
+    assert o2("apply", "--auto-approve").exit_code == 0
+    table = _table(project)
+    priced = sorted(m for m in traffic.truth if table.price_for(m) is not None)
+    assert priced
+    result = o2("check", "--remote", "--minutes", "30")
+    assert "OpenObserve prices" not in result.output, result.output
+
+    # Someone edits one definition in the UI: check names the row it belongs to.
+    match = table.price_for(priced[0]).match
+    (edited,) = [d for d in o2.definitions() if d["name"] == match]
+    with o2.http() as ui:
+        assert ui.put(f"/api/default/llm/models/{edited['id']}", json={
+            **edited, "tiers": [{"name": "default", "prices": {"input": 1.0}}]}).status_code == 200
+    result = o2("check", "--remote", "--minutes", "30")
+    row = next(i for i, r in enumerate(table.models) if r.match == match)
+    assert f"warning: models[{row}]: OpenObserve prices {priced[0]} at 1000 for 1000 input" in (
+        result.output), result.output
+    assert result.output.count("OpenObserve prices ") == sum(
+        1 for m in traffic.truth if (r := table.price_for(m)) is not None and r.match == match)
+
+
+def test_the_fakes_price_test_follows_openobserves_rule(o2: O2) -> None:
+    text = yaml.safe_dump({
+        "currency": "USD", "effective_date": "2026-01-01", "checked_on": "2026-01-01",
+        "source": "test", "models": [
+            {"match": "anthropic.claude", "input_per_1k": 0.01, "output_per_1k": 0.02,
+             "periods": [{"from": "2026-06-01", "input_per_1k": 0.005, "output_per_1k": 0.01}]},
+            {"match": "global.anthropic.claude-sonnet-4-5", "input_per_1k": 0.003,
+             "output_per_1k": 0.015,
+             "tiers": [{"above_input_tokens": 200000, "input_per_1k": 0.006,
+                        "output_per_1k": 0.0225}]}]}, sort_keys=False)
+    definitions = [d.body for d in model_pricing_definitions(parse_prices(
+        *load_yaml(text, "prices.yaml")))]
+    with o2.http() as http:
+        for body in definitions:
+            assert http.post("/api/default/llm/models", json=body).status_code == 201
+        for model in ("global.anthropic.claude-sonnet-4-5-v1:0", "us.anthropic.claude-3-haiku",
+                      "meta.llama"):
+            for day in ("2026-01-02", "2026-07-01"):
+                ts = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1e6)
+                for usage in ({"input": 1000, "output": 10}, {"input": 300000, "output": 10}):
+                    answer = http.post("/api/default/llm/models/test", json={
+                        "model_name": model, "usage": usage, "timestamp": ts}).json()
+                    full = {**usage, "cache_read_input_tokens": 0,
+                            "cache_creation_input_tokens": 0}
+                    want = _openobserve_cost(definitions, model, ts, full)
+                    assert answer["total_cost"] == pytest.approx(want or 0.0, rel=1e-12)
+                    assert (answer["matched"] is None) == (want is None)

@@ -72,6 +72,12 @@ def check_command(
                 base._say(f"price table coverage not checked: {exc}")
             else:
                 warnings = check.price_coverage(project, seen, minutes)
+                if config.prices_sync:
+                    # OpenObserve's own prices (LLM trace views) against prices.yaml.
+                    try:
+                        warnings += check.server_price_problems(project, client, seen, end_us)
+                    except O2kitError as exc:
+                        base._say(f"OpenObserve's model prices not compared: {exc}")
             client.close()
         if as_json:
             typer.echo(check.as_json(outcomes))

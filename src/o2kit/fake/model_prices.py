@@ -297,9 +297,88 @@ def built_in_catalogue(store: Store, req: Request) -> Response:
     return json_response({"models": models, "source_url": "", "last_updated": 0})
 
 
+def _find_pricing(store: Store, org: str, model: str, span_us: int | None
+                  ) -> dict[str, Any] | None:
+    """``find_pricing_sync_at`` over ``get_org_pricing_entries`` (src/db/src/model_pricing.rs):
+    enabled definitions of the org, ``_meta`` and the built-in org, each sorted by sort_order then
+    name (``build_entries``), merged in source order; among those whose regex matches (a search,
+    not a full match), skipping a ``valid_from`` after the span: org > meta_org > built_in, then
+    the greatest ``valid_from`` (None oldest), then the first."""
+    entries: list[dict[str, Any]] = []
+    for source_org in (org, META_ORG, BUILT_IN_ORG):
+        entries += sorted((v for v in _org_items(store, source_org) if v["enabled"]),
+                          key=lambda v: (v["sort_order"], v["name"]))
+    best: dict[str, Any] | None = None
+    floor = -(2**63)
+    for entry in entries:
+        compiled = _compile(entry["match_pattern"])
+        if isinstance(compiled, str) or not compiled.search(model):
+            continue
+        valid_from = entry.get("valid_from")
+        if span_us is not None and valid_from is not None and valid_from > span_us:
+            continue
+        if best is None:
+            best = entry
+        elif _PRIORITY[entry["source"]] != _PRIORITY[best["source"]]:
+            if _PRIORITY[entry["source"]] < _PRIORITY[best["source"]]:
+                best = entry
+        else:
+            best_from = best.get("valid_from")
+            if (floor if valid_from is None else valid_from) > (
+                    floor if best_from is None else best_from):
+                best = entry
+    return best
+
+
+_TOLERANCE = 0.5  # TierOperator::EQ_TOLERANCE
+
+
+def _holds(operator: str, actual: float, threshold: float) -> bool:
+    return {
+        "gt": actual > threshold, "gte": actual >= threshold, "lt": actual < threshold,
+        "lte": actual <= threshold, "eq": abs(actual - threshold) < _TOLERANCE,
+        "neq": abs(actual - threshold) >= _TOLERANCE,
+    }[operator]
+
+
+def test_model_match(store: Store, req: Request) -> Response:
+    """``POST /llm/models/test``: the matched definition, tier and cost of ``usage``
+    (``calculate_cost_from_definition``: the tier chosen on ``usage`` itself; ``total`` never
+    priced; zero counts and zero costs left out)."""
+    try:
+        body = Struct("TestModelMatchRequest", [
+            Field("model_name", Str()),
+            Field("usage", Map(Int("i64")), default=dict),
+            Field("timestamp", Opt(Int("i64"))),
+        ]).de(read_json(req))
+    except SerdeError as err:
+        raise shape_error(err) from None
+    matched = _find_pricing(store, req.params["org"], body["model_name"], body["timestamp"])
+    if matched is None:
+        return json_response({"matched": None, "tier": None, "costs": {}, "total_cost": 0.0})
+    usage = body["usage"]
+    tiers = matched["tiers"]
+    tier = next((t for t in tiers if t.get("condition") is not None and _holds(
+        t["condition"]["operator"], float(usage.get(t["condition"]["usage_key"], 0)),
+        t["condition"]["value"])), None) or next(
+        (t for t in tiers if t.get("condition") is None), None)
+    costs: dict[str, float] = {}
+    if tier is not None:
+        for key, count in usage.items():
+            if key == "total" or count == 0 or key not in tier["prices"]:
+                continue
+            cost = count * tier["prices"][key]
+            if cost > 0:
+                costs[key] = cost
+    return json_response({"matched": _written(matched),
+                          "tier": tier["name"] if tier is not None else "",
+                          "costs": costs, "total_cost": sum(costs.values())})
+
+
 ROUTES = [
     ("{org}/llm/models", {"GET": list_definitions, "POST": create_definition}),
     ("{org}/llm/models/built-in", {"GET": built_in_catalogue}),
+    ("{org}/llm/models/test", {"POST": test_model_match}),
     ("{org}/llm/models/{model_id}", {"GET": get_definition, "PUT": update_definition,
                                      "DELETE": delete_definition}),
 ]

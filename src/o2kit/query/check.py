@@ -311,6 +311,47 @@ def price_coverage(project: Any, model_ids: list[str], minutes: int) -> list[Pro
     return out
 
 
+MAX_PRICE_PROBES = 50  # model ids asked about (two requests each)
+
+
+def server_price_problems(project: Any, client: Any, model_ids: Sequence[str],
+                          now_us: int) -> list[Problem]:
+    """With ``prices_sync`` on: does OpenObserve price each model seen as prices.yaml does?
+    Asks ``POST /llm/models/test`` (through ``client.test_model_price``) for a small call and
+    one above the highest tier, at ``now_us``; a different total is a warning at the row."""
+    from datetime import UTC, datetime
+
+    table = project.prices
+    if table is None:
+        return []
+    name = project.config.config.prices
+    when = datetime.fromtimestamp(now_us / 1_000_000, UTC)
+    index = {row.match: i for i, row in enumerate(table.models)}
+    out: list[Problem] = []
+    for model_id in list(model_ids)[:MAX_PRICE_PROBES]:
+        row = table.price_for(model_id)
+        if row is None:
+            continue
+        top = max((t.above_input_tokens for t in row.rates_at(when).tiers), default=0)
+        for tokens_in, tokens_out in ((1000, 500), (top + 1000, 500)) if top else ((1000, 500),):
+            want = float(table.cost_at(model_id, when, tokens_in, tokens_out, 0, 0) or 0)
+            answer = client.test_model_price(model_id, {"input": tokens_in, "output": tokens_out},
+                                             now_us, resource=f"price of {model_id}")
+            got = float(answer.get("total_cost") or 0.0)
+            if abs(got - want) > 1e-9 * max(abs(want), 1e-12):
+                matched = answer.get("matched") or {}
+                which = (f"definition {str(matched.get('name', ''))!r}" if matched
+                         else "no definition")
+                i = index[row.match]
+                out.append(Problem(
+                    name, project.price_lines.get(i, 1), f"models[{i}]",
+                    f"OpenObserve prices {model_id} at {got:.10g} for {tokens_in} input + "
+                    f"{tokens_out} output tokens ({which}), prices.yaml at {want:.10g}; "
+                    "`o2kit apply` syncs them", severity="warning"))
+                break
+    return out
+
+
 def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str]]:
     """``(status, label, detail)`` per query, for the terminal."""
     out = []

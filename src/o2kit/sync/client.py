@@ -809,6 +809,20 @@ class OpenObserveClient:
             raise self._unexpected("POST", path, resource, 'a search answer with "hits"', data)
         return data
 
+    def test_model_price(self, model_name: str, usage: Mapping[str, int], timestamp_us: int,
+                         *, resource: str = "") -> dict[str, Any]:
+        """How the server prices ``usage`` of ``model_name`` at ``timestamp_us``: ``POST
+        /api/{org}/llm/models/test`` (src/api/management/src/request/model_pricing.rs
+        ``test_model_match``: ``{matched, tier, costs, total_cost}``). Writes nothing."""
+        path = self._v1("llm", "models", "test")
+        response = self._call("POST", path, body={"model_name": model_name, "usage": dict(usage),
+                                                  "timestamp": timestamp_us},
+                              resource=resource or "model price test")
+        data = self._json_of(response, resource)
+        if not isinstance(data, dict) or "total_cost" not in data:
+            raise self._unexpected("POST", path, resource, 'an answer with "total_cost"', data)
+        return data
+
     def healthz(self, *, resource: str = "") -> bool:
         """True when ``/healthz`` answers ``{"status": "ok"}``. One attempt, no retries.
 
