@@ -152,8 +152,10 @@ def incident_for(minutes: int) -> dict[str, Any]:
     * a runaway caller on the first model (20 extra calls a minute, 15,000 × the tokens) — the
       token-budget, budget threshold and forecast alerts (month-to-date spend far past the
       example budgets) and, from its metrics, the quota-headroom alert;
-    * in the last 8 minutes a throttling burst on the first model (30 a minute) and failing calls
-      on the third (10 server errors a minute) — the throttling and server-error alerts;
+    * failing calls on the third model throughout (10 server errors a minute) — the
+      server-error alert and, from the logged failures before the outage, a fast burn of the
+      availability SLO's error budget; in the last 8 minutes a throttling burst on the first
+      model (30 a minute) — the throttling alert;
     * the invocation-log Firehose failing for the last LOG_OUTAGE_MINUTES (records to the S3
       backup, no log rows) — the Firehose-delivery and pipeline-freshness alerts; Bedrock failing
       to write its logs in the last 3 minutes — the log-delivery alert;
@@ -174,7 +176,7 @@ def incident_for(minutes: int) -> dict[str, Any]:
                                         token_multiplier=15000.0),
         "throttle_burst": synth.ThrottleBurst(start_minute=minutes - tail, minutes=tail,
                                               extra_per_minute=30),
-        "server_error_burst": synth.ErrorBurst(start_minute=minutes - tail, minutes=tail,
+        "server_error_burst": synth.ErrorBurst(start_minute=start, minutes=length,
                                                extra_per_minute=10,
                                                model_id=models[2].model_id),
         "delivery_failure": synth.DeliveryFailure(start_minute=minutes - outage, minutes=outage,
