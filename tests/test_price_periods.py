@@ -183,10 +183,24 @@ def test_the_cost_over_time_chart_sums_to_the_same_total(world: dict[str, Any]) 
 
 
 def test_a_table_without_periods_or_tiers_renders_the_sql_it_did_before(tmp_path: Path) -> None:
-    # The golden files (tests/golden) hold the SQL of the shipped table; this checks the switch.
+    # The golden files (tests/golden) hold the SQL of the shipped table byte for byte; this
+    # checks the switch: no grouping columns unless the table has periods or tiers.
+    import json
+
     root = copy_shipped_project(tmp_path)
-    table = load_project(root).prices
-    assert table is not None and not table.period_starts and not table.tier_thresholds
+    project = load_project(root)
+    assert project.prices is not None and not project.prices.period_starts
+    rendered = json.dumps([r.body for r in project.resources])
+    assert "price_from" not in rendered and "tier_floor" not in rendered
+    text = (root / "prices.yaml").read_text(encoding="utf-8").replace(
+        "{match: amazon.nova-micro-v1, input_per_1k: 0.000035, output_per_1k: 0.00014, "
+        "cache_read_multiplier: 0.25}",
+        "{match: amazon.nova-micro-v1, input_per_1k: 0.000035, output_per_1k: 0.00014, "
+        "cache_read_multiplier: 0.25, tiers: [{above_input_tokens: 1000, input_per_1k: 1, "
+        "output_per_1k: 1}]}")
+    (root / "prices.yaml").write_text(text, encoding="utf-8")
+    rendered = json.dumps([r.body for r in load_project(root).resources])
+    assert "tier_floor" in rendered and "price_from" not in rendered
 
 
 def test_a_bad_period_in_the_project_is_a_validation_error(tmp_path: Path) -> None:
