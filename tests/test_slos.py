@@ -101,7 +101,7 @@ def test_plan_apply_plan_creates_the_slos_and_their_burn_rate_alerts_then_is_cle
     assert sorted(slos) == ["bedrock_availability", "bedrock_latency"]
     availability = slos["bedrock_availability"]
     # o2kit's own id, the project marker in the description, enabled, the server's fields.
-    assert availability["id"] == slo_id("bedrock-monitoring", "bedrock_availability")
+    assert availability["id"] == slo_id("default", "bedrock_availability")
     assert "o2kit:bedrock-monitoring:" in availability["description"]
     assert availability["enabled"] is True and availability["definition_generation"] == 1
     assert availability["owner"] == DEFAULT_USER
@@ -209,6 +209,7 @@ def test_export_writes_an_slo_file_that_loads_back_to_the_same_slo(
     files = SPECS["slo"].export_files(live)
     assert files is not None and [p for p, _ in files] == ["slos/bedrock_availability.yaml"]
     root = copy_shipped_project(tmp_path / "exported")
+    shutil.rmtree(root / "slos", ignore_errors=True)
     (root / "slos").mkdir()
     (root / "slos" / "bedrock_availability.yaml").write_text(files[0][1])
     loaded = [r for r in load_project(root).resources if r.kind == "slo"]
@@ -329,7 +330,7 @@ def test_the_shipped_slis_count_what_the_generator_made(tmp_path: Path, limit_ms
 
     root = copy_shipped_project(tmp_path / "p")
     text = (REPO / "slos" / "bedrock.yaml.j2").read_text()
-    (root / "slos").mkdir()
+    (root / "slos").mkdir(exist_ok=True)
     (root / "slos" / "bedrock.yaml.j2").write_text(
         text.replace("latency_limit_ms = 10000", f"latency_limit_ms = {limit_ms}"))
     project = load_project(root)
@@ -373,3 +374,80 @@ def test_the_shipped_slis_count_what_the_generator_made(tmp_path: Path, limit_ms
         m: tuple(v) for m, v in want_latency.items()}
     if limit_ms == 1500:  # a limit the generator's latencies cross often
         assert sum(v[0] for v in want_latency.values()) < sum(v[1] for v in want_latency.values())
+
+
+def test_the_shipped_slis_through_the_ingest_pipeline_count_what_the_generator_made(
+        tmp_path: Path) -> None:
+    """With `ingest.pipeline` on, both SLIs are single queries on the typed columns, and the
+    latency SLI reads ConverseStream calls too (their latency is in the stream's metadata
+    event)."""
+    pytest.importorskip("datafusion")
+    pytest.importorskip("vrl_python")
+    from o2kit.aws import synth
+    from o2kit.query import check, functiontest
+    from o2kit.validate.slosafety import sli_queries
+
+    root = copy_shipped_project(tmp_path / "p")
+    shutil.rmtree(root / "slos", ignore_errors=True)
+    shutil.copytree(REPO / "slos", root / "slos")
+    shutil.copytree(REPO / "functions", root / "functions")
+    config_file = root / "o2kit.yaml"
+    config_file.write_text(config_file.read_text() + "\ningest:\n  pipeline: true\n")
+    project = load_project(root)
+    assert not [p for p in validate_resources(project.resources, project.config.config)
+                if p.is_error]
+    slos = {r.key[0]: r.body for r in project.resources if r.kind == "slo"}
+    assert {b["config"]["source"]["mode"] for b in slos.values()} == {"single_query"}
+    now_ms = 1_787_223_600_000
+    scenario = synth.Scenario(minutes=30, requests_per_minute=30, log_throttles=True,
+                              throttle_rate=0.05, client_error_rate=0.03, server_error_rate=0.02)
+    config = project.config.config
+    rows, traffic = check.synthetic_rows(config, now_ms=now_ms, seed=4, scenario=scenario,
+                                         functions=functiontest.pipeline_functions(root, config))
+    run = check.local_runner(rows)
+    start_us, end_us = (now_ms - 1_800_000) * 1000, now_ms * 1000
+    logged = [i for i in traffic.invocations if i.record is not None]
+    availability: dict[int, list[int]] = {}
+    latency: dict[int, list[int]] = {}
+    for call in logged:
+        minute = call.time_ms // 60_000
+        cell = availability.setdefault(minute, [0, 0])
+        cell[0] += call.error_code is None
+        cell[1] += 1
+        if call.outcome == "success" and call.operation in ("Converse", "ConverseStream"):
+            assert call.latency_ms is not None
+            lat = latency.setdefault(minute, [0, 0])
+            lat[0] += call.latency_ms < 10000
+            lat[1] += 1
+    assert any(c.operation == "ConverseStream" for c in logged)
+    for name, want in (("bedrock_availability", availability), ("bedrock_latency", latency)):
+        (sql,) = sli_queries(slos[name]).values()
+        got = _slice_counts(run(sql, start_us, end_us), good="zo_slo_good")
+        assert got == {m: tuple(v) for m, v in want.items()}, name
+
+
+def test_an_adopted_slo_keeps_its_id_and_its_burn_rate_alerts_point_at_it(o2: O2) -> None:
+    # Made in the UI before the repository declared it: the server chose its id.
+    with o2.http() as ui:
+        made = {"name": "bedrock_latency", "description": "made by hand", "sli_type": "count",
+                "config": {"source": {"mode": "single_query", "query": {
+                    "stream": "bedrock_logs", "stream_type": "logs", "good_expr": "a = 1"}}},
+                "window_secs": 604800, "slice_interval_secs": 60, "target": 90}
+        answer = ui.post("/api/default/slos", json=made).json()
+    live_id = answer["id"]
+    assert live_id != slo_id("default", "bedrock_latency")
+    plan = o2.plan("--adopt")
+    adopted = [c for c in plan["changes"] if c["kind"] == "slo"
+               and c["key"] == ["bedrock_latency"]]
+    assert [c["action"] for c in adopted] == ["update"]
+    result = o2("apply", "--auto-approve", "--adopt")
+    assert result.exit_code == 0, result.output
+    latency = _slos(o2)["bedrock_latency"]
+    assert latency["id"] == live_id and latency["target"] == 99
+    conditions = {name: a["query_condition"]["slo_condition"]["slo_id"]
+                  for name, a in _slo_alerts(o2).items()}
+    assert conditions["bedrock_latency_fast_burn"] == live_id
+    assert conditions["bedrock_availability_fast_burn"] == slo_id("default",
+                                                                  "bedrock_availability")
+    again = o2("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from o2kit.kinds.spec import (
@@ -223,6 +225,17 @@ def _alert_references(key: tuple[str, ...], body: dict[str, Any]) -> list[Ref]:
     return refs
 
 
+def _alert_rebind(body: dict[str, Any], ids: Mapping[str, str]) -> dict[str, Any]:
+    # The SLO an SLO alert points at (see _alert_references), by its live id.
+    query = body.get("query_condition")
+    cond = query.get("slo_condition") if isinstance(query, dict) else None
+    if not isinstance(cond, dict) or str(cond.get("slo_id")) not in ids:
+        return body
+    out = copy.deepcopy(body)
+    out["query_condition"]["slo_condition"]["slo_id"] = ids[str(cond["slo_id"])]
+    return out
+
+
 def _rename_alias(body: dict[str, Any]) -> dict[str, Any]:
     if "alert_destinations" in body:
         value = body.pop("alert_destinations")
@@ -326,6 +339,7 @@ ALERT = KindSpec(
     _marker_of=_alert_marker,
     _stamp=_alert_stamp,
     _references=_alert_references,
+    _rebind=_alert_rebind,
 )
 
 

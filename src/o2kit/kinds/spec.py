@@ -9,7 +9,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -422,8 +422,9 @@ class SourceFiles:
     into objects or problems; it is pure. ``yaml`` False: ``data`` is the file's text. A suffix
     ending in ``.j2`` is rendered with the project's Jinja context first; ``context`` is that
     context (config, streams, ingest …) for the parse step too, plus ``project`` (o2kit.yaml's
-    identity or None), ``folders`` (``{"dashboards": …, "alerts": …}``) and, for YAML files,
-    ``line_of`` (a path of keys → its line in the file)."""
+    identity or None), ``org_name`` (the org, a plain string), ``folders``
+    (``{"dashboards": …, "alerts": …}``) and, for YAML files, ``line_of`` (a path of keys → its
+    line in the file)."""
 
     directory: str
     suffixes: tuple[str, ...]
@@ -467,6 +468,11 @@ class KindSpec:
     # Rules beyond the JSON Schema: ``(path, message)`` per problem of a desired body. Pure.
     _check: Callable[[Resource], list[tuple[tuple[str | int, ...], str]]] = field(
         default=lambda resource: []
+    )
+    # Replaces server ids this body names other objects by (``("kind", ("@id", id))``
+    # references), old → new; returns a new body. Default: the body unchanged.
+    _rebind: Callable[[dict[str, Any], Mapping[str, str]], dict[str, Any]] = field(
+        default=lambda body, ids: body
     )
     # What ``export`` writes for a live body: ``(relative path, text)`` files; None: not exported.
     _export: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
@@ -549,6 +555,10 @@ class KindSpec:
         """The value that addresses the object in the URL of a REST kind."""
         assert self.api is not None, self.kind
         return str(body.get(self.api.id_field, ""))
+
+    def rebind(self, body: dict[str, Any], ids: Mapping[str, str]) -> dict[str, Any]:
+        """``body`` with the server ids it names others by replaced (old → new)."""
+        return self._rebind(body, ids)
 
     def check(self, resource: Resource) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems of a desired object beyond its schema (kinds that define rules)."""

@@ -627,6 +627,7 @@ class _Loader:
                     text = self.env.from_string(text).render(self.base_context())
                 content: Any = text
                 context = {**self.base_context(), "project": self.loaded.config.project,
+                           "org_name": self.loaded.config.org,
                            "folders": {"dashboards": self.loaded.config.folders.dashboards,
                                        "alerts": self.loaded.config.folders.alerts}}
                 if spec.files.yaml:

@@ -335,6 +335,9 @@ def build_plan(
 
     changes: list[Change] = []
     warnings: list[str] = []
+    rebound = _rebind_ids(wanted, groups, state, adopt)
+    if rebound and desired_digests:  # digests of the bodies before their references moved
+        desired_digests = {k: v for k, v in desired_digests.items() if k not in rebound}
 
     for (kind, key), want in wanted.items():
         spec = kinds.SPECS[kind]
@@ -525,6 +528,43 @@ def build_plan(
     return Plan(
         changes=tuple(changes), warnings=tuple(warnings), org=org, env=env, project=project
     )
+
+
+def _rebind_ids(
+    wanted: dict[tuple[str, tuple[str, ...]], Resource],
+    groups: Mapping[tuple[str, tuple[str, ...]], list[Resource]],
+    state: Any,
+    adopt: bool,
+) -> set[tuple[str, tuple[str, ...]]]:
+    """A desired object that names another by server id (an SLO alert's ``slo_id``) names the
+    id o2kit gives the object it creates (``kinds.slo.slo_id``); when the live object the plan
+    pairs it with has another id (adopted, or created before o2kit chose ids), the reference
+    follows the live id. In place, on ``wanted``; kinds say where their ids are (``rebind``)."""
+    moved: dict[tuple[str, str], str] = {}
+    for (kind, key), want in wanted.items():
+        api = kinds.SPECS[kind].api
+        own = want.body.get(api.id_field) if api is not None else None
+        if not own:
+            continue
+        found = groups.get((kind, key), [])
+        pick = ([r for r in found if state(r) == OURS] or [r for r in found if state(r) == LEGACY]
+                or ([r for r in found if state(r) == NONE] if adopt else []))
+        if pick:
+            live_id = str(sorted(pick, key=age_key)[0].server_id or "")
+            if live_id and live_id != str(own):
+                moved[(kind, str(own))] = live_id
+    rebound: set[tuple[str, tuple[str, ...]]] = set()
+    if not moved:
+        return rebound
+    for ident, want in wanted.items():
+        spec = kinds.SPECS[ident[0]]
+        refs = {(k, ref[1]) for k, ref in spec.references(want.key, want.body)
+                if len(ref) == 2 and ref[0] == "@id" and (k, ref[1]) in moved}
+        if refs:
+            body = spec.rebind(want.body, {old: moved[(k, old)] for k, old in refs})
+            wanted[ident] = replace(want, body=body)
+            rebound.add(ident)
+    return rebound
 
 
 def _reserved_name_errors(
