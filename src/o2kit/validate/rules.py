@@ -119,7 +119,7 @@ class _Context:
     foreign_streams: bool = False
     # What ``_check_sql`` found per (SQL, expected stream, foreign_streams): the same SQL is in
     # many panels and alerts. Findings are ("sql" | "stream", message) and the output names.
-    sql_findings: dict[tuple[str, str | None, bool],
+    sql_findings: dict[tuple[str, str | None, bool, bool],
                        tuple[list[tuple[str, str]], tuple[str, ...] | None]] = field(
         default_factory=dict)
     # Where findings of earlier runs are kept (``Memo``), and a digest of everything besides
@@ -547,13 +547,15 @@ def _check_sql(
     *,
     expected_stream: str | None,
     stream_path: Path,
+    panel: bool = False,
 ) -> list[str] | None:
     """Parse ``sql`` and check its streams and columns; returns its output names (None if the
-    SQL does not parse). Found once per SQL text, stream and context (``_Context.sql_findings``)."""
-    key = (sql, expected_stream, ctx.foreign_streams)
+    SQL does not parse). Found once per SQL text, stream and context (``_Context.sql_findings``).
+    A ``panel``'s SQL may not alias a column as the timestamp column (the UI's rule)."""
+    key = (sql, expected_stream, ctx.foreign_streams, panel)
     found = ctx.sql_findings.get(key)
     if found is None:
-        found = ctx.sql_findings[key] = _stored_sql_findings(sql, ctx, expected_stream)
+        found = ctx.sql_findings[key] = _stored_sql_findings(sql, ctx, expected_stream, panel)
     findings, outputs = found
     for where, message in findings:
         report.add(path if where == "sql" else stream_path, message)
@@ -561,14 +563,14 @@ def _check_sql(
 
 
 def _stored_sql_findings(
-    sql: str, ctx: _Context, expected_stream: str | None
+    sql: str, ctx: _Context, expected_stream: str | None, panel: bool
 ) -> tuple[list[tuple[str, str]], tuple[str, ...] | None]:
     """``_sql_findings`` through ``ctx.memo``: a project where one dashboard changed does not
     parse again the SQL its other dashboards share with it. A stored entry that is not exactly
     findings and output names is ignored."""
     if ctx.memo is None or not ctx.memo_salt:
-        return _sql_findings(sql, ctx, expected_stream)
-    key = _digest(ctx.memo_salt, sql, expected_stream, ctx.foreign_streams)
+        return _sql_findings(sql, ctx, expected_stream, panel)
+    key = _digest(ctx.memo_salt, sql, expected_stream, ctx.foreign_streams, panel)
     stored = ctx.memo.get("sql", key)
     if isinstance(stored, dict):
         findings, outputs = stored.get("findings"), stored.get("outputs")
@@ -580,7 +582,7 @@ def _stored_sql_findings(
             return ([(f[0], f[1]) for f in findings],
                     tuple(outputs) if outputs is not None else None)
         log.debug("ignoring stored SQL findings %s", key)
-    found, names = _sql_findings(sql, ctx, expected_stream)
+    found, names = _sql_findings(sql, ctx, expected_stream, panel)
     ctx.memo.put("sql", key, {"findings": [list(f) for f in found],
                               "outputs": list(names) if names is not None else None},
                  verify=True)
@@ -588,7 +590,7 @@ def _stored_sql_findings(
 
 
 def _sql_findings(
-    sql: str, ctx: _Context, expected_stream: str | None
+    sql: str, ctx: _Context, expected_stream: str | None, panel: bool = False
 ) -> tuple[list[tuple[str, str]], tuple[str, ...] | None]:
     findings: list[tuple[str, str]] = []
     try:
@@ -613,6 +615,12 @@ def _sql_findings(
         problem = _column_problem(ref.name, ref.streams, ctx)
         if problem:
             findings.append(("sql", problem))
+    if panel and _TIMESTAMP_COLUMN in sqlcheck.aliases_anywhere(sql):
+        findings.append((
+            "sql",
+            f'"{_TIMESTAMP_COLUMN}" cannot be used as an alias: the OpenObserve UI refuses it '
+            'and renames it to "ts" when the dashboard is opened; use another alias such as "ts"',
+        ))
     return findings, tuple(outputs)
 
 
@@ -903,15 +911,10 @@ def _check_sql_query(
         report,
         expected_stream=stream,
         stream_path=path + ("fields", "stream"),
+        panel=True,
     )
     if outputs is None:
         return
-    if _TIMESTAMP_COLUMN in sqlcheck.aliases_anywhere(text):
-        report.add(
-            sql_path,
-            f'"{_TIMESTAMP_COLUMN}" cannot be used as an alias: the OpenObserve UI refuses it '
-            'and renames it to "ts" when the dashboard is opened; use another alias such as "ts"',
-        )
     if "*" in outputs:
         return  # the output names are open-ended
     _check_field_aliases(fields, path + ("fields",), outputs, report)

@@ -34,12 +34,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import TokenType, exp
-from sqlglot.errors import ParseError, SqlglotError
-from sqlglot.optimizer.scope import Scope, traverse_scope
+if TYPE_CHECKING:
+    import sqlglot
+    from sqlglot import TokenType, exp
+    from sqlglot.errors import ParseError, SqlglotError
+    from sqlglot.optimizer.scope import Scope, traverse_scope
+
+
+def _import_sqlglot() -> None:
+    """Import sqlglot on the first parse (it takes a third of a second): a run whose SQL
+    findings all come from the cache never needs it. Everything else here works on trees that
+    ``_parse_cached`` made, so it runs after this."""
+    global sqlglot, TokenType, exp, ParseError, SqlglotError, Scope, traverse_scope  # noqa: PLW0603
+    import sqlglot as _sqlglot
+    from sqlglot import TokenType as _TokenType
+    from sqlglot import exp as _exp
+    from sqlglot.errors import ParseError as _ParseError
+    from sqlglot.errors import SqlglotError as _SqlglotError
+    from sqlglot.optimizer.scope import Scope as _Scope
+    from sqlglot.optimizer.scope import traverse_scope as _traverse_scope
+
+    sqlglot, exp, traverse_scope = _sqlglot, _exp, _traverse_scope
+    TokenType = _TokenType  # type: ignore[misc]
+    ParseError = _ParseError  # type: ignore[misc]
+    SqlglotError = _SqlglotError  # type: ignore[misc]
+    Scope = _Scope  # type: ignore[misc]
 
 DIALECT = "postgres"
 
@@ -213,6 +234,7 @@ def _trailing_comma(tokens: list[Any]) -> SqlParseError | None:
 
 @lru_cache(maxsize=1024)
 def _parse_cached(sql: str) -> exp.Query:
+    _import_sqlglot()
     text = substitute_placeholders(sql)
     if not text.strip():
         raise SqlParseError("the SQL query is empty", syntax=False)
