@@ -192,3 +192,43 @@ def test_sql_findings_kept_on_disk_report_the_same(tmp_path: Path,
     other = Cache(tmp_path / "cache")
     assert run(other, "tool-2") == reference[0]
     assert len(sorted((tmp_path / "cache" / "sql").rglob("*.json"))) > len(stored)
+
+
+def test_a_warm_validate_decodes_no_cached_body(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies replayed from the cache stay JSON text until read; a damaged text is a miss
+    (its CRC), and one whose CRC was forged is refused with a clear error when read."""
+    import json
+    import zlib
+
+    from o2kit.errors import UserError
+
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    root = _big_bad_project(tmp_path / "project", copies=3)
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    reference = _outcome(root, None, parallel=False)
+    _outcome(root, Cache(tmp_path / "cache"), parallel=False)
+    project = load_project(root, None, cache=Cache(tmp_path / "cache"))
+    dashboards = [r for r in project.resources if r.kind == "dashboard"]
+    validate_resources(project.resources, project.config.config, memo=Cache(tmp_path / "cache"),
+                       digests=project.digests)
+    assert dashboards and all("_text" in r.__dict__ for r in dashboards)  # never decoded
+    warm = _outcome(root, Cache(tmp_path / "cache"), parallel=False)
+    assert warm[1:3] == reference[1:3]  # problems and resources (bodies decoded on reading)
+    entries = sorted((tmp_path / "cache" / "load").rglob("*.json"))
+    for path in entries:  # damage each body: the CRC no longer matches, so a miss
+        entry = json.loads(path.read_text())
+        for item in entry["value"]["resources"]:
+            item["body_text"] = item["body_text"].replace('"', "'", 1)
+        path.write_text(json.dumps(entry))
+    damaged = Cache(tmp_path / "cache")
+    assert _outcome(root, damaged, parallel=False)[1:3] == reference[1:3]
+    for path in sorted((tmp_path / "cache" / "load").rglob("*.json")):  # forge the CRC
+        entry = json.loads(path.read_text())
+        for item in entry["value"]["resources"]:
+            item["body_text"] = "[1]"
+            item["body_crc"] = zlib.crc32(b"[1]")
+        path.write_text(json.dumps(entry))
+    with pytest.raises(UserError, match="damaged"):  # when loading reads a body, or later
+        project = load_project(root, None, cache=Cache(tmp_path / "cache"))
+        [r.body for r in project.resources if r.kind == "dashboard"]

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "O2KIT_CACHE_DIR"
 DEFAULT_DIR = Path(".o2kit") / "cache"
-FORMAT = 1  # bump when the layout of entries changes
+FORMAT = 2  # bump when the layout of entries changes (2: bodies as JSON text)
 MAX_ENTRY_BYTES = 32 * 1024 * 1024
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"

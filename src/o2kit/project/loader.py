@@ -39,12 +39,14 @@ so a file exported from the UI works as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import logging
 import os
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -386,14 +388,25 @@ class _FileRecord:
     # (file, line, field, destination name) of each destination an alert names.
     destinations: list[tuple[str, int, str, str]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any] | None:
+        """The record as plain JSON data; each body as JSON text (decoded only when used, see
+        ``_CachedResource``) with its CRC. None when a body does not survive JSON unchanged."""
+        resources = []
+        for r in self.resources:
+            try:
+                text = json.dumps(r.body, ensure_ascii=False, allow_nan=False,
+                                  separators=(",", ":"))
+                if json.loads(text) != r.body:
+                    return None
+            except (TypeError, ValueError, RecursionError):
+                return None
+            resources.append(
+                {"kind": r.kind, "key": list(r.key), "body_text": text,
+                 "body_crc": zlib.crc32(text.encode("utf-8")), "meta": r.meta,
+                 "source": [r.source.file, r.source.line] if r.source else None})
         return {
             "problems": [problem_to_json(p) for p in self.problems],
-            "resources": [
-                {"kind": r.kind, "key": list(r.key), "body": r.body, "meta": r.meta,
-                 "source": [r.source.file, r.source.line] if r.source else None}
-                for r in self.resources
-            ],
+            "resources": resources,
             "folders": [[t, n, src.file, src.line] for t, n, src in self.folders],
             "destinations": [list(d) for d in self.destinations],
         }
@@ -405,15 +418,17 @@ class _FileRecord:
             raise ValueError("not a record")
         record = cls(problems=[problem_from_json(p) for p in data["problems"]])
         for item in data["resources"]:
-            kind, key, body, meta = item["kind"], item["key"], item["body"], item["meta"]
+            kind, key, text, meta = item["kind"], item["key"], item["body_text"], item["meta"]
             file, line = item["source"]
-            if kind not in kinds.SPECS or not isinstance(body, dict) or not isinstance(meta, dict):
+            if kind not in kinds.SPECS or not isinstance(text, str) or not isinstance(meta, dict):
                 raise ValueError("not a resource")
             if not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
                 raise ValueError("not a resource key")
-            record.resources.append(
-                Resource(kind, tuple(key), body, _source(file, line), meta=meta)
-            )
+            if zlib.crc32(text.encode("utf-8")) != item["body_crc"]:
+                raise ValueError("damaged body")
+            resource = _CachedResource(kind, tuple(key), {}, _source(file, line), meta=meta)
+            resource.__dict__["_text"] = text
+            record.resources.append(resource)
         for folder_type, name, file, line in data["folders"]:
             if folder_type not in ("dashboards", "alerts") or not isinstance(name, str):
                 raise ValueError("not a folder")
@@ -424,6 +439,48 @@ class _FileRecord:
             source = _source(file, line)
             record.destinations.append((source.file, source.line, where, dest))
         return record
+
+
+class CacheDamaged(UserError):
+    """A cache entry read earlier turned out not to hold what its checks promised."""
+
+
+class _CachedResource(Resource):
+    """A resource replayed from the cache. Its body stays JSON text until something reads it: a
+    warm ``validate`` never does (its results are cached too), so it decodes nothing; ``plan``
+    decodes each body once. The text's CRC was checked when the entry was read."""
+
+    @property
+    def body(self) -> dict[str, Any]:
+        state = self.__dict__
+        if "_text" in state:
+            try:
+                body = json.loads(state["_text"])
+            except (ValueError, RecursionError):
+                body = None
+            if not isinstance(body, dict):
+                raise CacheDamaged(
+                    f"the cached body of {self.address} is damaged",
+                    remedy="delete the cache folder (.o2kit/cache) or run with --no-cache")
+            state["_body"] = body
+            del state["_text"]
+        return state["_body"]  # type: ignore[no-any-return]
+
+    @body.setter
+    def body(self, value: dict[str, Any]) -> None:
+        self.__dict__["_body"] = value
+
+    # Equal to, and shown as, the Resource it stands for.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resource):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name)
+                   for f in dataclasses.fields(Resource))
+
+    __hash__ = Resource.__hash__
+
+    def __repr__(self) -> str:
+        return "Resource" + Resource.__repr__(self).removeprefix(type(self).__qualname__)
 
 
 @dataclass(frozen=True)
@@ -578,8 +635,9 @@ class _Loader:
         spec = kinds.SPECS.get(job.kind)
         record = (self._read_kind_file(spec, job.rel, job.data) if spec is not None
                   else self._read_file(job.kind, job.rel, job.data))
-        if self.cache is not None:
-            self.cache.put("load", job.key, record.to_json(), verify=True)
+        entry = record.to_json() if self.cache is not None else None
+        if self.cache is not None and entry is not None:
+            self.cache.put("load", job.key, entry, verify=True)
         return record
 
     def replay(self, key: str, record: _FileRecord) -> None:
