@@ -82,6 +82,25 @@ def test_canonical_is_the_plain_recursive_definition(value: Any) -> None:
     assert _typed(kinds.canonical(value)) == _typed(_reference_canonical(value))
 
 
+def _containers(value: Any) -> list[int]:
+    if isinstance(value, dict):
+        return [id(value), *(i for v in value.values() for i in _containers(v))]
+    if isinstance(value, list):
+        return [id(value), *(i for v in value for i in _containers(v))]
+    return []
+
+
+@given(JSONISH)
+def test_payload_copy_is_a_deep_copy(value: Any) -> None:
+    """``kinds.spec._copy_json`` (payloads) gives what ``copy.deepcopy`` gives, sharing no list
+    or dict with its argument."""
+    from o2kit.kinds.spec import _copy_json
+
+    copied = _copy_json(value)
+    assert _typed(copied) == _typed(copy.deepcopy(value))
+    assert not set(_containers(copied)) & set(_containers(value))
+
+
 # --- plan: hash first, diff where the digests differ ----------------------------------------
 
 LEAVES = st.sampled_from(

@@ -572,8 +572,22 @@ class KindSpec:
         return any(path_matches(tokens, p) for p in self.secret_paths)
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of plain JSON data (dicts, lists, scalars); anything else through
+    ``copy.deepcopy``. ~4x faster than ``deepcopy`` alone on a dashboard, which apply copies
+    into every payload."""
+    t = type(value)
+    if t is dict:
+        return {k: v if type(v) in _IMMUTABLE else _copy_json(v) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in _IMMUTABLE else _copy_json(v) for v in value]
+    if t in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
 def _without(body: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
-    out = copy.deepcopy(body)
+    out: dict[str, Any] = _copy_json(body)
     for path in fields:
         _transform_at(out, path, lambda _v: DROP)
     return out

@@ -47,7 +47,7 @@ def _kv_owned(kind: str) -> bool:
     return kind in ("template", "destination") or kinds.SPECS[kind].api is not None
 
 # Dashboard lists read at once (each answer is ~170 KB per dashboard in the folder).
-DASHBOARD_LISTS_AT_ONCE = 4
+DASHBOARD_LISTS_AT_ONCE = 2
 
 # How many times apply tries one create (looking again between tries) before giving up.
 CREATE_ATTEMPTS = 3
@@ -622,12 +622,26 @@ class _Applier:
         c = self.client
         out: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
         if kind == "dashboard":
-            for folder in sorted({k[0] for k in keys}):
+            bulky = kinds.SPECS["dashboard"].bulky
+
+            def ours_in(folder: str) -> list[Resource]:
+                # Only the id and the marker matter here: the bulky parts are not kept.
                 folder_id = self._folder_id("dashboards", folder)
-                for item in c.list_dashboards(folder_id, resource=f'dashboards in "{folder}"'):
-                    live = _live_dashboard(item, folder, folder_id)
-                    if live.key in keys and self._is_ours("dashboard", live.key, live.body):
-                        out[live.key].append(live)
+                return [
+                    dataclasses.replace(
+                        live, body={k: v for k, v in live.body.items() if k not in bulky}
+                    )
+                    for item in c.list_dashboards(folder_id, resource=f'dashboards in "{folder}"')
+                    if (live := _live_dashboard(item, folder, folder_id)).key in keys
+                    and self._is_ours("dashboard", live.key, live.body)
+                ]
+
+            folders = sorted({k[0] for k in keys})
+            for found in _raise_first_error(
+                c.map(ours_in, folders, limit=DASHBOARD_LISTS_AT_ONCE)
+            ):
+                for live in found:
+                    out[live.key].append(live)
         else:
             for item in c.list_alerts(resource="alerts"):
                 k = (str(item.get("folder_name", "")), str(item.get("name", "")))
