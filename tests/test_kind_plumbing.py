@@ -114,6 +114,12 @@ class WidgetServer:
             return httpx.Response(200, json=[])
         if path.startswith("/api/default/kv/"):
             return httpx.Response(200, text="OK")
+        others = [s.api.collection for s in kinds.SPECS.values()
+                  if s.api is not None and s.kind != "widget"]
+        if any(path.startswith(f"/api/default/{c}") for c in others):
+            # The other kinds described as data (functions, pipelines …): an older server
+            # without those APIs holds none of them.
+            return httpx.Response(404, json={"code": 404, "message": "Not Found"})
         if not path.startswith("/api/default/widgets"):
             empty: Any = {"list": []} if "folders" in path else []
             if path.endswith(("/alerts", "/slos")):

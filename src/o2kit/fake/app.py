@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from . import alerts, dashboard_api, firehose, folders, ingest, kv, notify, streams
+from . import alerts, dashboard_api, firehose, folders, ingest, kv, notify, pipelines, streams
 from .delivery import Delivery
 from .faults import WRITE_METHODS, Decision, FaultDice, Faults, Outcome
 from .http import (
@@ -278,10 +278,26 @@ class FakeOpenObserve:
         if method != "POST":
             return empty(405)
         org, stream = segments[0], segments[1]
+        # The stream's enabled realtime pipeline runs on the unflattened items
+        # (src/core/src/logs/ingest.rs); then only what it routes is written.
+        pipeline = pipelines.realtime_pipeline(self._store, org, ingest.format_stream_name(stream))
+        route = None
+        if pipeline is not None:
+            def route(values: list[Any]) -> dict[tuple[str, str], list[Any]]:
+                routed, errors = pipelines.run_pipeline(self._store, org, pipeline, values,
+                                                        stream)
+                if errors:
+                    logger.debug("pipeline %s: %d node errors", pipeline.get("name"), errors)
+                return routed
         result = firehose.handle_request(
             body, headers, now_us=self._store.now_micros(), users=self._ingest_users(org),
-            **self._firehose_options)
-        if result.status == 200:
+            route=route, **self._firehose_options)
+        if result.status == 200 and result.routed is not None:
+            for (stream_type, name), rows in sorted(result.routed.items()):
+                written = ingest.write_rows(self._store, org, name, rows, stream_type)
+                logger.debug("firehose %s/%s via pipeline: %d rows written, %d failed", org,
+                             written.stream, written.written, written.failed)
+        elif result.status == 200:
             written = ingest.write_rows(self._store, org, stream, result.rows)
             logger.debug("firehose %s/%s: %d rows written, %d failed", org, written.stream,
                          written.written, written.failed)

@@ -540,6 +540,18 @@ def decode_firehose_body(
     lines that are not JSON objects, are dropped while the request still succeeds.
     ``now_us`` is the server clock in epoch microseconds.
     """
+    values = decode_firehose_values(body, now_us=now_us,
+                                    arbitrary_precision=arbitrary_precision)
+    return finalize_rows(values, now_us=now_us, allowed_upto_hours=allowed_upto_hours,
+                         allowed_in_future_hours=allowed_in_future_hours,
+                         flatten_level=flatten_level)
+
+
+def decode_firehose_values(body: bytes, *, now_us: int,
+                           arbitrary_precision: bool = True) -> list[Any]:
+    """The unflattened items of one Firehose request body (what a realtime pipeline receives,
+    src/core/src/logs/ingest.rs buffers them before flattening when the stream has one), or
+    :class:`FirehoseError`."""
     request = parse_request(body)
     # handle_kinesis_request answers with the body's timestamp, else now in ms; the ingest
     # iterator's own fallback is now in µs, but it only reaches the log, not the answer.
@@ -561,6 +573,15 @@ def decode_firehose_body(
             raise FirehoseError(400, message,
                                 firehose_error_body(request.request_id, answer_ts,
                                                     message)) from None
+    return values
+
+
+def finalize_rows(values: list[Any], *, now_us: int,
+                  allowed_upto_hours: int = DEFAULT_ALLOWED_UPTO_HOURS,
+                  allowed_in_future_hours: int = DEFAULT_ALLOWED_IN_FUTURE_HOURS,
+                  flatten_level: int = DEFAULT_FLATTEN_LEVEL) -> list[dict[str, Any]]:
+    """:func:`finalize_row` over items (the decoded ones, or a pipeline's output: the server's
+    ``handle_timestamp`` runs after the pipeline)."""
     min_ts = now_us - allowed_upto_hours * 3600 * 1_000_000
     max_ts = now_us + allowed_in_future_hours * 3600 * 1_000_000
     rows = []
@@ -1053,16 +1074,22 @@ class FirehoseResult:
     body: dict[str, Any] | str  # dict → JSON response, str → text/plain
     headers: dict[str, str]
     rows: list[dict[str, Any]]  # what to write into the stream (empty unless 200)
+    # With a realtime pipeline: (stream_type, stream) -> rows, instead of ``rows``.
+    routed: dict[tuple[str, str], list[dict[str, Any]]] | None = None
 
 
 def handle_request(body: bytes, headers: Mapping[str, str], *, now_us: int,
                    users: Mapping[str, str | Collection[str]],
-                   org_tokens: Collection[str] = (), **decode_options: Any) -> FirehoseResult:
+                   org_tokens: Collection[str] = (),
+                   route: Callable[[list[Any]], dict[tuple[str, str], list[Any]]] | None = None,
+                   **decode_options: Any) -> FirehoseResult:
     """``POST /aws/{org}/{stream}/_kinesis_firehose`` end to end, in the order the server's layers
     run (``other_service_routes``): Content-Encoding (415 for an unknown one), the access key
     (401), reading and decompressing the body (400), the JSON content type (415), the body
     (400/422), then :func:`decode_firehose_body`. ``users``/``org_tokens`` are those of the org
-    in the path; ``decode_options`` go to :func:`decode_firehose_body`.
+    in the path; ``decode_options`` go to :func:`decode_firehose_body`. ``route``: the stream's
+    realtime pipeline — it gets the unflattened items and says which items go to which stream;
+    each is then flattened and timed (``handle_timestamp`` runs after the pipeline).
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     encoding = lowered.get("content-encoding")
@@ -1076,12 +1103,22 @@ def handle_request(body: bytes, headers: Mapping[str, str], *, now_us: int,
         plain = decode_content_encoding(body, encoding)
         if not _is_json_content_type(lowered.get("content-type")):
             raise FirehoseError(415, "Expected request with `Content-Type: application/json`")
-        rows = decode_firehose_body(plain, now_us=now_us, **decode_options)
+        routed: dict[tuple[str, str], list[dict[str, Any]]] | None = None
+        if route is None:
+            rows = decode_firehose_body(plain, now_us=now_us, **decode_options)
+        else:
+            rows = []
+            precision = decode_options.get("arbitrary_precision", True)
+            finalize = {k: v for k, v in decode_options.items() if k != "arbitrary_precision"}
+            values = decode_firehose_values(plain, now_us=now_us, arbitrary_precision=precision)
+            routed = {dest: finalize_rows(items, now_us=now_us, **finalize)
+                      for dest, items in route(values).items()}
     except FirehoseError as exc:
         return FirehoseResult(exc.status, exc.body, {}, [])
     request = parse_request(plain)
     answer_ts = request.timestamp if request.timestamp is not None else now_us // 1000
-    return FirehoseResult(200, firehose_response(request.request_id, answer_ts), {}, rows)
+    return FirehoseResult(200, firehose_response(request.request_id, answer_ts), {}, rows,
+                          routed)
 
 
 def _is_json_content_type(value: str | None) -> bool:

@@ -365,7 +365,12 @@ class RestApi:
     parameters of the list request. ``nested_key``: a listed object may carry more objects under
     this key (OpenObserve's ``llm/models`` list nests shadowed definitions in ``children``); they
     are listed too, flattened. ``list_only``: only listed objects whose field has this value are
-    the kind's (``source`` == ``org``: the org's own model prices, not the built-in ones)."""
+    the kind's (``source`` == ``org``: the org's own model prices, not the built-in ones).
+    ``create_id_key``: the key of the create answer that holds the new object's id when it is
+    not ``id_field`` (pipelines answer ``{"id": …}``).
+    ``org_paths``: body paths (``nodes[].data.org_id``) that hold the org; the client writes
+    its org there (where the key is present) before sending, since the pure payload does not
+    know which org it is sent to."""
 
     collection: str
     id_field: str = "name"
@@ -376,6 +381,8 @@ class RestApi:
     list_query: tuple[tuple[str, str], ...] = ()
     nested_key: str | None = None
     list_only: tuple[tuple[str, str], ...] = ()
+    create_id_key: str | None = None
+    org_paths: tuple[str, ...] = ()
 
     def listed(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The kind's objects in a list answer: nested ones flattened (without their nest),
@@ -392,10 +399,20 @@ class RestApi:
                 out.append(item)
         return out
 
+    def with_org(self, body: dict[str, Any], org: str) -> dict[str, Any]:
+        """``body`` (a copy) with ``org`` at every ``org_paths`` key it has."""
+        if not self.org_paths:
+            return body
+        out = copy.deepcopy(body)
+        for path in self.org_paths:
+            _transform_at(out, path, lambda _v: org)
+        return out
+
 
 @dataclass(frozen=True)
 class Parsed:
-    """One desired object read from a project file by ``SourceFiles.parse``."""
+    """One desired object read from a project file by ``SourceFiles.parse``. ``path``: where it
+    is in a YAML file (``("pipelines", 2)``); the loader then takes its line from there."""
 
     key: tuple[str, ...]
     body: dict[str, Any]
@@ -403,6 +420,7 @@ class Parsed:
     # Another kind the same file declares (e.g. an SLO's burn-rate ``alert``s); None: the
     # reading kind's own.
     kind: str | None = None
+    path: tuple[str | int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +430,7 @@ class SourceProblem:
     line: int
     field: str
     message: str
+    path: tuple[str | int, ...] | None = None  # in a YAML file: the loader finds the line
 
 
 @dataclass(frozen=True)

@@ -684,6 +684,7 @@ class _Loader:
                 if rel.endswith(".j2"):
                     text = self.env.from_string(text).render(self.base_context())
                 content: Any = text
+                index: LineIndex | None = None
                 context = {**self.base_context(), "project": self.loaded.config.project,
                            "org_name": self.loaded.config.org,
                            "folders": {"dashboards": self.loaded.config.folders.dashboards,
@@ -700,11 +701,15 @@ class _Loader:
                 self.out.add(Problem(rel, line, "", f"template error: {exc}"))
             else:
                 for item in spec.files.parse(rel, content, context):
+                    # A YAML path names the line (the parse is pure and never sees lines).
+                    line = item.line
+                    if item.path is not None and index is not None:
+                        line = index.line(item.path)
                     if isinstance(item, SourceProblem):
-                        self.out.add(Problem(rel, item.line, item.field, item.message))
+                        self.out.add(Problem(rel, line, item.field, item.message))
                     else:
                         self._add_parsed(item.kind or spec.kind, item.key, item.body,
-                                         SourceRef(rel, item.line))
+                                         SourceRef(rel, line))
             record.problems = self.out.problems
         finally:
             self.out, self.record = saved, None

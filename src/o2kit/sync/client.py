@@ -652,6 +652,7 @@ class OpenObserveClient:
 
     def create_object(self, api: RestApi, body: dict[str, Any], *, resource: str = "") -> Any:
         """``POST {collection}``; the parsed answer (some kinds answer with the new id)."""
+        body = api.with_org(body, self.settings.org)
         response = self._call("POST", self._collection(api), body=body, resource=resource)
         try:
             answer = response.json() if response.content else None
@@ -675,7 +676,8 @@ class OpenObserveClient:
     ) -> None:
         path = self._collection(api) if api.update_on_collection else self._collection(
             api, object_id)
-        response = self._call("PUT", path, body=body, resource=resource)
+        response = self._call("PUT", path, body=api.with_org(body, self.settings.org),
+                              resource=resource)
         try:
             answer = response.json() if response.content else None
         except ValueError:

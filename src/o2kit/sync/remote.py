@@ -579,8 +579,9 @@ class _Applier:
         spec = kinds.SPECS[change.kind]
         if spec.api is not None:
             answer = c.create_object(spec.api, payload, resource=res)
-            if isinstance(answer, dict) and answer.get(spec.api.id_field):
-                return str(answer[spec.api.id_field])
+            id_key = spec.api.create_id_key or spec.api.id_field
+            if isinstance(answer, dict) and answer.get(id_key):
+                return str(answer[id_key])
             return spec.server_id(payload) or self._find_created(change)
         raise AssertionError(change.kind)
 

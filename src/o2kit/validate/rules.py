@@ -36,7 +36,7 @@ from o2kit.model import Resource
 from o2kit.project.columns import StreamColumns, catalogue
 from o2kit.project.config import Config
 from o2kit.project.envrefs import malformed_env_refs
-from o2kit.validate import sqlcheck
+from o2kit.validate import sqlcheck, vrl
 from o2kit.validate.schemas import SHAPES, check, format_path
 from o2kit.validate.schemas.dashboard import GRID_COLUMNS, STREAM_TYPES
 from o2kit.validate.schemas.notify import SYSTEM_TEMPLATES
@@ -113,6 +113,7 @@ class _Context:
     streams: dict[str, StreamColumns]
     templates: set[str] = field(default_factory=set)
     destinations: set[str] = field(default_factory=set)
+    functions: set[str] = field(default_factory=set)
     # The resource being checked is raw OpenObserve JSON (e.g. exported from a server): it may read
     # streams o2kit.yaml does not describe, so streams and columns are not judged against the
     # Bedrock catalogue; shapes, layout, SQL syntax and aliases still are.
@@ -153,8 +154,9 @@ class Memo(Protocol):
     def put(self, namespace: str, key: str, value: Any, *, verify: bool = False) -> None: ...
 
 
-# Kinds whose rules read the names of other resources (``_Context.templates``/``destinations``).
-_READS_NAMES = frozenset({"destination", "alert"})
+# Kinds whose rules read the names of other resources (``_Context.templates``/``destinations``/
+# ``functions``), or (functions) whether the VRL compiler is installed.
+_READS_NAMES = frozenset({"destination", "alert", "pipeline", "function"})
 
 
 class Mapper(Protocol):
@@ -196,10 +198,13 @@ def validate_resources(
             ctx.templates.add(resource.key[0])
         elif resource.kind == "destination" and resource.key:
             ctx.destinations.add(resource.key[0])
+        elif resource.kind == "function" and resource.key:
+            ctx.functions.add(resource.key[0])
     shared = names = ""
     if memo is not None and digests:
         shared = _digest(config.model_dump(mode="json"), _catalogue_json(ctx.streams))
-        names = _digest(sorted(ctx.templates), sorted(ctx.destinations))
+        names = _digest(sorted(ctx.templates), sorted(ctx.destinations), sorted(ctx.functions),
+                        vrl.available())
     if memo is not None and tool:
         ctx.memo = memo
         ctx.memo_salt = _digest(tool, shared or _digest(config.model_dump(mode="json"),
@@ -1217,7 +1222,40 @@ def _check_slo(resource: Resource, body: dict[str, Any], ctx: _Context, report: 
 
 
 _Rule = Callable[[Resource, dict[str, Any], _Context, _Report], None]
+def _check_function(
+    resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report
+) -> None:
+    """Compile the VRL as the server would (``validate.vrl``): each diagnostic at its line of
+    the ``.vrl`` file; without the optional compiler, one warning that it was not checked."""
+    source = body.get("function")
+    if not isinstance(source, str):
+        return
+    for error in vrl.compile_vrl(source):
+        line = error.line if resource.source is not None else report.line
+        where = f"function (line {error.line}, column {error.column})"
+        code = f"{error.code}: " if error.code else ""
+        report.out.append(Problem(report.file, line, where, f"{code}{error.message}",
+                                  error.severity))
+
+
+def _check_pipeline(
+    resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report
+) -> None:
+    """Every function node names a function of the project (the server refuses a pipeline
+    whose function it cannot load, src/core/src/pipeline/mod.rs)."""
+    for i, node in _dicts(body.get("nodes")):
+        data = _dict(node.get("data"))
+        name = _str(data.get("name"))
+        if data.get("node_type") == "function" and name and name not in ctx.functions:
+            hint = did_you_mean(name, ctx.functions)
+            report.add(("nodes", i, "data", "name"),
+                       f'function "{name}" is not defined: no functions/{name}.vrl in the '
+                       f"project (defined: {_quoted_list(ctx.functions)}){hint}")
+
+
 _RULES: dict[str, _Rule] = {
+    "function": _check_function,
+    "pipeline": _check_pipeline,
     "folder": _check_folder,
     "template": _check_template,
     "destination": _check_destination,
