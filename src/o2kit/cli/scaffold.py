@@ -5,6 +5,8 @@ What it writes::
     o2kit.yaml, prices.yaml, envs/          settings, the price table, an example overlay
     dashboards/, alerts/, templates/        the Bedrock dashboard and alerts and their templates
     alert-tests/                            alert unit tests (o2kit test)
+    functions/, pipelines/, function-tests/ the Bedrock ingest functions (VRL), their realtime
+                                            pipelines (on: ingest.pipeline true) and tests
     .github/workflows/o2kit.yml             CI: validate + test + plan on pull requests, apply
     scripts/gitops.sh                       on merge (the workflow's steps, callable from any CI)
     scripts/_venv.sh                        installs o2kit for gitops.sh (O2KIT_PIP_SPEC)
@@ -49,6 +51,9 @@ STARTER_PATHS: tuple[str, ...] = (
     "alerts",
     "templates",
     "alert-tests",
+    "functions",
+    "pipelines",
+    "function-tests",
     ".github/workflows/o2kit.yml",
     "scripts/gitops.sh",
 )
@@ -116,6 +121,8 @@ Managed with o2kit. The files:
 | `dashboards/*.yaml`, `alerts/*.yaml` | one dashboard per file; alerts with their destinations |
 | `templates/` | Jinja templates (and raw OpenObserve JSON written by `o2kit export`) |
 | `alert-tests/` | alert unit tests (`o2kit test`) |
+| `functions/`, `pipelines/` | ingest functions (VRL) and the realtime pipelines that run them |
+| `function-tests/` | function tests (`o2kit test`) |
 | `schemas/`, `.vscode/settings.json` | JSON Schemas for editors (yaml-language-server) |
 
 ```bash
@@ -209,6 +216,25 @@ def _with_prices_sync(config: str) -> str:
     return config + ("" if config.endswith("\n") else "\n") + "prices_sync: true\n"
 
 
+_INGEST_LINE = re.compile(r"^ingest:", re.MULTILINE)
+_INGEST_BLOCK = """
+# The shipped Bedrock ingest pipeline (functions/, pipelines/; README "Ingest pipeline"): one
+# typed row per metric datapoint at its own minute and per model call, read by every panel and
+# alert. `pipeline: false` stores the streams as OpenObserve flattens them (the panels follow).
+# privacy: keep | drop | {truncate: N} — what is stored of prompts and responses.
+ingest:
+  pipeline: true
+  privacy: keep
+"""
+
+
+def _with_ingest(config: str) -> str:
+    """``o2kit.yaml`` text with the ingest pipeline on, unless the starter says otherwise."""
+    if _INGEST_LINE.search(config):
+        return config
+    return config + ("" if config.endswith("\n") else "\n") + _INGEST_BLOCK
+
+
 def init_project(directory: Path, *, force: bool = False, source: Path | None = None) -> InitResult:
     """Create the repository in ``directory``. ``source``: where starter files are copied from
     (default ``starter_root()``)."""
@@ -245,9 +271,9 @@ def init_project(directory: Path, *, force: bool = False, source: Path | None = 
             result.notes.append(f"{ci_file} is not in {source} yet; copy it later for CI")
     config_file = Path("o2kit.yaml")
     if config_file in planned:
-        planned[config_file] = _with_prices_sync(_with_project(
+        planned[config_file] = _with_ingest(_with_prices_sync(_with_project(
             planned[config_file].decode("utf-8"), project_id(directory)
-        )).encode()
+        ))).encode()
     planned[Path("scripts/_venv.sh")] = (_VENV_SH % {"version": __version__}).encode()
     for name, schema in jsonschema.all_schemas().items():
         rel = Path(jsonschema.SCHEMA_DIR, jsonschema.schema_file_name(name))
