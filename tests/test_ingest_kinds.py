@@ -234,3 +234,43 @@ def test_validate_compiles_vrl_and_names_the_line(tmp_path: Path) -> None:
     problems = validate_resources(_ingest_kinds(project.resources), project.config.config)
     assert [(p.file, p.line) for p in problems if p.is_error] == [("functions/bad.vrl", 3)]
     assert "nosuchfn" in problems[0].message or "E105" in problems[0].message
+
+
+def test_check_runs_each_function_through_the_servers_function_test() -> None:
+    pytest.importorskip("vrl_python")
+    from o2kit.query import check
+
+    fake = FakeOpenObserve(seed=9)
+    functions = {"good": ".seen = true", "broken": ".x = nosuchfn(1)",
+                 "aborts": "if .bad == true { abort }\n.ok = 1"}
+    samples = {"aborts": [{"bad": False}, {"bad": True}]}
+    with _client(fake) as client:
+        outcomes = check.function_checks(
+            lambda source, events: client.test_function(source, events), functions, samples)
+    by_name = {o.query.label.split('"')[1]: o for o in outcomes}
+    assert by_name["good"].ok and by_name["good"].rows[0]["event"] == {"seen": True}
+    assert not by_name["broken"].ok and "400" in (by_name["broken"].error or "")
+    assert not by_name["aborts"].ok
+    assert (by_name["aborts"].error or "").startswith("event 2:")
+    # The server keeps the event unchanged on a runtime error.
+    assert by_name["aborts"].rows[1]["event"] == {"bad": True}
+
+
+def test_o2kit_test_runs_function_tests_with_the_alert_tests(tmp_path: Path) -> None:
+    pytest.importorskip("vrl_python")
+    from typer.testing import CliRunner
+
+    from o2kit.cli import app as cli
+
+    root = _project(tmp_path, "pipelines: []\n", {"tag.vrl": ".tag = 1\n"})
+    shutil.rmtree(root / "alert-tests", ignore_errors=True)
+    (root / "function-tests").mkdir()
+    (root / "function-tests" / "tag.yaml").write_text(
+        "function: tag\ntests:\n"
+        "  - name: tags\n    events: [{a: 1}]\n    expect: [{a: 1, tag: 1}]\n"
+        "  - name: wrong on purpose\n    events: [{a: 1}]\n    expect: [{a: 1, tag: 2}]\n")
+    result = CliRunner().invoke(cli.app, ["--no-color", "-C", str(root), "test"])
+    assert result.exit_code == 1, result.output
+    assert "PASS  function-tests/tag.yaml:3: tag: tags" in result.output
+    assert "FAIL  function-tests/tag.yaml:6: tag: wrong on purpose" in result.output
+    assert "1 passed, 1 failed" in result.output

@@ -161,7 +161,13 @@ def run_alert_tests(
         alerts: dict[tuple[str, str], Any] = {
             (r.key[0], r.key[1]): r.body for r in project.of("alert")}
         passed = failed = skipped = 0
-        for path, shown in _test_files(base._state.project, files):
+        function_files, files_ = _split_function_tests(base._state.project, files)
+        if function_files is not None:
+            counts = _run_function_tests(base, base._state.project, config, function_files)
+            passed, failed, skipped = counts
+        if files is None and function_files and not (base._state.project / TESTS_DIR).is_dir():
+            files_ = []  # only function tests in this project
+        for path, shown in (_test_files(base._state.project, files_) if files_ != [] else []):
             try:
                 test_file, index = alerttest.load_test_file(path, shown)
             except alerttest.TestFileError as exc:
@@ -191,6 +197,69 @@ def run_alert_tests(
         return 1 if failed else 0
 
     raise typer.Exit(base._run(body))
+
+
+def _split_function_tests(
+    root: Path, files: list[Path] | None
+) -> tuple[list[tuple[Path, str]] | None, list[Path] | None]:
+    """(function-test files to run, the other files): named files under a ``function-tests``
+    folder are function tests; without files, every ``function-tests/*.yaml`` runs too."""
+    from o2kit.query.functiontest import TESTS_DIR as FUNCTION_TESTS
+
+    if files is None:
+        folder = root / FUNCTION_TESTS
+        found = sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
+        return [(p, p.relative_to(root).as_posix()) for p in found], None
+    mine = [p for p in files if FUNCTION_TESTS in p.resolve().parts]
+    rest = [p for p in files if p not in mine]
+    named: list[tuple[Path, str]] = []
+    for path in mine:
+        found = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        named.extend((p, str(p)) for p in found)
+    return (named or None), (rest or ([] if mine else None))
+
+
+def _run_function_tests(base: Any, root: Path, config: Any,
+                        files: list[tuple[Path, str]]) -> tuple[int, int, int]:
+    """Function unit tests (``function-tests/``, ``o2kit.query.functiontest``): (passed,
+    failed, skipped). Without the VRL runtime they are skipped with one note."""
+    from o2kit.errors import ConfigError
+    from o2kit.query import functiontest as ft
+    from o2kit.validate import vrl
+
+    if not files:
+        return 0, 0, 0
+    if not vrl.available():
+        base._say(f"note: {len(files)} function test file(s) skipped: {vrl.INSTALL_HINT}")
+        return 0, 0, len(files)
+    passed = failed = 0
+
+    def source_for(name: str, overrides: Any) -> str:
+        return ft.render_function(root / ft.FUNCTIONS_DIR, name,
+                                  ft.ingest_context(config.ingest, overrides))
+
+    for path, shown in files:
+        try:
+            test_file, index = ft.load_function_test_file(path, shown)
+            results = ft.run_function_test_file(test_file, index, source_for)
+        except ft.FunctionTestError as exc:
+            for problem in exc.problems:
+                base.err.print(base._safe(str(problem)), markup=False)
+            failed += 1
+            continue
+        except ConfigError as exc:
+            base.err.print(base._safe(f"{shown}: {exc.message}"), markup=False)
+            failed += 1
+            continue
+        for case in results:
+            style, label = ("green", "PASS") if case.passed else ("bold red", "FAIL")
+            base.out.print(f"[{style}]{label:<5}[/{style}] {shown}:{case.line}: "
+                           f"{test_file.function}: ", end="", highlight=False)
+            base.out.print(case.name, markup=False, highlight=False)
+            for failure in case.failures[:20]:
+                base.out.print(f"      {base._safe(failure)}", markup=False, highlight=False)
+            passed, failed = passed + case.passed, failed + (not case.passed)
+    return passed, failed, 0
 
 
 _STYLE = {"pass": "green", "fail": "bold red", "error": "bold red", "skip": "yellow"}

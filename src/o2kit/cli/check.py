@@ -34,7 +34,9 @@ def check_command(
 
     Locally (the default) the queries run on Apache DataFusion with OpenObserve's functions over
     synthetic Bedrock traffic stored exactly as OpenObserve would store it. With --url/--remote
-    they run through the server's search API over the last --minutes.
+    they run through the server's search API over the last --minutes, and every VRL function
+    of functions/ is compiled and run by the server (/functions/test) on its function-tests/
+    events.
 
     Example: o2kit check --minutes 120
     """
@@ -78,6 +80,7 @@ def check_command(
                         warnings += check.server_price_problems(project, client, seen, end_us)
                     except O2kitError as exc:
                         base._say(f"OpenObserve's model prices not compared: {exc}")
+            outcomes += _server_functions(client, project, check)
             client.close()
         if as_json:
             typer.echo(check.as_json(outcomes))
@@ -93,6 +96,19 @@ def check_command(
         return 1 if failed else 0
 
     raise typer.Exit(base._run(body))
+
+
+def _server_functions(client: Any, project: Any, check: Any) -> list[Any]:
+    """Every function of the project through the server's /functions/test (compile + a run on
+    its function-tests/ events)."""
+    functions = {r.key[0]: str(r.body.get("function", "")) for r in project.resources
+                 if r.kind == "function"}
+    if not functions:
+        return []
+    samples = check.function_samples(project.config.root)
+    return list(check.function_checks(
+        lambda source, events: client.test_function(source, events, resource="check"),
+        functions, samples))
 
 
 def register(app: typer.Typer) -> None:

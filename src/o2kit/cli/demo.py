@@ -60,9 +60,18 @@ def demo_command(
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="Keep the fake server up until Ctrl-C.")
     ] = False,
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline/--no-pipeline",
+                           help="Send the traffic through the shipped ingest pipeline "
+                                "(ingest.pipeline on, whatever o2kit.yaml says) or not (off).")
+    ] = True,
 ) -> None:
     """Run the whole thing locally: fake OpenObserve, seeded traffic, plan → apply → plan, every
     panel query, and a summary of what the dashboards and alerts show.
+
+    With the ingest pipeline (the default) the functions and pipelines are applied first, so
+    the seeded Firehose traffic goes through them on the fake server, and the panels read the
+    pipeline's typed columns; --no-pipeline stores the raw rows and the panels read those.
 
     Example: o2kit demo --minutes 90
     """
@@ -85,7 +94,7 @@ def demo_command(
     from o2kit.sync.remote import apply_plan, fetch_live
 
     def body() -> int:
-        project = base._load_validated()
+        project = _load(base, pipeline)
         config = project.config.config
         seeding.check_minutes(minutes)
         # The server's clock: real time, except while a metric batch is replayed at the minute
@@ -110,6 +119,21 @@ def demo_command(
             settings = ServerSettings(url=server.url, org=config.org, user=DEFAULT_USER,
                                       password=Secret(DEFAULT_PASSWORD))
             with OpenObserveClient(settings) as client:
+                ingest_kinds = [r for r in desired if r.kind in ("function", "pipeline")]
+                if config.ingest.pipeline and ingest_kinds:
+                    # The pipelines must exist before the traffic arrives: they run on ingest.
+                    live = fetch_live(client, desired=ingest_kinds)
+                    early = apply_plan(client, build_plan(ingest_kinds, live.resources,
+                                                          org=config.org,
+                                                          project=config.project))
+                    if not early.ok:
+                        for o in early.failed:
+                            base.err.print(base._safe(f"   ✗ {o.change.address}: {o.message}"),
+                                           markup=False)
+                        raise PlanError("the ingest pipeline could not be applied")
+                    base.out.print(f"0. Applied {len(ingest_kinds)} ingest functions and "
+                                   "pipelines first: the traffic goes through them",
+                                   markup=False)
                 # 1. traffic through the Firehose route
                 now_ms = int(time.time() * 1000)
                 options = seeding.SeedOptions(
@@ -220,6 +244,24 @@ def demo_command(
         return 1 if failed else 0
 
     raise typer.Exit(base._run(body))
+
+
+def _load(base: Any, pipeline: bool) -> Any:
+    """The project, validated, with ``ingest.pipeline`` set as ``--pipeline`` says."""
+    from o2kit.errors import ValidationFailed
+    from o2kit.project.loader import load_project
+    from o2kit.validate.rules import validate_resources
+
+    project = base._load_validated()
+    if project.config.config.ingest.pipeline == pipeline:
+        return project
+    project = load_project(base._state.project, base._state.env,
+                           overrides={"ingest": {"pipeline": pipeline}})
+    errors = [p for p in validate_resources(project.resources, project.config.config)
+              if p.is_error]
+    if errors:
+        raise ValidationFailed(errors)
+    return project
 
 
 def _print_summary(out: Any, outcomes: list[Any]) -> None:

@@ -776,8 +776,10 @@ class _MergedIndex(LineIndex):
         return self._base.problem(p, message)
 
 
-def load_config(root: Path, env: str | None = None) -> LoadedConfig:
-    """Read ``o2kit.yaml`` (and ``envs/<env>.yaml``) under ``root``; every problem at once."""
+def load_config(root: Path, env: str | None = None,
+                overrides: Mapping[str, Any] | None = None) -> LoadedConfig:
+    """Read ``o2kit.yaml`` (and ``envs/<env>.yaml``) under ``root``; every problem at once.
+    ``overrides``: settings merged over both (``o2kit demo`` turns the ingest pipeline on)."""
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(
@@ -828,6 +830,8 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
         data = {}
     if not isinstance(data, dict):
         raise ValidationFailed([index.problem((), "must be a mapping of settings")])
+    if overrides:
+        data = deep_merge(data, dict(overrides))
     try:
         config = parse_as(Config, data, _MergedIndex(index, overlay_index))
     except ModelErrors as exc:

@@ -1335,7 +1335,8 @@ def _shared_inputs(root: Path, loaded: LoadedConfig, prices: PriceTable | None) 
     )
 
 
-def load_project(root: Path, env: str | None = None, cache: Cache | None = None) -> Project:
+def load_project(root: Path, env: str | None = None, cache: Cache | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> Project:
     """Load, render and assemble the whole project; every problem at once (``ValidationFailed``).
 
     Configuration errors that make the rest meaningless (no o2kit.yaml, unknown --env, an invalid
@@ -1344,7 +1345,9 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None)
     parsed
     or rendered again: what reading it produced (resources and problems) is replayed.
     """
-    loaded = load_config(root, env)
+    loaded = load_config(root, env, overrides)
+    if overrides:
+        cache = None  # cached results are keyed on the files, not on settings given here
     _check_total_size(root, loaded)
     out = _Collector()
     prices, price_lines = _load_price_table(root, loaded, out)

@@ -366,3 +366,58 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str]]:
 def as_json(outcomes: Sequence[Outcome]) -> str:
     return json.dumps([{"query": o.query.label, "ok": o.ok, "problem": o.problem,
                         "rows": len(o.rows)} for o in outcomes], indent=2)
+
+
+# --- functions on the server -------------------------------------------------------------------
+
+#: Sample events sent per function (from its function-tests/ files), and functions checked.
+MAX_SAMPLE_EVENTS = 20
+MAX_FUNCTIONS = 200
+
+
+def function_samples(root: Any) -> dict[str, list[Any]]:
+    """Function name → up to ``MAX_SAMPLE_EVENTS`` events from ``function-tests/*.yaml``
+    (files that do not load are left to ``o2kit test``, which reports them)."""
+    from pathlib import Path
+
+    from o2kit.query import functiontest
+
+    out: dict[str, list[Any]] = {}
+    folder = Path(root) / functiontest.TESTS_DIR
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            test_file, _index = functiontest.load_function_test_file(
+                path, f"{functiontest.TESTS_DIR}/{path.name}")
+        except (functiontest.FunctionTestError, O2kitError):
+            continue
+        events = out.setdefault(test_file.function, [])
+        for case in test_file.tests:
+            events.extend(case.events[: MAX_SAMPLE_EVENTS - len(events)])
+    return out
+
+
+def function_checks(test_function: Callable[[str, list[Any]], dict[str, Any]],
+                    functions: Mapping[str, str], samples: Mapping[str, list[Any]]
+                    ) -> list[Outcome]:
+    """Each function of the project through the server's ``/functions/test`` (the server's own
+    VRL, enrichment functions included) on its sample events (``{}`` without any): fails when it
+    does not compile there, or a sample hits a runtime error. ``test_function(source, events)``
+    is ``OpenObserveClient.test_function``."""
+    out: list[Outcome] = []
+    for name in sorted(functions)[:MAX_FUNCTIONS]:
+        events = list(samples.get(name) or [{}])[:MAX_SAMPLE_EVENTS]
+        query = Query(label=f'function "{name}" (server /functions/test, {len(events)} '
+                            f'event{"s" if len(events) != 1 else ""})',
+                      sql="", stream="", aliases=(), must_return_rows=False)
+        try:
+            answer = test_function(functions[name], events)
+        except O2kitError as exc:
+            out.append(Outcome(query, error=exc.message))
+            continue
+        results = [r for r in answer.get("results") or [] if isinstance(r, dict)]
+        failed = [f"event {i + 1}: {str(r.get('message'))[:300]}"
+                  for i, r in enumerate(results) if r.get("message")]
+        out.append(Outcome(query, rows=results, error="; ".join(failed[:3]) or None))
+    return out

@@ -825,6 +825,24 @@ class OpenObserveClient:
             raise self._unexpected("POST", path, resource, 'an answer with "total_cost"', data)
         return data
 
+    def test_function(
+        self, source: str, events: list[Any], *, resource: str = ""
+    ) -> dict[str, Any]:
+        """Run a VRL program on ``events`` on the server: ``POST /api/{org}/functions/test``
+        (src/core/src/functions.rs ``test_run_function``). ``trans_type`` is always 0: without
+        it the server guesses JavaScript for a program without ``!``, ``parse_`` or a leading
+        ``.``. A program that does not compile is a 400 with the compiler's text; otherwise
+        ``{"results": [{"message", "event"}]}``, one per event (``message`` non-empty: a runtime
+        error, the event unchanged). Retried like any POST (connect errors, 429)."""
+        path = self._v1("functions", "test")
+        response = self._call("POST", path, body={"function": source, "events": events,
+                                                  "trans_type": 0},
+                              resource=resource or "function test")
+        data = self._json_of(response, resource)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise self._unexpected("POST", path, resource, 'an answer with "results"', data)
+        return data
+
     def healthz(self, *, resource: str = "") -> bool:
         """True when ``/healthz`` answers ``{"status": "ok"}``. One attempt, no retries.
 
