@@ -256,17 +256,24 @@ def realtime_pipeline(store: Store, org: str, stream: str,
     return None
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _json_value(value: Any) -> Any:
     """Plain JSON values for the VRL binding and back (VRL timestamps → RFC 3339 text,
-    ``vrl`` src/value/value/serde.rs)."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+    ``vrl`` src/value/value/serde.rs). Exact types first: this runs on every event."""
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    if kind is dict or isinstance(value, Mapping):
+        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else _json_value(v)
+                for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else _json_value(v) for v in value]
     if isinstance(value, float):
         return float(value)
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, _dt.datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, bytes):
