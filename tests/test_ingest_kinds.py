@@ -274,3 +274,15 @@ def test_o2kit_test_runs_function_tests_with_the_alert_tests(tmp_path: Path) -> 
     assert "PASS  function-tests/tag.yaml:3: tag: tags" in result.output
     assert "FAIL  function-tests/tag.yaml:6: tag: wrong on purpose" in result.output
     assert "1 passed, 1 failed" in result.output
+
+
+def test_two_pipelines_on_one_stream_fail_validate(tmp_path: Path) -> None:
+    text = ("pipelines:\n  - name: a\n    source: bedrock_logs\n    steps: [{function: tag}]\n"
+            "  - name: b\n    source: bedrock_logs\n    steps: [{function: tag}]\n")
+    root = _project(tmp_path, text, {"tag.vrl": ".tag = 1\n"})
+    project = load_project(root)
+    problems = [p for p in validate_resources(_ingest_kinds(project.resources),
+                                              project.config.config) if p.is_error]
+    assert [(p.line, p.field) for p in problems] == [(2, "nodes[0].data.stream_name"),
+                                                     (5, "nodes[0].data.stream_name")]
+    assert 'pipeline "b" reads stream "bedrock_logs" too' in problems[0].message

@@ -114,6 +114,8 @@ class _Context:
     templates: set[str] = field(default_factory=set)
     destinations: set[str] = field(default_factory=set)
     functions: set[str] = field(default_factory=set)
+    # Source stream of each pipeline of the project → the pipelines reading it.
+    pipeline_sources: dict[str, list[str]] = field(default_factory=dict)
     # The resource being checked is raw OpenObserve JSON (e.g. exported from a server): it may read
     # streams o2kit.yaml does not describe, so streams and columns are not judged against the
     # Bedrock catalogue; shapes, layout, SQL syntax and aliases still are.
@@ -200,10 +202,15 @@ def validate_resources(
             ctx.destinations.add(resource.key[0])
         elif resource.kind == "function" and resource.key:
             ctx.functions.add(resource.key[0])
+        elif resource.kind == "pipeline" and resource.key:
+            source = _pipeline_source(resource.body)
+            if source:
+                ctx.pipeline_sources.setdefault(source, []).append(resource.key[0])
     shared = names = ""
     if memo is not None and digests:
         shared = _digest(config.model_dump(mode="json"), _catalogue_json(ctx.streams))
         names = _digest(sorted(ctx.templates), sorted(ctx.destinations), sorted(ctx.functions),
+                        sorted((k, sorted(v)) for k, v in ctx.pipeline_sources.items()),
                         vrl.available())
     if memo is not None and tool:
         ctx.memo = memo
@@ -1238,11 +1245,24 @@ def _check_function(
                                   error.severity))
 
 
+def _pipeline_source(body: dict[str, Any]) -> str | None:
+    nodes = _list(body.get("nodes"))
+    data = _dict(nodes[0].get("data")) if nodes and isinstance(nodes[0], dict) else {}
+    return _str(data.get("stream_name")) if data.get("node_type") == "stream" else None
+
+
 def _check_pipeline(
     resource: Resource, body: dict[str, Any], ctx: _Context, report: _Report
 ) -> None:
     """Every function node names a function of the project (the server refuses a pipeline
-    whose function it cannot load, src/core/src/pipeline/mod.rs)."""
+    whose function it cannot load, src/core/src/pipeline/mod.rs), and no other pipeline of the
+    project reads its source stream (one realtime pipeline per stream, same file)."""
+    source = _pipeline_source(body)
+    others = [n for n in ctx.pipeline_sources.get(source or "", []) if n != resource.key[0]]
+    if others:
+        report.add(("nodes", 0, "data", "stream_name"),
+                   f'pipeline {_quoted_list(others)} reads stream "{source}" too: OpenObserve '
+                   "runs one realtime pipeline per source stream and refuses a second")
     for i, node in _dicts(body.get("nodes")):
         data = _dict(node.get("data"))
         name = _str(data.get("name"))
