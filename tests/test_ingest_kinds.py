@@ -286,3 +286,41 @@ def test_two_pipelines_on_one_stream_fail_validate(tmp_path: Path) -> None:
     assert [(p.line, p.field) for p in problems] == [(2, "nodes[0].data.stream_name"),
                                                      (5, "nodes[0].data.stream_name")]
     assert 'pipeline "b" reads stream "bedrock_logs" too' in problems[0].message
+
+
+def test_export_writes_files_that_plan_reads_back_unchanged(tmp_path: Path) -> None:
+    from o2kit.sync import export
+
+    fake = FakeOpenObserve(seed=10)
+    with _client(fake) as client:
+        # Made in the UI: no marker, no ownership record.
+        client.create_object(FUNCTION.api, {"name": "tag_rows", "params": "row",
+                                            "function": "# tags\n.tagged = true", "transType": 0})
+        ui = _pipeline("tagged_logs", "tag_rows", description="made in the UI").body
+        ui["nodes"] = [{**n, "position": {"x": 10.0, "y": 20.0 * i}}
+                       for i, n in enumerate(ui["nodes"])]
+        client.create_object(PIPELINE.api, ui)
+        request = export.ExportRequest(everything=True, dashboards=False, alerts=False,
+                                       rest_kinds=("function", "pipeline"))
+        objects = export.read_server(client, request)
+        root = _project(tmp_path, "pipelines: []\n", {})
+        (root / "pipelines" / "main.yaml").unlink()
+        result = export.build_export(objects, export.existing_keys(root))
+        assert sorted(str(f.path) for f in result.files) == [
+            "functions/tag_rows.vrl", "pipelines/tagged_logs.yaml"]
+        export.write_export(result, root)
+        assert (root / "functions" / "tag_rows.vrl").read_text() == "# tags\n.tagged = true\n"
+        project = load_project(root)
+        desired = _ingest_kinds(project.resources)
+        assert sorted(r.key for r in desired) == [("tag_rows",), ("tagged_logs",)]
+        plan = build_plan(desired, fetch_live(client, desired=desired).resources,
+                          project="team-a")
+        # Nothing differs: the objects are only not ours yet (apply --adopt takes them).
+        assert not [c for c in plan.changes if c.action != "noop"]
+        assert all(not c.fields for c in plan.changes if c.kind in ("function", "pipeline"))
+        adopted = build_plan(desired, fetch_live(client, desired=desired).resources,
+                             project="team-a", adopt=True)
+        assert apply_plan(client, adopted).ok
+        again = build_plan(desired, fetch_live(client, desired=desired).resources,
+                           project="team-a")
+        assert not again.has_changes
