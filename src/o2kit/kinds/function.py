@@ -116,7 +116,7 @@ SPEC = KindSpec(
     kind="function",
     # After the alert kinds (nothing of theirs uses a function by name) and before pipelines,
     # which need their functions first (and are deleted before them).
-    order=60,
+    order=70,
     key_fields=("name",),
     server_owned=FUNCTION_SERVER_OWNED,
     defaults=(

@@ -508,7 +508,7 @@ def _sorted_graph(body: Any) -> Any:
 
 SPEC = KindSpec(
     kind="pipeline",
-    order=65,  # after functions (a pipeline needs its functions; deleted before them)
+    order=75,  # after functions (a pipeline needs its functions; deleted before them)
     key_fields=("name",),
     server_owned=PIPELINE_SERVER_OWNED,
     defaults=(
