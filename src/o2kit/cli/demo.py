@@ -61,10 +61,12 @@ def demo_command(
         bool, typer.Option("--keep-running", help="Keep the fake server up until Ctrl-C.")
     ] = False,
     pipeline: Annotated[
-        bool, typer.Option("--pipeline/--no-pipeline",
-                           help="Send the traffic through the shipped ingest pipeline "
-                                "(ingest.pipeline on, whatever o2kit.yaml says) or not (off).")
-    ] = True,
+        bool | None, typer.Option("--pipeline/--no-pipeline",
+                                  help="Send the traffic through the shipped ingest pipeline "
+                                       "(ingest.pipeline on, whatever o2kit.yaml says) or not "
+                                       "(off). Default: on when the project has pipelines/.",
+                                  show_default=False)
+    ] = None,
 ) -> None:
     """Run the whole thing locally: fake OpenObserve, seeded traffic, plan → apply → plan, every
     panel query, and a summary of what the dashboards and alerts show.
@@ -246,21 +248,30 @@ def demo_command(
     raise typer.Exit(base._run(body))
 
 
-def _load(base: Any, pipeline: bool) -> Any:
-    """The project, validated, with ``ingest.pipeline`` set as ``--pipeline`` says."""
-    from o2kit.errors import ValidationFailed
+def _load(base: Any, pipeline: bool | None) -> Any:
+    """The project, validated, with ``ingest.pipeline`` set as ``--pipeline`` says; by default
+    on when the project declares the pipelines (``pipelines/``), else as o2kit.yaml says."""
+    from o2kit.errors import UserError, ValidationFailed
     from o2kit.project.loader import load_project
     from o2kit.validate.rules import validate_resources
 
     project = base._load_validated()
-    if project.config.config.ingest.pipeline == pipeline:
-        return project
-    project = load_project(base._state.project, base._state.env,
-                           overrides={"ingest": {"pipeline": pipeline}})
-    errors = [p for p in validate_resources(project.resources, project.config.config)
-              if p.is_error]
-    if errors:
-        raise ValidationFailed(errors)
+    wanted = True if pipeline is None else pipeline
+    if project.config.config.ingest.pipeline != wanted:
+        project = load_project(base._state.project, base._state.env,
+                               overrides={"ingest": {"pipeline": wanted}})
+        errors = [p for p in validate_resources(project.resources, project.config.config)
+                  if p.is_error]
+        if errors:
+            raise ValidationFailed(errors)
+    if wanted and not project.of("pipeline"):
+        if pipeline:
+            raise UserError("--pipeline: the project declares no ingest pipeline",
+                            remedy="add pipelines/bedrock.yaml.j2 and functions/ (o2kit init "
+                                   "writes them), or run with --no-pipeline")
+        base._say("note: the project declares no ingest pipeline (pipelines/); the demo stores "
+                  "the raw rows")
+        return _load(base, False)
     return project
 
 
