@@ -124,6 +124,17 @@ def firehose_datum(minute: int, delivery_stream: str, name: str, total: float,
     return point
 
 
+GUARDRAIL = "arn:aws:bedrock:us-east-1:111122223333:guardrail/gr-1"
+
+
+def other_datum(minute: int, namespace: str, name: str, total: float,
+                dims: dict[str, str]) -> dict[str, Any]:
+    """A datapoint of another Bedrock namespace (Guardrails, Agents, Knowledge bases)."""
+    point = datum(minute, None, name, total, count=max(1.0, total / 100))
+    point.update(namespace=namespace, dimensions=dict(dims))
+    return point
+
+
 def metric_rows(layout: str, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows OpenObserve stores for ``points``: one Firehose request per datapoint minute,
     arriving DELIVERY_DELAY after it, decoded as the server of ``layout`` decodes it."""
@@ -166,6 +177,9 @@ DATAPOINTS = [
     datum(2, HAIKU, "InvocationLatency", 60 * 1000, count=60, high=9000,
           pcts={"p50": 900, "p90": 2000, "p99": 8000}),
     datum(3, HAIKU, "OutputTokenCount", 40 * 200, count=40),
+    # prompt caching (the Caching tab's metric-stream panel)
+    datum(3, HAIKU, "CacheReadInputTokenCount", 1200, count=4),
+    datum(3, HAIKU, "CacheWriteInputTokenCount", 300, count=1),
     datum(2, HAIKU, "EstimatedTPMQuotaUsage", 150000, count=60, high=9000),
     datum(3, HAIKU, "EstimatedTPMQuotaUsage", 90000, count=40, high=9000),
     datum(4, SONNET, "OutputTokenCount", 30 * 400, count=30),
@@ -188,6 +202,28 @@ DATAPOINTS = [
     firehose_datum(1, "o2kit-bedrock-metrics", "DeliveryToHttpEndpoint.Success", 3, count=3),
     datum(3, None, "ModelInvocationLogsCloudWatchDeliverySuccess", 12, count=1),
     datum(4, None, "ModelInvocationLogsCloudWatchDeliveryFailure", 3, count=1),
+    # The Guardrails, Agents and Knowledge bases tabs read namespaces of their own (AWS docs:
+    # "Monitor Amazon Bedrock Guardrails / Agents / Knowledge Bases using CloudWatch metrics"):
+    # they do not count as AWS/Bedrock rows in the freshness panel.
+    *(other_datum(2, "AWS/Bedrock/Guardrails", name, total, dims)
+      for name, total in (("Invocations", 20), ("InvocationsIntervened", 3),
+                          ("InvocationLatency", 20 * 80), ("TextUnitCount", 40))
+      for dims in ({"GuardrailArn": GUARDRAIL, "GuardrailVersion": "1"},
+                   {"GuardrailArn": GUARDRAIL, "GuardrailPolicyType": "ContentPolicy"},
+                   {"GuardrailArn": GUARDRAIL, "GuardrailContentSource": "INPUT"},
+                   {"GuardrailArn": GUARDRAIL, "GuardrailPolicyType": "ContentPolicy",
+                    "GuardrailContentSource": "INPUT"})),
+    *(other_datum(3, "AWS/Bedrock/Agents", name, total, dims)
+      for name, total in (("InvocationCount", 8), ("TotalTime", 8 * 2500), ("TTFT", 8 * 700),
+                          ("ModelLatency", 8 * 1200), ("ModelInvocationCount", 16),
+                          ("InputTokenCount", 4000), ("OutputTokenCount", 900),
+                          ("InvocationThrottles", 1), ("InvocationServerErrors", 1),
+                          ("InvocationClientErrors", 1))
+      for dims in ({"Operation": "InvokeAgent"},
+                   {"Operation": "InvokeAgent", "ModelId": SONNET})),
+    *(other_datum(4, "AWS/Bedrock/KnowledgeBases", name, total, {"Operation": "Retrieve"})
+      for name, total in (("Invocations", 12), ("ClientErrors", 1), ("ServerErrors", 1),
+                          ("Throttles", 1))),
 ]
 
 
@@ -483,8 +519,8 @@ def test_pipeline_health_panels(engine: QueryEngine, shipped: list[Resource]) ->
     assert sum(r["delivered"] for r in logs) == 12 and sum(r["failed"] for r in logs) == 3
     fresh = {r["source"]: r["row_count"] for r in
              run(engine, p["Data freshness per stream"]["queries"][0]["query"])}
-    # AWS/Bedrock: 17 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
-    assert fresh == {"metric stream (AWS/Bedrock)": 20, "metric stream (AWS/Firehose)": 5,
+    # AWS/Bedrock: 19 per-model + 1 dimensionless + 2 log-delivery datapoints; 15 Bedrock log rows
+    assert fresh == {"metric stream (AWS/Bedrock)": 22, "metric stream (AWS/Firehose)": 5,
                      "invocation logs": 15}
     eu = run(engine, p["Data freshness per stream"]["queries"][0]["query"],
              {"model": ["_o2_all_"], "region": ["eu-west-1"]})
