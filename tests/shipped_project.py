@@ -9,7 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # What a team's repository holds (README "The repository a team edits"), alert tests aside.
-PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "envs")
+PROJECT_FILES = ("o2kit.yaml", "prices.yaml", "dashboards", "alerts", "templates", "envs",
+                 "slos")
 
 
 def copy_shipped_project(root: Path, *, envs: bool = True) -> Path:

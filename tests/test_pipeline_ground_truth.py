@@ -42,8 +42,8 @@ PER_REQUEST = "per-request"
 def _project(root: Path, extra: str) -> Any:
     copy_shipped_project(root)
     shutil.copytree(REPO / "functions", root / "functions")
-    if (REPO / "slos").is_dir():  # the SLOs' SQL SLIs are checked like the panels
-        shutil.copytree(REPO / "slos", root / "slos")
+    if (REPO / "slos").is_dir() and not (root / "slos").is_dir():  # the SLOs' SQL SLIs are
+        shutil.copytree(REPO / "slos", root / "slos")              # checked like the panels
     config = root / "o2kit.yaml"
     config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
     return load_project(root)

@@ -42,7 +42,7 @@ def test_legacy_markers_are_migrated_in_place(o2: O2, tmp_path: Path) -> None:
     updates = {c["address"]: c["reason"] for c in plan["changes"] if c["action"] == "update"}
     assert set(updates.values()) == {planmod.MIGRATE}
     assert {c["kind"] for c in plan["changes"] if c["action"] == "update"} == {
-        "folder", "template", "destination", "dashboard", "alert"}
+        "folder", "template", "destination", "dashboard", "alert", "slo"}
     assert not [c for c in plan["changes"] if c["action"] in ("create", "delete", "replace")]
 
     result = o2(root, "apply", "--auto-approve")

@@ -9,6 +9,7 @@ without a ``project:`` is refused ``--prune`` before any request.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def test_prune_in_repo_a_never_deletes_repo_b_objects_in_the_same_org(
     # Repository B: one dashboard, in the same folder as A's.
     b = make_repo(tmp_path / "b", "team-b")
     (b / "alerts" / "bedrock.yaml").unlink()
+    shutil.rmtree(b / "slos")  # their burn-rate alerts notify the destination just removed
     config = (b / "o2kit.yaml").read_text(encoding="utf-8")  # and the budgets' alerts
     (b / "o2kit.yaml").write_text(config.split("\nbudgets:")[0] + "\n", encoding="utf-8")
     board = b / "dashboards" / "bedrock.yaml"
