@@ -424,10 +424,11 @@ class _FileRecord:
                 raise ValueError("not a resource")
             if not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
                 raise ValueError("not a resource key")
-            if zlib.crc32(text.encode("utf-8")) != item["body_crc"]:
+            encoded = text.encode("utf-8")  # kept as bytes: a str with one "—" takes 2 B/char
+            if zlib.crc32(encoded) != item["body_crc"]:
                 raise ValueError("damaged body")
             resource = _CachedResource(kind, tuple(key), {}, _source(file, line), meta=meta)
-            resource.__dict__["_text"] = text
+            resource.__dict__["_text"] = encoded
             record.resources.append(resource)
         for folder_type, name, file, line in data["folders"]:
             if folder_type not in ("dashboards", "alerts") or not isinstance(name, str):
