@@ -451,3 +451,12 @@ def test_an_adopted_slo_keeps_its_id_and_its_burn_rate_alerts_point_at_it(o2: O2
                                                                   "bedrock_availability")
     again = o2("plan", "--detailed-exitcode")
     assert again.exit_code == 0, again.output
+
+
+def test_a_budget_refusal_sent_inside_an_http_200_is_a_failure(o2: O2) -> None:
+    # SloError::Budget is code 413, which HttpResponse::into_response sends with HTTP 200.
+    o2.fake._store.objects["slo_budget"] = {("default", "max_slos"): 1}
+    result = o2("apply", "--auto-approve")
+    assert result.exit_code != 0
+    assert "413" in result.output and "budget" in result.output
+    assert len(_slos(o2)) == 1
