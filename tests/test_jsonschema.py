@@ -67,11 +67,17 @@ def test_vscode_settings_map_every_schema_to_its_files() -> None:
         assert (REPO / target).is_file(), target
 
 
+# Where shipped files are found: the project files at the repo root, and small examples under
+# docs/examples/ for the kinds whose shipped files are Jinja (.yaml.j2), so never loaded there.
+EXAMPLES = REPO / "docs" / "examples"
+
+
 def _shipped() -> list[tuple[str, Path]]:
     out = []
     for name, patterns in o2schema.FILE_PATTERNS.items():
         for pattern in patterns:
-            out.extend((name, p) for p in sorted(REPO.glob(pattern)))
+            for root in (REPO, EXAMPLES):
+                out.extend((name, p) for p in sorted(root.glob(pattern)))
     return out
 
 
@@ -99,12 +105,69 @@ def test_every_kind_of_file_is_shipped() -> None:
         ("config", "org: default\nstreams: {metrics: m, logs: l}\n", "streams"),
         ("prices", "currency: USD\nsource: s\neffective_date: 2026-01-01\n", ""),  # checked_on
         ("alert-test", "alert: a\ntests: [{name: t, at: x}]\n", "tests/0"),  # no expect
+        ("pipelines", "pipelines: [{name: Upper, source: s, steps: [{function: f}]}]\n",
+         "pipelines/0/name"),  # the server lower-cases the name
+        ("pipelines", "pipelines: [{name: p, source: s, steps: [{stream: d}], edges: [[a, b]]}]\n",
+         "pipelines/0"),  # steps and edges together
+        ("pipelines", "pipelines: [{name: p, source: s, steps: [{function: f, after: true}]}]\n",
+         "pipelines/0/steps"),
+        ("slos", "s:\n  sli: {stream: l, good: x}\n  target: 100\n", "s/target"),
+        ("slos", "s:\n  sli: {stream: l, good: x}\n  target: 99\n  alerts:\n"
+                 "    a: {long_window: 1h, destinations: [d]}\n", "s/alerts"),  # no burn_rate
+        ("slos", "bad name:\n  sli: {alert_id: x}\n  target: 99\n", ""),
+        ("function-test", "function: f\ningest: {privacy: hide}\n"
+                          "tests: [{name: t, events: [{}], expect: [null]}]\n", "ingest"),
     ],
 )
 def test_schemas_catch_mistakes(name: str, text: str, where: str) -> None:
     errors = _errors(name, _load(text))
     assert errors, f"{name} accepted {text!r}"
     assert any(e.startswith(f"{where}:") for e in errors), errors
+
+
+def _parse_as_o2kit(name: str, path: Path) -> list[Any]:
+    """What o2kit's own parser makes of an example file: its problems (empty = it loads)."""
+    from o2kit.kinds import pipeline as pipeline_kind
+    from o2kit.kinds import slo as slo_kind
+    from o2kit.kinds.spec import SourceProblem
+    from o2kit.project.config import Config
+
+    spec = {"pipelines": pipeline_kind.SPEC, "slos": slo_kind.SPEC}[name]
+    cfg = Config()
+    context = {"streams": cfg.streams.model_dump(), "org_name": "default",
+               "folders": {"dashboards": "Bedrock", "alerts": "Bedrock"}}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    parsed = spec.files.parse(f"{spec.files.directory}/{path.name}", data, context)
+    assert parsed, f"{path} declares nothing"
+    return [p for p in parsed if isinstance(p, SourceProblem)]
+
+
+@pytest.mark.parametrize("name", ["pipelines", "slos"])
+def test_examples_load_through_o2kits_own_parser(name: str) -> None:
+    examples = [p for n, p in _shipped() if n == name and EXAMPLES in p.parents]
+    assert examples, f"no example under docs/examples/ for {name}"
+    for path in examples:
+        assert _parse_as_o2kit(name, path) == [], path
+        assert _errors(name, _load(path.read_text(encoding="utf-8"))) == []
+
+
+def test_parser_and_schema_refuse_the_same_broken_example(tmp_path: Path) -> None:
+    """A mistake in an example is caught by both: the schema restates the parser."""
+    for name, old, new in (
+        ("pipelines", "after_flatten", "after_flaten"),
+        ("slos", "burn_rate: 14.4", "burn_rate: fast"),
+    ):
+        src = next(p for n, p in _shipped() if n == name and EXAMPLES in p.parents)
+        text = src.read_text(encoding="utf-8")
+        if old not in text:
+            text = text.replace("function: bedrock_metric_stream}",
+                                "function: bedrock_metric_stream, after_flaten: true}")
+        else:
+            text = text.replace(old, new)
+        broken = tmp_path / src.name
+        broken.write_text(text, encoding="utf-8")
+        assert _parse_as_o2kit(name, broken), f"o2kit's parser accepted the broken {name}"
+        assert _errors(name, _load(text)), f"the {name} schema accepted the broken example"
 
 
 def test_env_overlay_needs_no_key_and_shows_no_defaults() -> None:
