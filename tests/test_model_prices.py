@@ -14,22 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
+from o2_harness import O2 as Harness
+from o2_harness import bedrock_fake
 from shipped_project import copy_shipped_project
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
-from o2kit.cli import base as cli_base
-from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
+from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
 from o2kit.fake.model_prices import seed_definition
 from o2kit.kinds.model_price import SPEC, match_of_pattern, pattern_problem
 from o2kit.project.loader import load_project
 from o2kit.project.prices import model_pricing_definitions, parse_prices
 from o2kit.project.yamlsrc import load_yaml
-
-WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/SECRETSECRET"
 
 
 @pytest.fixture()
@@ -44,34 +42,12 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def fake() -> FakeOpenObserve:
-    server = FakeOpenObserve(seed=3)
-    server.add_stream("default", "bedrock_metrics")
-    server.add_stream("default", "bedrock_logs")
-    return server
+    return bedrock_fake(3)
 
 
-class O2:
-    def __init__(self, project: Path, fake: FakeOpenObserve, monkeypatch: pytest.MonkeyPatch):
-        self.project, self.fake, self._mp = project, fake, monkeypatch
-        monkeypatch.setenv("OPENOBSERVE_URL", "http://o2.test")
-        monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
-        monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", WEBHOOK)
-        monkeypatch.delenv("OPENOBSERVE_ORG", raising=False)
-        monkeypatch.setenv("CI", "true")
-
-    def __call__(self, *args: str) -> Any:
-        self._mp.setattr(cli_base, "_TRANSPORT", self.fake.transport(Faults()))
-        return CliRunner().invoke(cli.app, ["--project", str(self.project), *args])
-
+class O2(Harness):
     def plan(self, *args: str) -> list[dict[str, Any]]:
-        result = self("plan", "--json", *args)
-        assert result.exit_code == 0, result.output
-        return [c for c in json.loads(result.stdout)["changes"] if c["kind"] == "model_price"]
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url="http://o2.test", transport=self.fake.transport(Faults()),
-                            auth=(DEFAULT_USER, DEFAULT_PASSWORD))
+        return [c for c in self.plan_json(*args)["changes"] if c["kind"] == "model_price"]
 
     def definitions(self, org: str = "default") -> list[dict[str, Any]]:
         """The org's own definitions, as the server lists them (children flattened)."""

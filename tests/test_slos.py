@@ -5,27 +5,22 @@ Python from the generator's calls)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from o2_harness import O2 as Harness
+from o2_harness import bedrock_fake
 from shipped_project import REPO, copy_shipped_project
-from typer.testing import CliRunner
 
-from o2kit.cli import app as cli
-from o2kit.cli import base as cli_base
 from o2kit.errors import ValidationFailed
-from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
+from o2kit.fake import DEFAULT_USER, FakeOpenObserve
 from o2kit.kinds import SPECS
 from o2kit.kinds.slo import slo_id
 from o2kit.project.loader import load_project
 from o2kit.validate.rules import validate_resources
-
-WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/SECRETSECRET"
 
 
 @pytest.fixture()
@@ -38,34 +33,12 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def fake() -> FakeOpenObserve:
-    server = FakeOpenObserve(seed=11)
-    server.add_stream("default", "bedrock_metrics")
-    server.add_stream("default", "bedrock_logs")
-    return server
+    return bedrock_fake(11)
 
 
-class O2:
-    def __init__(self, project: Path, fake: FakeOpenObserve, monkeypatch: pytest.MonkeyPatch):
-        self.project, self.fake, self._mp = project, fake, monkeypatch
-        monkeypatch.setenv("OPENOBSERVE_URL", "http://o2.test")
-        monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
-        monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", WEBHOOK)
-        monkeypatch.delenv("OPENOBSERVE_ORG", raising=False)
-        monkeypatch.setenv("CI", "true")
-
-    def __call__(self, *args: str) -> Any:
-        self._mp.setattr(cli_base, "_TRANSPORT", self.fake.transport(Faults()))
-        return CliRunner().invoke(cli.app, ["--project", str(self.project), *args])
-
+class O2(Harness):
     def plan(self, *args: str) -> dict[str, Any]:
-        result = self("plan", "--json", *args)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url="http://o2.test", transport=self.fake.transport(Faults()),
-                            auth=(DEFAULT_USER, DEFAULT_PASSWORD))
+        return self.plan_json(*args)
 
 
 @pytest.fixture()

@@ -7,21 +7,15 @@ mocks.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from o2_harness import O2, WEBHOOK, bedrock_fake
 from shipped_project import copy_shipped_project
-from typer.testing import CliRunner
 
-from o2kit.cli import app as cli
-from o2kit.cli import base as cli_base
 from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
-
-WEBHOOK = "https://hooks.slack.example.com/services/T000/B000/SECRETSECRET"
 
 
 @pytest.fixture()
@@ -32,42 +26,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def fake() -> FakeOpenObserve:
-    server = FakeOpenObserve(seed=7)
-    # Bedrock data has arrived: the streams the alerts query exist.
-    server.add_stream("default", "bedrock_metrics")
-    server.add_stream("default", "bedrock_logs")
-    return server
-
-
-class O2:
-    """Runs the o2kit CLI against the fake, with the environment a user would export."""
-
-    def __init__(self, project: Path, fake: FakeOpenObserve, monkeypatch: pytest.MonkeyPatch):
-        self.project = project
-        self.fake = fake
-        self.faults: Faults | None = None
-        self._mp = monkeypatch
-        monkeypatch.setenv("OPENOBSERVE_URL", "http://o2.test")
-        monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
-        monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", WEBHOOK)
-        monkeypatch.delenv("OPENOBSERVE_ORG", raising=False)
-        monkeypatch.setenv("CI", "true")
-
-    def __call__(self, *args: str) -> Any:
-        self._mp.setattr(cli_base, "_TRANSPORT", self.fake.transport(self.faults))
-        result = CliRunner().invoke(cli.app, ["--project", str(self.project), *args])
-        return result
-
-    def plan_json(self, *args: str) -> dict[str, Any]:
-        result = self("plan", "--json", *args)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-    def http(self) -> httpx.Client:
-        """A second client, as a UI user editing the server would be."""
-        return httpx.Client(base_url="http://o2.test", transport=self.fake.transport(Faults()),
-                            auth=(DEFAULT_USER, DEFAULT_PASSWORD))
+    return bedrock_fake(7)
 
 
 @pytest.fixture()
