@@ -44,3 +44,24 @@ def test_broken_project(case: Path, tmp_path: Path) -> None:
         load_project(tmp_path / "project", env)
     expected = (case / "expected.txt").read_text(encoding="utf-8").strip()
     assert str(info.value) == expected
+
+
+@pytest.mark.parametrize("where", ["title", "params"])
+def test_a_lone_surrogate_is_a_located_error_not_an_internal_one(
+    tmp_path: Path, where: str
+) -> None:
+    """``"\\udc80"`` in a double-quoted YAML scalar is no character: nothing can write it as UTF-8
+    (the JSON sent to the server, the cache). It used to end as an internal error."""
+    from shipped_project import copy_shipped_project
+
+    root = copy_shipped_project(tmp_path / "repo")
+    value = '"team \\udc80"'
+    text = ("template: bedrock/dashboard.yaml.j2\n"
+            + (f"title: {value}\n" if where == "title"
+               else f"title: ok\nparams:\n  interval: 5 minute\n  description_suffix: {value}\n"))
+    (root / "dashboards" / "x.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationFailed) as failed:
+        load_project(root)
+    (problem,) = failed.value.problems
+    assert (problem.file, problem.line) == ("dashboards/x.yaml", 2 if where == "title" else 5)
+    assert "lone surrogate" in problem.message

@@ -287,15 +287,33 @@ def _construct_unique_mapping(self: Any, node: yaml.MappingNode, deep: bool = Fa
     return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep=deep)
 
 
+def _construct_text_scalar(self: Any, node: yaml.ScalarNode) -> Any:
+    """``construct_scalar`` that refuses a lone surrogate (``"\\udc80"`` in a double-quoted
+    scalar): it is not Unicode text, nothing can encode it as UTF-8 — not the JSON o2kit sends,
+    not its cache — so it is a located error here instead of an internal one later."""
+    value = yaml.constructor.SafeConstructor.construct_scalar(self, node)
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{ascii(bad)[1:-1]} is a lone surrogate, not a character: the text "
+                "cannot be written as UTF-8 (use the character itself, or a \\U escape of a "
+                "real code point)", node.start_mark) from None
+    return value
+
+
 _UniqueKeyLoader: Any = type(
-    "_UniqueKeyLoader", (yaml.SafeLoader,), {"construct_mapping": _construct_unique_mapping}
+    "_UniqueKeyLoader", (yaml.SafeLoader,),
+    {"construct_mapping": _construct_unique_mapping, "construct_scalar": _construct_text_scalar},
 )
 # The same with libyaml when PyYAML has it, for large machine-written YAML (rendered output);
 # its errors carry no reliable line, so a failure is parsed again with ``load_yaml``.
 FastUniqueKeyLoader: Any = type(
     "FastUniqueKeyLoader",
     (getattr(yaml, "CSafeLoader", yaml.SafeLoader),),
-    {"construct_mapping": _construct_unique_mapping},
+    {"construct_mapping": _construct_unique_mapping, "construct_scalar": _construct_text_scalar},
 )
 
 
