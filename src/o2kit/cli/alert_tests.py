@@ -151,13 +151,8 @@ def run_alert_tests(
         project = base._load_validated()
         config = project.config.config
         layout = str(getattr(config.streams, "metrics_layout", "special"))
-        functions: dict[str, str] = {}
-        if config.ingest.pipeline:
-            # Scenario traffic goes through the project's ingest functions, as stored.
-            base.require_extra("vrl", "test")
-            from o2kit.query.functiontest import pipeline_functions
-
-            functions = pipeline_functions(project.config.root, config)
+        # Scenario traffic goes through the project's ingest functions, as stored.
+        functions = base.ingest_functions(project, "test")
         alerts: dict[tuple[str, str], Any] = {
             (r.key[0], r.key[1]): r.body for r in project.of("alert")}
         passed = failed = skipped = 0

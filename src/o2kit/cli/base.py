@@ -154,6 +154,19 @@ def missing_extra(extra: str, command: str | None) -> UserError:
     return UserError(f"{what} needs the '{extra}' extra: pip install 'o2kit[{extra}]'")
 
 
+def ingest_functions(project: Any, command: str) -> dict[str, str]:
+    """Stream name → the project's rendered ingest VRL when ``ingest.pipeline`` is on (empty
+    when off): the synthetic rows of ``check``, ``preview`` and ``test`` go through it, as the
+    server's realtime pipelines would store them. Needs the ``vrl`` extra."""
+    config = project.config.config
+    if not config.ingest.pipeline:
+        return {}
+    require_extra("vrl", command)
+    from o2kit.query.functiontest import pipeline_functions
+
+    return pipeline_functions(project.config.root, config)
+
+
 def require_extra(extra: str, command: str) -> None:
     """Stop with one line (exit 1) when a module of ``extra`` cannot be imported."""
     for module in EXTRAS[extra]:

@@ -61,7 +61,8 @@ def check_command(
             runner = check.search_runner(client, resource="check")
         else:
             rows, traffic = check.synthetic_rows(config, now_ms=now_ms, minutes=minutes,
-                                                 seed=seed, functions=_pipeline(project))
+                                                 seed=seed,
+                                                 functions=base.ingest_functions(project, "check"))
             start_us = traffic.start_ms * 1000  # whole minutes of traffic, all of them
             runner = check.local_runner(rows)
         outcomes = check.run(queries, runner, start_us=start_us, end_us=end_us)
@@ -114,16 +115,3 @@ def _server_functions(client: Any, project: Any, check: Any) -> list[Any]:
 def register(app: typer.Typer) -> None:
     app.command(name="check")(check_command)
 
-
-def _pipeline(project: Any) -> dict[str, str]:
-    """With ``ingest.pipeline`` on, the synthetic rows go through the project's shipped functions
-    (stream name → VRL), as the server's realtime pipelines would store them."""
-    from o2kit.cli import base
-
-    config = project.config.config
-    if not config.ingest.pipeline:
-        return {}
-    base.require_extra("vrl", "check")
-    from o2kit.query.functiontest import pipeline_functions
-
-    return pipeline_functions(project.config.root, config)

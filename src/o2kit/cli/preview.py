@@ -91,7 +91,9 @@ def preview_command(
                 check.search_runner(client, resource="preview"), fatal)
         else:
             rows, traffic = check.synthetic_rows(config, now_ms=LOCAL_END_MS, minutes=minutes,
-                                                 seed=seed, functions=_pipeline(project))
+                                                 seed=seed,
+                                                 functions=base.ingest_functions(project,
+                                                                                 "preview"))
             start_us, end_us = traffic.start_ms * 1000, LOCAL_END_MS * 1000 + 1
             runner = check.local_runner(rows)
             subtitle = (f"data: synthetic Bedrock traffic (seed {seed}, {minutes} minutes) on "
@@ -229,16 +231,3 @@ def _forget_stale(target: Path, written: list[Path]) -> None:
 def register(app: typer.Typer) -> None:
     app.command(name="preview")(preview_command)
 
-
-def _pipeline(project: Any) -> dict[str, str]:
-    """With ``ingest.pipeline`` on, the synthetic rows go through the project's shipped functions
-    (stream name → VRL), as the server's realtime pipelines would store them."""
-    from o2kit.cli import base
-
-    config = project.config.config
-    if not config.ingest.pipeline:
-        return {}
-    base.require_extra("vrl", "preview")
-    from o2kit.query.functiontest import pipeline_functions
-
-    return pipeline_functions(project.config.root, config)
