@@ -349,3 +349,103 @@ def test_a_warm_plan_reports_exactly_what_a_cold_one_does(
     assert o2("apply", "--auto-approve").exit_code == 0
     stored = {d["name"]: d for d in fake.destinations()}
     assert stored["bedrock_slack"]["url"] == WEBHOOK
+
+
+# --- digests remembered by the server's dashboard hash (plan.live_digest_key) --------------------
+
+
+def test_a_remembered_digest_settles_only_the_body_it_was_computed_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desired = {(r.kind, r.key): r for r in desired_set()}
+    live = next(r for r in live_set() if r.kind == "dashboard")
+    live = dataclasses.replace(live, meta={**live.meta, "hash": "1234567890"})
+    digest = planmod.desired_digest(desired[(live.kind, live.key)])
+    key = planmod.live_digest_key(live)
+    assert key is not None
+    # Any change the server's hash stands for, or of the shape beside it, names another body.
+    for meta in ({"hash": "1234567891"}, {"folder_id": "other"}, {"version": 7}):
+        assert planmod.live_digest_key(dataclasses.replace(live, meta={**live.meta, **meta})) \
+            not in (key, None)
+    body = copy.deepcopy(live.body)
+    body["tabs"][0]["panels"].pop()
+    assert planmod.live_digest_key(dataclasses.replace(live, body=body)) != key
+    # No hash, or one that is not the server's decimal u64: nothing is remembered.
+    for bad in ("", "abc", None):
+        assert planmod.live_digest_key(dataclasses.replace(live, meta={**live.meta, "hash": bad})) \
+            is None
+    # A remembered digest equal to the desired one settles without normalising the body ...
+    normalised: list[str] = []
+    real = kinds.KindSpec.normalize
+    monkeypatch.setattr(kinds.KindSpec, "normalize",
+                        lambda self, b: normalised.append(self.kind) or real(self, b))
+    settled = planmod.settle_live(live, digest, known=digest)
+    assert settled.meta[planmod.SETTLED] == digest and not normalised
+    # ... and a remembered digest of another body is not trusted: the body is compared again.
+    body = copy.deepcopy(live.body)
+    body["tabs"][0]["panels"][0]["title"] = "Edited in the UI"
+    edited = dataclasses.replace(live, body=body)
+    assert planmod.settle_live(edited, digest, known="0" * 64) is edited
+    assert normalised
+
+
+def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second plan in sync normalises no live dashboard and decodes no cached desired
+    dashboard body; an edit in the UI (a new server hash) is still found."""
+    from o2kit.project import loader
+
+    project = copy_shipped_project(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
+    fake = FakeOpenObserve(seed=11)
+    for stream in ("bedrock_metrics", "bedrock_logs"):
+        fake.add_stream("default", stream)
+    o2 = O2(project, fake, monkeypatch)
+    assert o2("apply", "--auto-approve").exit_code == 0
+    assert o2("plan", "--detailed-exitcode").exit_code == 0  # fills the cache and the memo
+
+    normalised: list[str] = []
+    real_normalize = kinds.KindSpec.normalize
+
+    def counting_normalize(self: Any, body: Any) -> Any:
+        if self.kind == "dashboard":
+            normalised.append(str(body.get("title")))
+        return real_normalize(self, body)
+
+    monkeypatch.setattr(kinds.KindSpec, "normalize", counting_normalize)
+    decoded: list[str] = []
+    real_body = loader._CachedResource.body
+
+    def counting_body(self: Any) -> Any:
+        if "_text" in self.__dict__ and self.kind == "dashboard":
+            decoded.append(self.address)
+        return real_body.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(loader._CachedResource, "body", property(counting_body,
+                                                                  real_body.fset))
+    assert o2("plan", "--detailed-exitcode").exit_code == 0
+    assert normalised == [] and decoded == []
+
+    # Edited in the UI: the server's hash changes, so the dashboard is compared again.
+    with o2.http() as ui:
+        listed = ui.get("/api/default/dashboards", params={"folder": "default"}).json()
+        folders = ui.get("/api/v2/default/folders/dashboards").json()["list"]
+        item = None
+        for folder in folders:
+            answer = ui.get("/api/default/dashboards", params={"folder": folder["folderId"]})
+            for it in answer.json()["dashboards"]:
+                if it["title"] == "Bedrock overview":
+                    item, folder_id = it, folder["folderId"]
+        assert item is not None, listed
+        body = item["v8"]
+        body["tabs"][0]["panels"][0]["title"] = "Edited in the UI"
+        answer = ui.put(f"/api/default/dashboards/{item['dashboard_id']}",
+                        params={"folder": folder_id, "hash": item["hash"]}, json=body)
+        assert answer.status_code == 200, answer.text
+    changed = o2.plan_json()
+    updates = [c for c in changed["changes"] if c["action"] == "update"]
+    assert [c["key"] for c in updates] == [["Bedrock", "Bedrock overview"]]
+    assert [f["path"] for f in updates[0]["fields"]] == ["tabs[0].panels[0].title"]
+    assert "Bedrock overview" in normalised

@@ -376,10 +376,12 @@ def _desired_state(project: Any) -> tuple[list[Any], dict[Any, Any], dict[Any, s
         cached = entry if isinstance(entry, str) and len(entry) == 64 else None
         paths: list[tuple[str | int, ...]] = []
         if cached is not None:
-            body = r.body
+            # Used as loaded: a body replayed from the cache stays undecoded until something
+            # reads it, and a plan in sync never does (its digest stands for it).
+            body, res = None, r
         else:
             body, paths = envrefs.resolve_and_locate(r.body, os.environ, on_secret=register)
-        res = Resource(kind=r.kind, key=r.key, body=body, source=r.source)
+            res = Resource(kind=r.kind, key=r.key, body=body, source=r.source)
         desired.append(res)
         refs[(r.kind, r.key)] = paths
         value = cached or desired_digest(res)
@@ -389,6 +391,31 @@ def _desired_state(project: Any) -> tuple[list[Any], dict[Any, Any], dict[Any, s
         if key and cached is None and body is r.body and not paths:
             cache.put("plan", key, value)
     return desired, refs, known
+
+
+class _LiveDigests:
+    """The digests of live dashboards an earlier plan against this server found in sync, by
+    ``plan.live_digest_key`` (their OpenObserve hash): one cache entry per server and org, keyed
+    on o2kit's own code too, so a new normalisation never reuses an old digest. Empty (and not
+    saved) with --no-cache."""
+
+    def __init__(self, settings: Any) -> None:
+        from o2kit.project.cache import digest, open_cache, tool_digest
+
+        self._cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
+        self._key = (digest("plan: live dashboard digests", tool_digest(), settings.url,
+                            settings.org) if self._cache.enabled else "")
+        stored = self._cache.get("plan", self._key) if self._key else None
+        self.entries: dict[str, str] | None = None
+        if self._key:
+            self.entries = {k: v for k, v in stored.items()
+                            if isinstance(k, str) and isinstance(v, str)} \
+                if isinstance(stored, dict) else {}
+        self._loaded = dict(self.entries or {})
+
+    def save(self) -> None:
+        if self._key and self.entries is not None and self.entries != self._loaded:
+            self._cache.put("plan", self._key, self.entries)
 
 
 @dataclass
@@ -422,7 +449,10 @@ def _make_plan(
     settings = _settings(config_org=config.org, **settings_args)
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
-    live = fetch_live(client, desired=desired, stream_types=stream_types, desired_digests=known)
+    memo = _LiveDigests(settings)
+    live = fetch_live(client, desired=desired, stream_types=stream_types, desired_digests=known,
+                      live_digests=memo.entries)
+    memo.save()
     plan = build_plan(
         desired,
         live.resources,

@@ -207,20 +207,48 @@ def _live_digest(res: Resource) -> str:
 SETTLED = "settled_digest"
 
 
-def settle_live(res: Resource, desired: str | None) -> Resource:
+def settle_live(res: Resource, desired: str | None, *, known: str | None = None) -> Resource:
     """``res`` (a live object) as plan needs it: when the digest of its normalised body is
     ``desired`` (the ``desired_digest`` of the desired object with its key), it is in sync, and
     its kind's ``bulky`` members (a dashboard's tabs: nearly all of its ~170 KB) are replaced by
     that digest in ``meta[SETTLED]``; otherwise ``res`` itself, whole, for the field diff.
     ``remote.fetch_live`` calls it on each object as it arrives, so a plan in sync never holds
-    every live body at once. ``build_plan`` must then get the same ``desired`` digests."""
+    every live body at once. ``build_plan`` must then get the same ``desired`` digests.
+
+    ``known``: the digest an earlier plan computed for this very body (found by
+    ``live_digest_key``); when it is ``desired`` the body is not normalised again."""
     spec = _spec(res.kind)
     if desired is None or not spec.bulky or SETTLED in res.meta:
         return res
-    if _strict_digest(spec.normalize(res.body)) != desired:
+    if known != desired and _strict_digest(spec.normalize(res.body)) != desired:
         return res
     body = {k: v for k, v in res.body.items() if k not in spec.bulky}
     return replace(res, body=body, meta={**res.meta, SETTLED: desired})
+
+
+def live_digest_key(res: Resource) -> str | None:
+    """A name for the exact body of a live dashboard, from the ``hash`` OpenObserve lists with
+    it, or None when there is no such hash.
+
+    OpenObserve computes that hash each time it reads a dashboard: std ``DefaultHasher`` over the
+    version and the whole typed body, ``updated_at`` included (``From<Dashboard> for
+    super::Dashboard`` in ``src/config/src/meta/dashboards/v8/mod.rs``; optimistic locking in
+    ``put``, ``src/core/src/dashboards/mod.rs``, relies on it changing with every write). So an
+    unchanged hash is an unchanged body, and a digest computed for it earlier (keyed by o2kit's
+    own code as well, by the caller) can stand in for normalising ~170 KB again. The key also
+    holds the id, folder, version, title and panel count per tab, so a server that answered one
+    hash for everything would still be caught on any change of shape; ``--no-cache`` does not use
+    it at all."""
+    digits = res.meta.get("hash")
+    if res.kind != "dashboard" or not isinstance(digits, str) or not digits.isdigit():
+        return None
+    tabs = res.body.get("tabs")
+    shape = ([len(t.get("panels") or ()) if isinstance(t, dict) else -1 for t in tabs]
+             if isinstance(tabs, list) else None)
+    title = res.body.get("title")
+    return _digest([res.kind, str(res.server_id), str(res.meta.get("folder_id")),
+                    res.meta.get("version"), digits, title if isinstance(title, str) else None,
+                    shape])
 
 
 def age_key(res: Resource) -> tuple[int, int, str]:
@@ -598,6 +626,8 @@ def _deletes(
     (the server would refuse them anyway: 409/400). Referrers come later in
     ``kinds.APPLY_ORDER`` than what they use, so deciding in reverse kind order settles every
     referrer first."""
+    if not candidates:  # (the loops below would read every desired body: most plans prune none)
+        return []
     leaving = {_ident(r) for r in candidates}
     users: dict[tuple[str, tuple[str, ...]], list[Ident]] = defaultdict(list)
     for res in wanted.values():

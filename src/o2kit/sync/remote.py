@@ -27,7 +27,7 @@ import dataclasses
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from o2kit import kinds
 from o2kit.errors import ApiError, AuthError, Conflict, NotFound, O2kitError, TransportError
 from o2kit.model import Change, Plan, Resource
 from o2kit.sync.client import OpenObserveClient
-from o2kit.sync.plan import age_key, fingerprint, settle_live
+from o2kit.sync.plan import SETTLED, age_key, fingerprint, live_digest_key, settle_live
 
 log = logging.getLogger("o2kit.sync.remote")
 
@@ -83,18 +83,42 @@ def fetch_live(
     desired: Sequence[Resource] = (),
     stream_types: Iterable[str] = (),
     desired_digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
+    live_digests: MutableMapping[str, str] | None = None,
 ) -> LiveState:
     """Read live folders, templates, destinations, dashboards, alerts (and, if asked, streams).
     With ``desired_digests`` (``plan.desired_digest`` by ``(kind, key)``; pass the same to
     ``build_plan``), objects found in sync are reduced to what plan needs (``plan.settle_live``).
+    ``live_digests`` (``plan.live_digest_key`` → digest, loaded and saved by the caller) spares
+    normalising a dashboard whose server hash is one an earlier plan found in sync; on return it
+    holds the entries of this plan's in-sync dashboards only, so it never grows past them.
     """
+    remembered = dict(live_digests) if live_digests is not None else {}
+    in_sync: dict[str, str] = {}
     start = client.request_count
-    resources: list[Resource] = []
+    desired_alert_keys = {r.key for r in desired if r.kind == "alert"}
+    types = sorted(set(stream_types))
 
-    folder_lists = _raise_first_error(
-        client.map(lambda t: client.list_folders(t, resource=f"{t} folders"), FOLDER_TYPES)
-    )
-    folders: dict[str, list[dict[str, Any]]] = dict(zip(FOLDER_TYPES, folder_lists, strict=True))
+    # Two rounds of requests, each sent at once (the client bounds how many are in flight):
+    # first every list that needs nothing else, then what needs a list — the dashboards of each
+    # folder and each alert o2kit reads in full. The live state is the same as one request
+    # after the other would give; only the waiting overlaps. An error is raised in that order.
+    def lists() -> tuple[Any, ...]:
+        jobs: list[Callable[[], Any]] = [
+            *(lambda t=t: client.list_folders(t, resource=f"{t} folders") for t in FOLDER_TYPES),
+            lambda: _ownership_records(client),
+            lambda: client.list_templates(resource="alert templates"),
+            lambda: client.list_destinations(resource="alert destinations"),
+            lambda: _list_rest_kinds(client, desired),
+            lambda: client.list_alerts(include_dependencies=True, resource="alerts"),
+            lambda: _list_streams(client, types) if types else None,
+        ]
+        return tuple(_raise_first_error(client.map(lambda job: job(), jobs)))
+
+    (dashboard_folders, alert_folders, records, templates, destinations, rest_lists,
+     alert_items, existing) = lists()
+    folders = {"dashboards": dashboard_folders, "alerts": alert_folders}
+
+    resources: list[Resource] = []
     for folder_type, items in folders.items():
         for item in items:
             resources.append(
@@ -106,11 +130,9 @@ def fetch_live(
                 )
             )
 
-    records = _ownership_records(client)
-
     # System objects stay in the live state: plan leaves them alone (``kinds.is_system``) and
     # refuses desired objects whose names they take.
-    for body in client.list_templates(resource="alert templates"):
+    for body in templates:
         name = (str(body.get("name", "")),)
         resources.append(
             Resource(
@@ -122,7 +144,7 @@ def fetch_live(
             )
         )
 
-    for body in client.list_destinations(resource="alert destinations"):
+    for body in destinations:
         name = (str(body.get("name", "")),)
         unmarkable = not kinds.SPECS["destination"].can_mark(body)
         resources.append(
@@ -135,7 +157,18 @@ def fetch_live(
             )
         )
 
-    _fetch_rest_kinds(client, desired, records, resources)
+    for spec, items in rest_lists:
+        for body in items:
+            key = spec.live_key(body)
+            resources.append(
+                Resource(
+                    kind=spec.kind,
+                    key=key,
+                    body=body,
+                    server_id=spec.server_id(body),
+                    meta={} if spec.can_mark(body) else _owner_meta(records, spec.kind, key),
+                )
+            )
 
     def dashboards_in(folder: dict[str, Any]) -> list[Resource]:
         # Each list is reduced as it arrives: a dashboard in sync keeps its digest, not its tabs
@@ -145,29 +178,27 @@ def fetch_live(
         out = []
         for item in items:
             res = _live_dashboard(item, folder_name, folder_id)
-            if desired_digests:
-                res = settle_live(res, desired_digests.get(("dashboard", res.key)))
+            want = desired_digests.get(("dashboard", res.key)) if desired_digests else None
+            if want is not None:
+                memo = live_digest_key(res) if live_digests is not None else None
+                res = settle_live(res, want, known=remembered.get(memo) if memo else None)
+                if memo and SETTLED in res.meta:
+                    in_sync[memo] = want
             out.append(res)
         return out
 
-    # A dashboard list answer is ~170 KB per dashboard: at most DASHBOARD_LISTS_AT_ONCE of them
-    # are in memory (raw and decoded) at once.
-    for listed in _raise_first_error(
-        client.map(dashboards_in, folders["dashboards"], limit=DASHBOARD_LISTS_AT_ONCE)
-    ):
-        resources.extend(listed)
-
-    desired_alert_keys = {r.key for r in desired if r.kind == "alert"}
-    alert_items = client.list_alerts(include_dependencies=True, resource="alerts")
     wanted: list[dict[str, Any]] = []
+    # In list order: an alert read in full (its place in ``wanted``) or one kept as its item.
+    alerts: list[int | Resource] = []
     for item in alert_items:
         key = (str(item.get("folder_name", "")), str(item.get("name", "")))
         if kinds.is_managed_alert_item(item) or key in desired_alert_keys:
+            alerts.append(len(wanted))
             wanted.append(item)
         else:
             # Unmanaged and unrelated to the code: kept as a list item only, so prune can never
             # reach it, and never fetched in full.
-            resources.append(
+            alerts.append(
                 Resource(
                     kind="alert",
                     key=key,
@@ -176,45 +207,53 @@ def fetch_live(
                     meta={"folder_id": item.get("folder_id"), "partial": True},
                 )
             )
-    bodies = _raise_first_error(
-        client.map(
-            lambda it: client.get_alert(
-                str(it["alert_id"]), resource=f'alert "{it.get("folder_name")}/{it.get("name")}"'
-            ),
-            wanted,
+
+    def alert_bodies() -> list[Any]:
+        return _raise_first_error(
+            client.map(
+                lambda it: client.get_alert(
+                    str(it["alert_id"]),
+                    resource=f'alert "{it.get("folder_name")}/{it.get("name")}"',
+                ),
+                wanted,
+            )
         )
-    )
-    for item, body in zip(wanted, bodies, strict=True):
+
+    def dashboard_lists() -> list[Any]:
+        # A dashboard list answer is ~170 KB per dashboard: at most DASHBOARD_LISTS_AT_ONCE of
+        # them are in memory (raw and decoded) at once.
+        return _raise_first_error(
+            client.map(dashboards_in, folders["dashboards"], limit=DASHBOARD_LISTS_AT_ONCE)
+        )
+
+    listed, bodies = _raise_first_error(client.map(lambda job: job(),
+                                                   [dashboard_lists, alert_bodies]))
+    for dashboards in listed:
+        resources.extend(dashboards)
+    for slot in alerts:
+        if isinstance(slot, Resource):
+            resources.append(slot)
+            continue
+        item = wanted[slot]
         resources.append(
             Resource(
                 kind="alert",
                 key=(str(item.get("folder_name", "")), str(item.get("name", ""))),
-                body=body,
+                body=bodies[slot],
                 server_id=str(item.get("alert_id", "")),
                 meta={"folder_id": item.get("folder_id")},
             )
         )
 
-    existing: set[tuple[str, str]] | None = None
-    types = sorted(set(stream_types))
-    if types:
-        existing = set()
-        stream_lists = _raise_first_error(
-            client.map(lambda t: client.list_streams(t, resource=f"{t} streams"), types)
-        )
-        for stream_type, items in zip(types, stream_lists, strict=True):
-            for s in items:
-                existing.add((str(s.get("stream_type") or stream_type), str(s.get("name", ""))))
-
+    if live_digests is not None:
+        live_digests.clear()
+        live_digests.update(in_sync)
     return LiveState(resources, existing, client.request_count - start)
 
 
-def _fetch_rest_kinds(
-    client: OpenObserveClient,
-    desired: Sequence[Resource],
-    records: dict[tuple[str, tuple[str, ...]], str],
-    resources: list[Resource],
-) -> None:
+def _list_rest_kinds(
+    client: OpenObserveClient, desired: Sequence[Resource]
+) -> list[tuple[kinds.KindSpec, list[dict[str, Any]]]]:
     """One list request per kind described by ``kinds.RestApi`` (functions, pipelines …). A
     server without that API (404: an older OpenObserve, or a feature switched off) holds none,
     which is only an error when the project declares objects of the kind."""
@@ -231,18 +270,19 @@ def _fetch_rest_kinds(
             log.info("the server has no %s API; it holds no %ss", spec.kind, spec.kind)
             return []
 
-    for spec, items in zip(specs, _raise_first_error(client.map(listing, specs)), strict=True):
-        for body in items:
-            key = spec.live_key(body)
-            resources.append(
-                Resource(
-                    kind=spec.kind,
-                    key=key,
-                    body=body,
-                    server_id=spec.server_id(body),
-                    meta={} if spec.can_mark(body) else _owner_meta(records, spec.kind, key),
-                )
-            )
+    return list(zip(specs, _raise_first_error(client.map(listing, specs)), strict=True))
+
+
+def _list_streams(client: OpenObserveClient, types: Sequence[str]) -> set[tuple[str, str]]:
+    """(type, name) of every stream of ``types``: one list per type."""
+    existing: set[tuple[str, str]] = set()
+    stream_lists = _raise_first_error(
+        client.map(lambda t: client.list_streams(t, resource=f"{t} streams"), types)
+    )
+    for stream_type, items in zip(types, stream_lists, strict=True):
+        for s in items:
+            existing.add((str(s.get("stream_type") or stream_type), str(s.get("name", ""))))
+    return existing
 
 
 def _ownership_records(client: OpenObserveClient) -> dict[tuple[str, tuple[str, ...]], str]:
