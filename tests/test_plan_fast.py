@@ -28,7 +28,7 @@ from o2kit import kinds
 from o2kit.fake import FakeOpenObserve
 from o2kit.model import Plan, Resource
 from o2kit.sync import plan as planmod
-from o2kit.sync.client import decode_json
+from o2kit.sync.client import decode_json, encode_json
 from o2kit.sync.diff import diff
 
 # --- canonical -----------------------------------------------------------------------------------
@@ -254,6 +254,23 @@ JSON_VALUES = st.recursive(
 def test_decode_json_is_json_loads(value: Any, ascii_only: bool) -> None:
     data = json.dumps(value, ensure_ascii=ascii_only).encode()
     assert _typed(decode_json(data)) == _typed(json.loads(data))
+
+
+@given(JSON_VALUES)
+def test_encode_json_sends_the_value_json_dumps_sends(value: Any) -> None:
+    assert _typed(json.loads(encode_json(value))) == _typed(value)
+
+
+def test_encode_json_refuses_what_json_dumps_refuses() -> None:
+    from o2kit.redact import Secret
+
+    for value in ({"a": math.nan}, [math.inf], {"x": Secret("s3cr3t-value")}, {"x": object()}):
+        with pytest.raises((ValueError, TypeError)) as fast:
+            encode_json(value)
+        with pytest.raises(type(fast.value)):
+            json.dumps(value, ensure_ascii=False, allow_nan=False)
+    # "NaN" inside a string is not a NaN: sent as it is.
+    assert json.loads(encode_json({"t": "NaN and Infinity"})) == {"t": "NaN and Infinity"}
 
 
 def test_decode_json_accepts_and_refuses_what_json_loads_does() -> None:

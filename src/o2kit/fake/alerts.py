@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import re
 from typing import Any
 
@@ -481,6 +482,11 @@ def _stream_names(sql: str) -> list[str]:
     """``config/src/meta/sql.rs`` resolve_stream_names: parse (PostgreSQL dialect) and list the
     tables. The fake parses with sqlglot instead of DataFusion's parser, so what counts as
     unparsable differs at the edges."""
+    return list(_parsed_stream_names(sql))
+
+
+@functools.lru_cache(maxsize=4096)  # alerts made from one template share their SQL
+def _parsed_stream_names(sql: str) -> tuple[str, ...]:
     import sqlglot
     from sqlglot import exp
 
@@ -489,7 +495,7 @@ def _stream_names(sql: str) -> list[str]:
     except sqlglot.errors.SqlglotError as err:
         raise error(500, f"Error resolving stream names in SQL query: {err}") from None
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    return [t.name for t in tree.find_all(exp.Table) if t.name not in ctes]
+    return tuple(t.name for t in tree.find_all(exp.Table) if t.name not in ctes)
 
 
 def update_cron_expression(cron: str, second: int) -> str:

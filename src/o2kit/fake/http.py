@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
+
 from .serde import SerdeError, parse_json
 
 JSON_TYPE = "application/json"
@@ -66,7 +68,16 @@ class HttpError(Exception):
 
 
 def dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact JSON, as serde_json writes it. pydantic-core (serde_json underneath) is ~2x
+    faster on a dashboard list; a NaN or an infinity (which serde_json would never write, but
+    the fake's tests may store) and anything it cannot encode go through ``json.dumps``."""
+    try:
+        data = pydantic_core.to_json(value, inf_nan_mode="constants")
+    except (pydantic_core.PydanticSerializationError, ValueError, TypeError, RecursionError):
+        data = None
+    if data is None or b"NaN" in data or b"Infinity" in data:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return data
 
 
 def json_response(value: Any, status: int = 200) -> Response:
