@@ -194,14 +194,17 @@ def test_sql_findings_kept_on_disk_report_the_same(tmp_path: Path,
     assert len(sorted((tmp_path / "cache" / "sql").rglob("*.json"))) > len(stored)
 
 
-def test_a_warm_validate_decodes_no_cached_body(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bodies replayed from the cache stay JSON text until read; a damaged text is a miss
-    (its CRC), and one whose CRC was forged is refused with a clear error when read."""
+def test_a_warm_validate_reads_no_cached_body(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies replayed from the cache stay in their blobs until read: a warm validate reads none
+    of them (no body in memory, no decode) and reading one gives the body a miss gives. A blob
+    that is missing, of another size, or named by an address that is not a SHA-256 makes the
+    file a miss (read and rendered again); one whose bytes were changed in place is refused
+    with a clear error when read."""
     import json
-    import zlib
 
     from o2kit.errors import UserError
+    from o2kit.project.loader import CacheDamaged
 
     monkeypatch.setenv(workers.WORKERS_ENV, "1")
     root = _big_bad_project(tmp_path / "project", copies=3)
@@ -212,23 +215,38 @@ def test_a_warm_validate_decodes_no_cached_body(tmp_path: Path,
     dashboards = [r for r in project.resources if r.kind == "dashboard"]
     validate_resources(project.resources, project.config.config, memo=Cache(tmp_path / "cache"),
                        digests=project.digests)
-    assert dashboards and all("_text" in r.__dict__ for r in dashboards)  # never decoded
+    assert dashboards and all("_blob" in r.__dict__ and r.__dict__["_body"] == {}
+                              for r in dashboards)  # never read
     warm = _outcome(root, Cache(tmp_path / "cache"), parallel=False)
-    assert warm[1:3] == reference[1:3]  # problems and resources (bodies decoded on reading)
-    entries = sorted((tmp_path / "cache" / "load").rglob("*.json"))
-    for path in entries:  # damage each body: the CRC no longer matches, so a miss
+    assert warm[1:3] == reference[1:3]  # problems and resources (bodies read on reading)
+    blobs = sorted((tmp_path / "cache" / "blobs").rglob("*"))
+    blobs = [b for b in blobs if b.is_file()]
+    assert len(blobs) >= len(dashboards)
+
+    def entries() -> list[Path]:
+        return sorted((tmp_path / "cache" / "load").rglob("*.json"))
+
+    for damage in ("delete", "truncate"):
+        for blob in blobs:
+            if damage == "delete":
+                blob.unlink()
+            else:
+                blob.write_bytes(blob.read_bytes()[:-1])
+        damaged = Cache(tmp_path / "cache")
+        assert _outcome(root, damaged, parallel=False)[1:3] == reference[1:3], damage
+        assert damaged.misses > 0
+        assert all(b.is_file() and b.stat().st_size > 0 for b in blobs)  # written again
+    for path in entries():  # an address that would lead out of the cache: a miss
         entry = json.loads(path.read_text())
         for item in entry["value"]["resources"]:
-            item["body_text"] = item["body_text"].replace('"', "'", 1)
+            item["body"] = "../../../" + item["body"][9:]
         path.write_text(json.dumps(entry))
-    damaged = Cache(tmp_path / "cache")
-    assert _outcome(root, damaged, parallel=False)[1:3] == reference[1:3]
-    for path in sorted((tmp_path / "cache" / "load").rglob("*.json")):  # forge the CRC
-        entry = json.loads(path.read_text())
-        for item in entry["value"]["resources"]:
-            item["body_text"] = "[1]"
-            item["body_crc"] = zlib.crc32(b"[1]")
-        path.write_text(json.dumps(entry))
-    with pytest.raises(UserError, match="damaged"):  # when loading reads a body, or later
+    assert _outcome(root, Cache(tmp_path / "cache"), parallel=False)[1:3] == reference[1:3]
+    dashboard_blob = next(b for b in blobs if b'"panels"' in b.read_bytes())
+    data = dashboard_blob.read_bytes()
+    dashboard_blob.write_bytes(data.replace(b'"panels"', b'"pan3ls"', 1))  # same size
+    with pytest.raises(UserError, match="damaged") as info:  # when loading reads a body, or later
         project = load_project(root, None, cache=Cache(tmp_path / "cache"))
         [r.body for r in project.resources if r.kind == "dashboard"]
+    assert isinstance(info.value, CacheDamaged)
+    assert "--no-cache" in (info.value.remedy or "")

@@ -13,6 +13,11 @@ written for, a file larger than ``MAX_ENTRY_BYTES`` or one that does not parse o
 its own key is ignored (a miss), and writes are atomic (a temporary file renamed into place), so
 a crash leaves no half-written entry that could be read. Any I/O error is a miss, never a failure:
 the cache can only make o2kit faster, never change what it reports.
+
+Large values (a rendered dashboard is ~200 KB of JSON) are *blobs*: bytes stored once under
+their own SHA-256 (``<directory>/blobs/<sha[:2]>/<sha>``) and named by that address from the
+small entries, so an entry decodes in microseconds and a value nobody reads is never read
+(``read_blob`` checks the size and the SHA-256 before handing the bytes out).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "O2KIT_CACHE_DIR"
 DEFAULT_DIR = Path(".o2kit") / "cache"
-FORMAT = 2  # bump when the layout of entries changes (2: bodies as JSON text)
+FORMAT = 3  # bump when the layout of entries changes (2: bodies as JSON text; 3: as blobs)
 MAX_ENTRY_BYTES = 32 * 1024 * 1024
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -88,8 +93,32 @@ def tool_digest() -> str:
     return digest(o2kit.__version__, FORMAT, files_digest(package, sources))
 
 
+BLOBS = "blobs"
+_ADDRESS = frozenset("0123456789abcdef")
+
+
+class BlobDamaged(Exception):
+    """A blob is missing, of another size, or its bytes do not hash to its address."""
+
+
+def read_blob(path: Path, address: str, size: int) -> bytes:
+    """The bytes stored at ``path`` (``Cache.blob_path``), checked against the ``size`` and the
+    SHA-256 ``address`` they were stored with. Raises ``BlobDamaged``."""
+    try:
+        with path.open("rb") as fh:
+            if os.fstat(fh.fileno()).st_size != size:
+                raise BlobDamaged(f"{path} is not {size} bytes long")
+            data = fh.read(size + 1)
+    except OSError as exc:
+        raise BlobDamaged(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) != size or hashlib.sha256(data).hexdigest() != address:
+        raise BlobDamaged(f"{path} does not hold the bytes stored there")
+    return data
+
+
 class Cache:
-    """Entries ``<directory>/<namespace>/<key[:2]>/<key>.json``; ``Cache(None)`` is off."""
+    """Entries ``<directory>/<namespace>/<key[:2]>/<key>.json`` and blobs
+    ``<directory>/blobs/<sha[:2]>/<sha>``; ``Cache(None)`` is off."""
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
@@ -127,6 +156,12 @@ class Cache:
         self.hits += 1
         return entry["value"]
 
+    def refused(self) -> None:
+        """The value ``get`` just returned was not usable after all (it names a blob that is
+        gone, …): count it as the miss it is."""
+        self.hits -= 1
+        self.misses += 1
+
     def put(self, namespace: str, key: str, value: Any, *, verify: bool = False) -> None:
         """Store ``value`` (plain JSON data) under ``key``; failures are logged, never raised.
         With ``verify``, store it only if it reads back equal (JSON would turn a tuple into a
@@ -146,18 +181,50 @@ class Cache:
             return
         path = self._path(namespace, key)
         try:
-            self._prepare()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            self._write(path, data)
         except OSError as exc:
             log.debug("cannot write cache entry %s: %s", path, exc)
+
+    def blob_path(self, address: str) -> Path | None:
+        """Where the blob ``address`` is (None when the cache is off or ``address`` is not a
+        SHA-256 in hex: an address read from an entry is untrusted text, never a path)."""
+        if self.directory is None or len(address) != 64 or not _ADDRESS.issuperset(address):
+            return None
+        return self.directory / BLOBS / address[:2] / address
+
+    def put_blob(self, data: bytes) -> str | None:
+        """Store ``data`` under its SHA-256 and return that address; None when the cache is off,
+        the data is over ``MAX_ENTRY_BYTES`` or it cannot be written (logged, never raised).
+        Bytes already stored at their address are not written again."""
+        if self.directory is None or len(data) > MAX_ENTRY_BYTES:
+            return None
+        address = hashlib.sha256(data).hexdigest()
+        path = self.blob_path(address)
+        assert path is not None
+        try:
+            if path.stat().st_size == len(data):
+                return address
+        except OSError:
+            pass
+        try:
+            self._write(path, data)
+        except OSError as exc:
+            log.debug("cannot write cache blob %s: %s", path, exc)
+            return None
+        return address
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` atomically (a temporary file renamed into place)."""
+        self._prepare()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def _prepare(self) -> None:
         if self._prepared or self.directory is None:

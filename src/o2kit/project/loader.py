@@ -46,7 +46,6 @@ import json
 import logging
 import os
 import re
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -75,11 +74,20 @@ from o2kit.errors import (
 from o2kit.kinds import KindSpec, SourceProblem
 from o2kit.kinds import dashboard_upgrade as upgrade
 from o2kit.model import Resource, SourceRef
-from o2kit.project.cache import Cache, digest, files_digest, tool_digest, tree_digest
+from o2kit.project.cache import (
+    BlobDamaged,
+    Cache,
+    digest,
+    files_digest,
+    read_blob,
+    tool_digest,
+    tree_digest,
+)
 from o2kit.project.config import (
     Budget,
     BudgetCallerScope,
     BudgetTeamScope,
+    Config,
     LoadedConfig,
     OutsideProject,
     load_config,
@@ -331,6 +339,9 @@ class Project:
     digests: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
     # The line of each row of the price table (``models[i]`` → line), for problems about rows.
     price_lines: dict[int, int] = field(default_factory=dict)
+    # (kind, key) → what ``load_project``'s ``check`` found, for the resources it checked where
+    # they were made (``validate_resources`` takes these instead of checking them again).
+    checked: dict[tuple[str, tuple[str, ...]], list[Problem]] = field(default_factory=dict)
 
     def of(self, kind: str) -> list[Resource]:
         return [r for r in self.resources if r.kind == kind]
@@ -377,6 +388,15 @@ class _Collector:
         self.problems.extend(problems)
 
 
+EarlyCheck = Callable[[Resource, str, "str | None"], "list[Problem] | None"]
+"""Checks one resource in the process that made it, right after its file was read: called
+with the resource, the digest it was made from (``Project.digests``; "" without a cache) and its
+``body_json`` when known; returns its problems, or None when it cannot be checked on its own
+(its rules read other resources). ``load_project`` takes a factory of one (``check``), called
+with the configuration once, before any file is read; ``o2kit.validate.rules.early_check``
+makes it (this package may not import ``validate``)."""
+
+
 @dataclass
 class _FileRecord:
     """What reading one dashboards/ or alerts/ file produced, replayed into the loader (and
@@ -388,22 +408,31 @@ class _FileRecord:
     # (file, line, field, destination name) of each destination an alert names.
     destinations: list[tuple[str, int, str, str]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any] | None:
-        """The record as plain JSON data; each body as JSON text (decoded only when used, see
-        ``_CachedResource``) with its CRC. None when a body does not survive JSON unchanged."""
+    # The JSON text (``body_json``) of some bodies, by index in ``resources``, where the loader
+    # made it already (to look for ``${``): written to the cache as it is, not encoded again.
+    texts: dict[int, str] = field(default_factory=dict)
+    # What the early check (``EarlyCheck``) found, by index in ``resources``.
+    checked: dict[int, list[Problem]] = field(default_factory=dict)
+
+    def to_entry(self, cache: Cache) -> dict[str, Any] | None:
+        """The record as plain JSON data for ``cache``, each body stored as a blob (its JSON
+        text, under its SHA-256; ``Cache.put_blob``) and named by its address and size. None when
+        a body does not survive JSON unchanged or cannot be stored: the file is not cached."""
         resources = []
-        for r in self.resources:
+        for i, r in enumerate(self.resources):
+            text = self.texts.get(i) or body_json(r.body)
             try:
-                text = json.dumps(r.body, ensure_ascii=False, allow_nan=False,
-                                  separators=(",", ":"))
-                if json.loads(text) != r.body:
+                if text is None or json.loads(text) != r.body:
                     return None
-            except (TypeError, ValueError, RecursionError):
+                data = text.encode("utf-8")
+            except (ValueError, RecursionError):  # UnicodeEncodeError: a lone surrogate
+                return None
+            address = cache.put_blob(data)
+            if address is None:
                 return None
             resources.append(
-                {"kind": r.kind, "key": list(r.key), "body_text": text,
-                 "body_crc": zlib.crc32(text.encode("utf-8")), "meta": r.meta,
-                 "source": [r.source.file, r.source.line] if r.source else None})
+                {"kind": r.kind, "key": list(r.key), "body": address, "size": len(data),
+                 "meta": r.meta, "source": [r.source.file, r.source.line] if r.source else None})
         return {
             "problems": [problem_to_json(p) for p in self.problems],
             "resources": resources,
@@ -412,23 +441,34 @@ class _FileRecord:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> _FileRecord:
-        """Raises ValueError/TypeError/KeyError on anything that is not exactly a record."""
+    def from_entry(cls, data: Any, cache: Cache) -> _FileRecord:
+        """The record ``to_entry`` stored, its bodies left in their blobs until read
+        (``_CachedResource``). Raises ValueError/TypeError/KeyError on anything that is not
+        exactly a record, or when a blob is missing or of another size: then the file is read
+        again (a miss)."""
         if not isinstance(data, dict):
             raise ValueError("not a record")
         record = cls(problems=[problem_from_json(p) for p in data["problems"]])
         for item in data["resources"]:
-            kind, key, text, meta = item["kind"], item["key"], item["body_text"], item["meta"]
+            kind, key, address, size, meta = (item["kind"], item["key"], item["body"],
+                                               item["size"], item["meta"])
             file, line = item["source"]
-            if kind not in kinds.SPECS or not isinstance(text, str) or not isinstance(meta, dict):
+            if kind not in kinds.SPECS or not isinstance(meta, dict):
                 raise ValueError("not a resource")
             if not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
                 raise ValueError("not a resource key")
-            encoded = text.encode("utf-8")  # kept as bytes: a str with one "—" takes 2 B/char
-            if zlib.crc32(encoded) != item["body_crc"]:
-                raise ValueError("damaged body")
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise ValueError("not a body size")
+            path = cache.blob_path(address) if isinstance(address, str) else None
+            if path is None:
+                raise ValueError("not a body address")
+            try:
+                if path.stat().st_size != size:
+                    raise ValueError("the body's blob has another size")
+            except OSError as exc:
+                raise ValueError(f"the body's blob is missing: {exc.strerror}") from None
             resource = _CachedResource(kind, tuple(key), {}, _source(file, line), meta=meta)
-            resource.__dict__["_text"] = encoded
+            resource.__dict__["_blob"] = (path, address, size)
             record.resources.append(resource)
         for folder_type, name, file, line in data["folders"]:
             if folder_type not in ("dashboards", "alerts") or not isinstance(name, str):
@@ -442,29 +482,41 @@ class _FileRecord:
         return record
 
 
+def body_json(body: Any) -> str | None:
+    """The compact JSON text of ``body`` (what the cache stores), or None when it is not plain
+    JSON data. Made once per body: it also tells whether the body holds ``${`` at all."""
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
 class CacheDamaged(UserError):
     """A cache entry read earlier turned out not to hold what its checks promised."""
 
 
 class _CachedResource(Resource):
-    """A resource replayed from the cache. Its body stays JSON text until something reads it: a
-    warm ``validate`` never does (its results are cached too), so it decodes nothing; ``plan``
-    decodes each body once. The text's CRC was checked when the entry was read."""
+    """A resource replayed from the cache. Its body stays in its blob until something reads it:
+    a warm ``validate`` never does (its results are cached too), so it reads and decodes
+    nothing and holds no body in memory; ``plan`` reads and decodes each body once. The blob's
+    size was checked when the entry was read; its SHA-256 is checked when it is read."""
 
     @property
     def body(self) -> dict[str, Any]:
         state = self.__dict__
-        if "_text" in state:
+        if "_blob" in state:
+            path, address, size = state["_blob"]
             try:
-                body = json.loads(state["_text"])
-            except (ValueError, RecursionError):
+                body = json.loads(read_blob(path, address, size))
+            except (BlobDamaged, ValueError, RecursionError) as exc:
+                log.debug("cached body of %s: %s", self.address, exc)
                 body = None
             if not isinstance(body, dict):
                 raise CacheDamaged(
                     f"the cached body of {self.address} is damaged",
                     remedy="delete the cache folder (.o2kit/cache) or run with --no-cache")
             state["_body"] = body
-            del state["_text"]
+            del state["_blob"]
         return state["_body"]  # type: ignore[no-any-return]
 
     @body.setter
@@ -519,6 +571,8 @@ class _Loader:
     inputs: str = ""  # digest of everything shared by all files (see load_project)
     digests: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
     record: _FileRecord | None = None  # the file being read
+    check: EarlyCheck | None = None
+    checked: dict[tuple[str, tuple[str, ...]], list[Problem]] = field(default_factory=dict)
 
     # ---- shared ----
 
@@ -567,9 +621,13 @@ class _Loader:
             "ingest": mark_params(config.ingest.context()),
         }
 
-    def add_resource(self, resource: Resource) -> None:
+    def add_resource(self, resource: Resource, text: str | None = None) -> None:
+        """Add a resource (to the record of the file being read, if any); ``text`` is its
+        body's ``body_json`` when the caller made it already."""
         if self.record is not None:
             self.record.resources.append(resource)
+            if text is not None:
+                self.record.texts[len(self.record.resources) - 1] = text
             return
         self._add_resource(resource)
 
@@ -625,9 +683,10 @@ class _Loader:
             cached = self.cache.get("load", key)
             if cached is not None:
                 try:
-                    return key, _FileRecord.from_json(cached)
+                    return key, _FileRecord.from_entry(cached, self.cache)
                 except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
                     log.debug("ignoring cached load of %s: %s", rel, exc)
+                    self.cache.refused()
         return _FileJob(kind, rel, data, key)
 
     def read_job(self, job: _FileJob) -> _FileRecord:
@@ -636,9 +695,28 @@ class _Loader:
         spec = kinds.SPECS.get(job.kind)
         record = (self._read_kind_file(spec, job.rel, job.data) if spec is not None
                   else self._read_file(job.kind, job.rel, job.data))
-        entry = record.to_json() if self.cache is not None else None
+        entry = record.to_entry(self.cache) if self.cache is not None else None
         if self.cache is not None and entry is not None:
             self.cache.put("load", job.key, entry, verify=True)
+        if self.check is not None and not record.problems:
+            for i, resource in enumerate(record.resources):
+                found = self.check(resource, digest(job.key, i) if job.key else "",
+                                   record.texts.get(i))
+                if found is not None:
+                    record.checked[i] = found
+        record.texts = {}
+        if self.cache is None or entry is None or not record.checked:
+            return record
+        # A body that was checked is in the cache now and not read again by this command unless
+        # it needs it (``plan`` does, ``validate`` does not): it is kept there, not in memory,
+        # and a worker (``fork_map``) sends the record back without it (a few hundred bytes,
+        # not 200 KB, to pickle per dashboard). The others stay whole: they are checked later.
+        try:
+            lazy = _FileRecord.from_entry(entry, self.cache)
+        except (ValueError, TypeError, KeyError):  # a blob removed meanwhile: keep the bodies
+            return record
+        record.resources = [lazy.resources[i] if i in record.checked else resource
+                            for i, resource in enumerate(record.resources)]
         return record
 
     def replay(self, key: str, record: _FileRecord) -> None:
@@ -648,8 +726,12 @@ class _Loader:
             self.folders.setdefault((folder_type, name), source)
         self.alert_destinations.extend(record.destinations)
         for i, resource in enumerate(record.resources):
-            if self._add_resource(resource) and key:
+            if not self._add_resource(resource):
+                continue
+            if key:
                 self.digests[(resource.kind, resource.key)] = digest(key, i)
+            if i in record.checked:
+                self.checked[(resource.kind, resource.key)] = record.checked[i]
 
     def _read_file(self, kind: str, rel: str, data: bytes) -> _FileRecord:
         record = _FileRecord()
@@ -853,7 +935,12 @@ class _Loader:
                     return None
         return body
 
-    def check_no_env_refs(self, body: Any, source: SourceRef, what: str) -> None:
+    def check_no_env_refs(self, body: Any, source: SourceRef, what: str) -> str | None:
+        """Problems for ``${env:}`` references in ``body``; returns its ``body_json`` (made once:
+        a body whose text holds no ``${`` has nothing to find, and the cache stores that text)."""
+        text = body_json(body)
+        if text is not None and "${" not in text:
+            return text
         for path, var in find_env_refs(body):
             self.out.add(
                 Problem(
@@ -864,6 +951,7 @@ class _Loader:
                     "alert templates",
                 )
             )
+        return text
 
     # ---- dashboards ----
 
@@ -921,10 +1009,11 @@ class _Loader:
             self.out.add(index.problem(("template",), f"rendered dashboard: {message}"))
         if body.get("version") != 8:
             self.out.add(index.problem(("template",), "the template must render version 8"))
-        self.check_no_env_refs(body, source, "dashboard")
+        text = self.check_no_env_refs(body, source, "dashboard")
         self.use_folder("dashboards", folder, source)
         self.add_resource(
-            Resource("dashboard", (folder, spec.title), body, source, meta=_origin(spec.template))
+            Resource("dashboard", (folder, spec.title), body, source, meta=_origin(spec.template)),
+            text,
         )
 
     # ---- alerts ----
@@ -1035,10 +1124,10 @@ class _Loader:
             "enabled": spec.enabled,
         }
         body["description"] = spec.description or str(rendered.get("description") or "")
-        self.check_no_env_refs(body, source, "alert")
+        text = self.check_no_env_refs(body, source, "alert")
         self.use_folder("alerts", folder, source)
         self.add_resource(
-            Resource("alert", (folder, name), body, source, meta=_origin(spec.template))
+            Resource("alert", (folder, name), body, source, meta=_origin(spec.template)), text
         )
 
     # ---- prices.yaml → OpenObserve's model prices (o2kit.yaml prices_sync: true) ----
@@ -1337,7 +1426,8 @@ def _shared_inputs(root: Path, loaded: LoadedConfig, prices: PriceTable | None) 
 
 
 def load_project(root: Path, env: str | None = None, cache: Cache | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> Project:
+                 overrides: Mapping[str, Any] | None = None, *,
+                 check: Callable[[Config], EarlyCheck | None] | None = None) -> Project:
     """Load, render and assemble the whole project; every problem at once (``ValidationFailed``).
 
     Configuration errors that make the rest meaningless (no o2kit.yaml, unknown --env, an invalid
@@ -1345,6 +1435,11 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None,
     ``cache`` (``o2kit.project.cache``), a file whose bytes and shared inputs are unchanged is not
     parsed
     or rendered again: what reading it produced (resources and problems) is replayed.
+
+    ``check`` (``EarlyCheck``): the resources of each file read are checked where the file was
+    read — in the worker that rendered it, while its bodies are at hand — and what was found is
+    in ``Project.checked``. A worker then sends back without its body each checked resource
+    whose body is in the cache (it is read from there if ever needed).
     """
     loaded = load_config(root, env, overrides)
     if overrides:
@@ -1363,6 +1458,7 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None,
         defaults_problem=_defaults_locator(root, loaded),
         cache=cache,
         inputs=_shared_inputs(root, loaded, prices) if cache is not None else "",
+        check=check(loaded.config) if check is not None else None,
     )
     outside = loaded.config.allow_outside_project
     if (root / TEMPLATES_DIR).is_dir():
@@ -1407,7 +1503,7 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None,
     resources = sorted(loader.resources, key=lambda r: (order[r.kind], r.key))
     log.debug("loaded %d resources from %s", len(resources), root)
     return Project(config=loaded, resources=resources, prices=prices, digests=loader.digests,
-                   price_lines=price_lines)
+                   price_lines=price_lines, checked=loader.checked)
 
 
 # --------------------------------------------------------------------------------------------

@@ -684,8 +684,17 @@ def _bounded(low: float | None, high: float | None) -> Callable[[Any], Any]:
 
 
 def param_adapter(spec: ParamSpec) -> TypeAdapter[Any]:
-    """The pydantic type of a parameter (strict: ``"10"`` is not an integer)."""
-    bounded = AfterValidator(_bounded(spec.min, spec.max))
+    """The pydantic type of a parameter (strict: ``"10"`` is not an integer). Built once per
+    type and bounds (building one takes about 0.2 ms; a project of 1,000 dashboards asks for
+    ten thousand). The bounds are keyed by type and value: ``1`` and ``1.0`` print apart in
+    messages."""
+    return _param_adapter(spec.type, (type(spec.min), spec.min), (type(spec.max), spec.max))
+
+
+@functools.lru_cache(maxsize=256)
+def _param_adapter(kind: str, low: tuple[type, float | None],
+                   high: tuple[type, float | None]) -> TypeAdapter[Any]:
+    bounded = AfterValidator(_bounded(low[1], high[1]))
     integer = Annotated[int, Strict(), bounded]
     number = Annotated[Any, AfterValidator(_number), bounded]
     types: dict[str, Any] = {
@@ -702,7 +711,7 @@ def param_adapter(spec: ParamSpec) -> TypeAdapter[Any]:
         "interval": Annotated[str, Strict(), AfterValidator(_check_interval)],
         "time_range": Annotated[str, Strict(), AfterValidator(_check_time_range)],
     }
-    return TypeAdapter(types[spec.type])
+    return TypeAdapter(types[kind])
 
 
 def resolve_params(

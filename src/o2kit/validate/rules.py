@@ -172,6 +172,44 @@ def _serial(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     return [func(item) for item in items]
 
 
+def _settings_digest(config: Config, streams: Mapping[str, StreamColumns]) -> str:
+    """Digest of what every rule reads besides the resource: configuration, column catalogue."""
+    return _digest(config.model_dump(mode="json"), _catalogue_json(streams))
+
+
+def _memo_key(shared: str, made_from: str, names: str, kind: str) -> str:
+    """Where the problems of a resource made from ``made_from`` are kept (``Memo``)."""
+    return _digest(shared, made_from, names if kind in _READS_NAMES else "")
+
+
+def early_check(config: Config, *, memo: Memo | None = None,
+                tool: str = "") -> Callable[[Resource, str, str | None], list[Problem] | None]:
+    """A check for ``o2kit.project.loader.load_project(check=…)``: the problems of a resource
+    whose rules read nothing of the other resources (not ``_READS_NAMES``), found in the
+    process that rendered it, with what ``validate_resources`` would find and keep in ``memo``
+    for it (the same context, memo keys and SQL findings); None for the others, which
+    ``validate_resources`` checks once every file is read. ``text``, the body's JSON text when
+    the loader made it, saves looking for ``${`` references in a body that holds none."""
+    ctx = _Context(config=config, streams=catalogue(config))
+    shared = ""
+    if memo is not None:
+        shared = _settings_digest(config, ctx.streams)
+        if tool:
+            ctx.memo, ctx.memo_salt = memo, _digest(tool, shared)
+
+    def check(resource: Resource, made_from: str, text: str | None) -> list[Problem] | None:
+        if resource.kind in _READS_NAMES:
+            return None
+        found: list[Problem] = []
+        _validate_into(resource, ctx, found, text)
+        if memo is not None and made_from:
+            memo.put("validate", _memo_key(shared, made_from, "", resource.kind),
+                     [problem_to_json(p) for p in found], verify=True)
+        return found
+
+    return check
+
+
 def validate_resources(
     resources: Sequence[Resource],
     config: Config,
@@ -180,6 +218,7 @@ def validate_resources(
     digests: Mapping[tuple[str, tuple[str, ...]], str] | None = None,
     mapper: Mapper | None = None,
     tool: str = "",
+    checked: Mapping[tuple[str, tuple[str, ...]], Sequence[Problem]] | None = None,
 ) -> list[Problem]:
     """Every problem of ``resources`` (desired state), sorted; empty when all is well. Warnings
     (``Problem.is_error`` false) are among them: callers refuse only the errors.
@@ -191,7 +230,9 @@ def validate_resources(
     runs. A cached entry that is not exactly a list of problems is ignored. With ``memo`` and
     ``tool`` (a digest of o2kit itself, ``o2kit.project.cache.tool_digest``), what the SQL
     checks found is kept per SQL text as well. The resources still to check go through
-    ``mapper`` (default: one after the other); the result does not depend on it.
+    ``mapper`` (default: one after the other), those that share an SQL text together (each
+    process parses its own texts); the result does not depend on it. ``checked``
+    (``Project.checked``): problems ``early_check`` found already, by kind and key.
     """
     out: list[Problem] = []
     ctx = _Context(config=config, streams=catalogue(config))
@@ -208,24 +249,27 @@ def validate_resources(
                 ctx.pipeline_sources.setdefault(source, []).append(resource.key[0])
     shared = names = ""
     if memo is not None and digests:
-        shared = _digest(config.model_dump(mode="json"), _catalogue_json(ctx.streams))
+        shared = _settings_digest(config, ctx.streams)
         names = _digest(sorted(ctx.templates), sorted(ctx.destinations), sorted(ctx.functions),
                         sorted((k, sorted(v)) for k, v in ctx.pipeline_sources.items()),
                         vrl.available())
     if memo is not None and tool:
         ctx.memo = memo
-        ctx.memo_salt = _digest(tool, shared or _digest(config.model_dump(mode="json"),
-                                                        _catalogue_json(ctx.streams)))
+        ctx.memo_salt = _digest(tool, shared or _settings_digest(config, ctx.streams))
 
     todo: list[tuple[Resource, str]] = []  # (resource, memo key or "")
     for resource in resources:
+        early = checked.get((resource.kind, tuple(resource.key))) if checked else None
+        if early is not None:
+            out.extend(early)
+            continue
         made_from = None
         if shared and digests:
             made_from = digests.get((resource.kind, tuple(resource.key)))
         if memo is None or made_from is None:
             todo.append((resource, ""))
             continue
-        key = _digest(shared, made_from, names if resource.kind in _READS_NAMES else "")
+        key = _memo_key(shared, made_from, names, resource.kind)
         cached = memo.get("validate", key)
         if isinstance(cached, list):
             try:
@@ -235,25 +279,44 @@ def validate_resources(
                 log.debug("ignoring cached problems of %s", resource.address)
         todo.append((resource, key))
 
-    def check(item: tuple[Resource, str]) -> list[Problem]:
-        resource, key = item
-        found: list[Problem] = []
-        _validate_into(resource, ctx, found)
-        if key and memo is not None:
-            memo.put("validate", key, [problem_to_json(p) for p in found], verify=True)
-        return found
+    def check(group: list[tuple[Resource, str]]) -> list[list[Problem]]:
+        results = []
+        for resource, key in group:
+            found: list[Problem] = []
+            _validate_into(resource, ctx, found)
+            if key and memo is not None:
+                memo.put("validate", key, [problem_to_json(p) for p in found], verify=True)
+            results.append(found)
+        return results
 
-    for found in (mapper or _serial)(check, todo):
-        out.extend(found)
+    for group in (mapper or _serial)(check, _by_sql(todo)):
+        for found in group:
+            out.extend(found)
     _check_duplicates(resources, out)
     return sorted(set(out))
 
 
-def _validate_into(resource: Resource, ctx: _Context, out: list[Problem]) -> None:
+def _by_sql(todo: list[tuple[Resource, str]]) -> list[list[tuple[Resource, str]]]:
+    """``todo`` in groups whose resources share their SQL (an alert's ``query_condition.sql``):
+    a process that checks a group parses its SQL once, and no two processes parse it both.
+    Largest groups first, so that dealing them out in turn (``fork_map``) shares the work
+    evenly."""
+    groups: dict[Any, list[tuple[Resource, str]]] = {}
+    for i, item in enumerate(todo):
+        resource = item[0]
+        sql = None
+        if resource.kind == "alert":
+            sql = _dict(_dict(resource.body).get("query_condition")).get("sql")
+        groups.setdefault(sql if isinstance(sql, str) and sql else i, []).append(item)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _validate_into(resource: Resource, ctx: _Context, out: list[Problem],
+                   text: str | None = None) -> None:
     report = _report_for(resource, out)
     ctx.foreign_streams = bool(resource.meta.get("raw_json"))
     try:
-        _validate_one(resource, ctx, report)
+        _validate_one(resource, ctx, report, text)
     except Exception as exc:  # a bug in a rule must not hide the other problems
         log.exception("validating %s failed", resource.address)
         report.add("", f"internal error while validating {resource.address}: {exc!r}")
@@ -273,7 +336,8 @@ def _catalogue_json(streams: Mapping[str, StreamColumns]) -> dict[str, Any]:
     }
 
 
-def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
+def _validate_one(resource: Resource, ctx: _Context, report: _Report,
+                  text: str | None = None) -> None:
     shape = SHAPES.get(resource.kind)
     if shape is None and resource.kind not in kinds.SPECS:
         report.add("", f'unknown resource kind "{resource.kind}"')
@@ -285,10 +349,11 @@ def _validate_one(resource: Resource, ctx: _Context, report: _Report) -> None:
     for path, message in check(body, shape) if shape is not None else ():
         report.add(path, message)
     _check_key_matches_body(resource, body, report)
-    for where, text in malformed_env_refs(body):
+    # ``text``, the body's JSON text when the loader made it: no "${" in it, nothing to find.
+    for where, like in malformed_env_refs(body) if text is None or "${" in text else ():
         report.add(
             where,
-            f'"{text}" looks like an environment reference but is not one; '
+            f'"{like}" looks like an environment reference but is not one; '
             "write ${env:NAME} (letters, digits and _)",
         )
     rule = _RULES.get(resource.kind)
