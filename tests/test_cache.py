@@ -307,3 +307,29 @@ def test_cli_no_cache_and_env_var(bad: Path, tmp_path: Path, monkeypatch: Any) -
     fourth = runner.invoke(app, ["-C", str(bad), "validate"])
     assert _entries(bad / ".o2kit" / "cache")
     assert fourth.output == first.output
+
+
+def test_blobs_are_content_addressed_and_checked_when_read(tmp_path: Path) -> None:
+    import hashlib
+
+    from o2kit.project.cache import BlobDamaged, read_blob
+
+    cache = Cache(tmp_path / "cache")
+    data = b'{"title":"a dashboard"}'
+    address = cache.put_blob(data)
+    assert address == hashlib.sha256(data).hexdigest()
+    assert cache.put_blob(data) == address  # stored once
+    path = cache.blob_path(address)
+    assert path is not None and path.is_relative_to(tmp_path / "cache" / "blobs")
+    assert read_blob(path, address, len(data)) == data
+    with pytest.raises(BlobDamaged):
+        read_blob(path, address, len(data) + 1)  # another size
+    path.write_bytes(data.replace(b"a dash", b"A dash"))  # same size, other bytes
+    with pytest.raises(BlobDamaged):
+        read_blob(path, address, len(data))
+    path.unlink()
+    with pytest.raises(BlobDamaged):
+        read_blob(path, address, len(data))
+    for untrusted in ("../../etc/passwd", address.upper(), address[:-1], "/" + address[1:]):
+        assert cache.blob_path(untrusted) is None  # an address from an entry is never a path
+    assert Cache(None).put_blob(data) is None and Cache(None).blob_path(address) is None

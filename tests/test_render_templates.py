@@ -210,3 +210,22 @@ def test_column_units_become_override_config_as_the_ui_writes_it() -> None:
     assert body["config"]["override_config"] == [
         {"field": {"matchBy": "name", "value": "samples"},
          "config": [{"type": "unit", "value": {"unit": "numbers", "customUnit": ""}}]}]
+
+
+def test_parameter_types_are_shared_only_between_equal_declarations() -> None:
+    """param_adapter builds each (type, bounds) once: a later declaration with other bounds or
+    another type gets its own checks, never the first one's."""
+    import pydantic
+
+    from o2kit.project.render import ParamSpec, param_adapter
+
+    narrow = ParamSpec(type="integer", min=1, max=5)
+    wide = ParamSpec(type="integer", min=1, max=10)
+    number = ParamSpec(type="number", min=1, max=5)
+    assert param_adapter(narrow) is param_adapter(ParamSpec(type="integer", min=1, max=5))
+    assert param_adapter(wide).validate_python(6) == 6
+    with pytest.raises(pydantic.ValidationError, match="less than or equal to 5"):
+        param_adapter(narrow).validate_python(6)
+    assert param_adapter(number).validate_python(2.5) == 2.5
+    with pytest.raises(pydantic.ValidationError):
+        param_adapter(narrow).validate_python(2.5)

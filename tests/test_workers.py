@@ -18,7 +18,7 @@ from o2kit.project import workers
 from o2kit.project.cache import Cache
 from o2kit.project.loader import load_project
 from o2kit.project.workers import fork_map
-from o2kit.validate.rules import validate_resources
+from o2kit.validate.rules import early_check, validate_resources
 
 pytestmark = pytest.mark.skipif(not workers._can_fork(), reason="fork_map forks only on Linux")
 
@@ -90,14 +90,23 @@ def _big_bad_project(root: Path, copies: int = 60) -> Path:
     return root
 
 
-def _outcome(root: Path, cache: Cache | None, parallel: bool) -> Any:
+def _outcome(root: Path, cache: Cache | None, parallel: bool, early: bool = False) -> Any:
+    """What `o2kit validate` computes; with ``early``, as the CLI does it: the resources that
+    can be are checked where they are rendered (``early_check``)."""
     mapper = fork_map if parallel else None
+    check = None
+    if early:
+        def check(config: Any) -> Any:
+            return early_check(config, memo=cache)
     try:
-        project = load_project(root, None, cache=cache)
+        project = load_project(root, None, cache=cache, check=check)
     except ValidationFailed as exc:
         return ("load", exc.problems)
     problems = validate_resources(project.resources, project.config.config, memo=cache,
-                                  digests=project.digests, mapper=mapper)
+                                  digests=project.digests, mapper=mapper,
+                                  checked=project.checked)
+    if early and project.checked:  # what was checked early is what validate would check
+        assert {k for k, _ in project.checked} <= {"dashboard", "template", "folder"}
     return ("validate", problems, [(r.kind, r.key, r.body, r.source, r.meta)
                                    for r in project.resources], project.digests)
 
@@ -250,3 +259,75 @@ def test_a_warm_validate_reads_no_cached_body(tmp_path: Path,
         [r.body for r in project.resources if r.kind == "dashboard"]
     assert isinstance(info.value, CacheDamaged)
     assert "--no-cache" in (info.value.remedy or "")
+
+
+ALERT_WITH_THRESHOLD = """{#- o2kit
+kind: alert
+params:
+  threshold: {type: integer, default: 1}
+-#}
+{% set sql %}
+SELECT missing_col AS m, COUNT(*) AS c FROM {{ streams.invocation_logs | sql_ident }}
+GROUP BY m HAVING COUNT(*) > {{ threshold }}
+{% endset %}
+{{ sql_alert(stream=streams.invocation_logs, sql=sql, period=10, frequency=5, silence=0,
+             row_template="{m}") | tojson }}
+"""
+
+
+def _many_alerts(root: Path) -> None:
+    """80 alerts over 7 SQL texts (the bad column each reads is a problem of each)."""
+    (root / "templates" / "t" / "threshold.yaml.j2").write_text(ALERT_WITH_THRESHOLD)
+    alerts = "".join(
+        f"  many_{i:03d}:\n    template: t/threshold.yaml.j2\n    destinations: [team_hook]\n"
+        f"    params: {{threshold: {i % 7}}}\n" for i in range(80))
+    (root / "alerts" / "many.yaml").write_text("alerts:\n" + alerts)
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "pool"])
+def test_early_checks_report_what_validate_reports(tmp_path: Path, two_workers: None,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   parallel: bool) -> None:
+    """Dashboards checked in the process that rendered them (``early_check``), alerts shared
+    among processes by SQL text: the same problems, resources and digests as checking
+    everything after loading, one process, no cache; with the cache too, and a warm run then
+    finds every entry the early checks wrote."""
+    root = _big_bad_project(tmp_path / "project")
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    _many_alerts(root)
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    reference = _outcome(root, None, parallel=False)
+    assert reference[0] == "validate"
+    assert sum("missing_col" in p.message for p in reference[1]) > 80  # every alert's problem
+    cached_reference = _outcome(root, Cache(tmp_path / "reference-cache"), parallel=False)
+    assert cached_reference[:3] == reference[:3] and cached_reference[3]  # + the digests
+    monkeypatch.setenv(workers.WORKERS_ENV, "2" if parallel else "1")
+    assert _outcome(root, None, parallel, early=True) == reference
+    cold = Cache(tmp_path / "cache")
+    assert _outcome(root, cold, parallel, early=True) == cached_reference
+    warm = Cache(tmp_path / "cache")
+    project = load_project(root, None, cache=warm)
+    assert not project.checked  # nothing rendered, so nothing checked early
+    assert _outcome(root, Cache(tmp_path / "cache"), parallel, early=True) == cached_reference
+    problems = validate_resources(project.resources, project.config.config, memo=warm,
+                                  digests=project.digests, checked=project.checked)
+    assert problems == reference[1]
+    assert warm.misses == 0 and warm.hits > 60  # the early checks' entries are found
+
+
+def test_a_worker_sends_checked_resources_back_without_their_bodies(
+        tmp_path: Path, two_workers: None) -> None:
+    """With the cache, what a worker checked comes back as a cached resource that holds no body
+    (read from its blob if ever needed, equal to the rendered one); what it did not check (the
+    alerts, checked once every file is read) comes back whole."""
+    root = _big_bad_project(tmp_path / "project")
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    reference = _outcome(root, None, parallel=False)
+    project = load_project(root, None, cache=Cache(tmp_path / "cache"),
+                           check=lambda config: early_check(config))
+    dashboards = [r for r in project.resources if r.kind == "dashboard"]
+    alerts = [r for r in project.resources if r.kind == "alert"]
+    assert len(dashboards) > 60 and alerts
+    assert all("_blob" in r.__dict__ for r in dashboards)
+    assert not any("_blob" in r.__dict__ for r in alerts)
+    assert [(r.kind, r.key, r.body, r.source, r.meta) for r in project.resources] == reference[2]
