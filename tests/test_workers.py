@@ -331,3 +331,13 @@ def test_a_worker_sends_checked_resources_back_without_their_bodies(
     assert all("_blob" in r.__dict__ for r in dashboards)
     assert not any("_blob" in r.__dict__ for r in alerts)
     assert [(r.kind, r.key, r.body, r.source, r.meta) for r in project.resources] == reference[2]
+
+
+def test_fewer_collections_inside_the_block_only() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), workers.fewer_collections():
+        assert gc.get_threshold() == workers.GC_THRESHOLD != before
+        raise RuntimeError("an error inside the block")
+    assert gc.get_threshold() == before

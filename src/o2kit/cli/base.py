@@ -292,20 +292,21 @@ def _load_validated(*, strict: bool = False) -> Any:
     --no-cache."""
     from o2kit.project.cache import open_cache, tool_digest
     from o2kit.project.loader import load_project
-    from o2kit.project.workers import fork_map
+    from o2kit.project.workers import fewer_collections, fork_map
     from o2kit.validate.rules import early_check, validate_resources
 
     cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
     tool = tool_digest() if cache.enabled else ""
     memo = cache if cache.enabled else None
-    # Resources whose rules read no other resource (dashboards) are checked in the worker that
-    # rendered them (``early_check``), the others once every file is read.
-    project = load_project(_state.project, _state.env, cache=cache,
-                           check=lambda config: early_check(config, memo=memo, tool=tool))
-    problems = validate_resources(
-        project.resources, project.config.config, memo=cache, digests=project.digests,
-        mapper=fork_map, tool=tool, checked=project.checked,
-    )
+    with fewer_collections():
+        # Resources whose rules read no other resource (dashboards) are checked in the worker
+        # that rendered them (``early_check``), the others once every file is read.
+        project = load_project(_state.project, _state.env, cache=cache,
+                               check=lambda config: early_check(config, memo=memo, tool=tool))
+        problems = validate_resources(
+            project.resources, project.config.config, memo=cache, digests=project.digests,
+            mapper=fork_map, tool=tool, checked=project.checked,
+        )
     logging.getLogger("o2kit.project.cache").info(
         "cache %s: %d hits, %d misses", cache.directory or "off", cache.hits, cache.misses
     )

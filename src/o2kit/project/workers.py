@@ -15,12 +15,13 @@ number of processes (``1`` turns this off).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,25 @@ R = TypeVar("R")
 WORKERS_ENV = "O2KIT_WORKERS"
 MIN_ITEMS = 50  # below this, forking costs more than it saves
 MAX_WORKERS = 8
+
+
+# Allocations between two young-generation collections while loading and validating (Python's
+# default is 700; mypy and others raise it the same way). Rendering and parsing SQL allocate
+# millions of small objects that nearly all live on (documents, syntax trees), so the default
+# spends seconds scanning them; measured on 1,000 + 1,000 objects, a cold validate spends ~15 %
+# less CPU with this and peaks at the same memory (the objects live on anyway).
+GC_THRESHOLD = (50_000, 20, 20)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect garbage less often inside the block (``GC_THRESHOLD``), as before after it."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def worker_count() -> int:
