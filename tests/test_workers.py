@@ -228,6 +228,10 @@ def test_a_warm_validate_reads_no_cached_body(tmp_path: Path,
                               for r in dashboards)  # never read
     warm = _outcome(root, Cache(tmp_path / "cache"), parallel=False)
     assert warm[1:3] == reference[1:3]  # problems and resources (bodies read on reading)
+    # Bodies read from the cache share their strings, as rendered ones do: one copy of a query.
+    first, second = (r.body["tabs"][0]["panels"][0]["queries"][0]["query"]
+                     for r in dashboards if r.key[1] in ("Bad 1", "Bad 2"))
+    assert first == second and first is second
     blobs = sorted((tmp_path / "cache" / "blobs").rglob("*"))
     blobs = [b for b in blobs if b.is_file()]
     assert len(blobs) >= len(dashboards)
