@@ -16,6 +16,7 @@ the root callback before anything else runs (``o2kit.cli.base.install_output_saf
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -419,3 +420,7 @@ def main() -> None:
         plain = base.plain_error(exc)
         sys.stderr.write(f"Error: {base.one_line(plain[0] if plain else repr(exc))}\n")
         raise SystemExit(EXIT_ERROR) from None
+    finally:
+        # The process ends now: the collection Python runs at exit need not scan everything
+        # the command built (about 1 s after a cold validate of 1,000 + 1,000 objects).
+        gc.freeze()
