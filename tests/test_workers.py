@@ -311,12 +311,25 @@ def test_early_checks_report_what_validate_reports(tmp_path: Path, two_workers: 
     assert _outcome(root, cold, parallel, early=True) == cached_reference
     warm = Cache(tmp_path / "cache")
     project = load_project(root, None, cache=warm)
-    assert not project.checked  # nothing rendered, so nothing checked early
-    assert _outcome(root, Cache(tmp_path / "cache"), parallel, early=True) == cached_reference
+    dashboards = {r.key for r in project.resources if r.kind == "dashboard"}
+    assert {key for kind, key in project.checked if kind == "dashboard"} == dashboards
     problems = validate_resources(project.resources, project.config.config, memo=warm,
                                   digests=project.digests, checked=project.checked)
     assert problems == reference[1]
-    assert warm.misses == 0 and warm.hits > 60  # the early checks' entries are found
+    assert warm.misses == 0 and warm.hits > 60  # what the early checks found came with the files
+    assert all("_blob" in r.__dict__ for r in project.resources if r.kind == "dashboard")
+    assert _outcome(root, Cache(tmp_path / "cache"), parallel, early=True) == cached_reference
+    import json
+
+    for damage in ([[0, [{"line": "x"}]]], [[999, []]], [[True, []]]):  # untrusted: a miss
+        for path in sorted((tmp_path / "cache" / "load").rglob("*.json")):
+            entry = json.loads(path.read_text())
+            if entry["value"]["checked"]:
+                entry["value"]["checked"] = damage
+                path.write_text(json.dumps(entry))
+        damaged = Cache(tmp_path / "cache")
+        assert _outcome(root, damaged, parallel, early=True) == cached_reference
+        assert damaged.misses > 60
 
 
 def test_a_worker_sends_checked_resources_back_without_their_bodies(

@@ -389,13 +389,14 @@ class _Collector:
         self.problems.extend(problems)
 
 
-EarlyCheck = Callable[[Resource, str, "str | None"], "list[Problem] | None"]
+EarlyCheck = Callable[[Resource, "str | None"], "list[Problem] | None"]
 """Checks one resource in the process that made it, right after its file was read: called
-with the resource, the digest it was made from (``Project.digests``; "" without a cache) and its
-``body_json`` when known; returns its problems, or None when it cannot be checked on its own
-(its rules read other resources). ``load_project`` takes a factory of one (``check``), called
-with the configuration once, before any file is read; ``o2kit.validate.rules.early_check``
-makes it (this package may not import ``validate``)."""
+with the resource and its ``body_json`` when known; returns its problems, or None when it cannot
+be checked on its own (its rules read other resources). What it returns is cached with the
+file's record, so it must depend on nothing but the resource, o2kit's code and the
+configuration (what the record is keyed on). ``load_project`` takes a factory of one
+(``check``), called with the configuration once, before any file is read;
+``o2kit.validate.rules.early_check`` makes it (this package may not import ``validate``)."""
 
 
 @dataclass
@@ -412,7 +413,8 @@ class _FileRecord:
     # The JSON text (``body_json``) of some bodies, by index in ``resources``, where the loader
     # made it already (to look for ``${``): written to the cache as it is, not encoded again.
     texts: dict[int, str] = field(default_factory=dict)
-    # What the early check (``EarlyCheck``) found, by index in ``resources``.
+    # What the early check (``EarlyCheck``) found, by index in ``resources``; cached with the
+    # record, so a file read from the cache is not checked again.
     checked: dict[int, list[Problem]] = field(default_factory=dict)
 
     def to_entry(self, cache: Cache) -> dict[str, Any] | None:
@@ -439,6 +441,10 @@ class _FileRecord:
             "resources": resources,
             "folders": [[t, n, src.file, src.line] for t, n, src in self.folders],
             "destinations": [list(d) for d in self.destinations],
+            # What the early check found: keyed on everything it reads (o2kit's code, the
+            # configuration, the file), as the record is, so it is kept with it.
+            "checked": [[i, [problem_to_json(p) for p in found]]
+                        for i, found in sorted(self.checked.items())],
         }
 
     @classmethod
@@ -480,6 +486,11 @@ class _FileRecord:
                 raise ValueError("not a destination reference")
             source = _source(file, line)
             record.destinations.append((source.file, source.line, where, dest))
+        for i, found in data["checked"]:
+            if (not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(record.resources)
+                    or not isinstance(found, list)):
+                raise ValueError("not the problems of a resource")
+            record.checked[i] = [problem_from_json(p) for p in found]
         return record
 
 
@@ -714,15 +725,14 @@ class _Loader:
         spec = kinds.SPECS.get(job.kind)
         record = (self._read_kind_file(spec, job.rel, job.data) if spec is not None
                   else self._read_file(job.kind, job.rel, job.data))
+        if self.check is not None and not record.problems:
+            for i, resource in enumerate(record.resources):
+                found = self.check(resource, record.texts.get(i))
+                if found is not None:
+                    record.checked[i] = found
         entry = record.to_entry(self.cache) if self.cache is not None else None
         if self.cache is not None and entry is not None:
             self.cache.put("load", job.key, entry, verify=True)
-        if self.check is not None and not record.problems:
-            for i, resource in enumerate(record.resources):
-                found = self.check(resource, digest(job.key, i) if job.key else "",
-                                   record.texts.get(i))
-                if found is not None:
-                    record.checked[i] = found
         record.texts = {}
         if self.cache is None or entry is None or not record.checked:
             return record
@@ -1457,7 +1467,8 @@ def load_project(root: Path, env: str | None = None, cache: Cache | None = None,
 
     ``check`` (``EarlyCheck``): the resources of each file read are checked where the file was
     read — in the worker that rendered it, while its bodies are at hand — and what was found is
-    in ``Project.checked``. A worker then sends back without its body each checked resource
+    in ``Project.checked`` and cached with the file's record (a file replayed from the cache
+    brings what was found then). A worker sends back without its body each checked resource
     whose body is in the cache (it is read from there if ever needed).
     """
     loaded = load_config(root, env, overrides)

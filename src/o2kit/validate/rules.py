@@ -183,28 +183,25 @@ def _memo_key(shared: str, made_from: str, names: str, kind: str) -> str:
 
 
 def early_check(config: Config, *, memo: Memo | None = None,
-                tool: str = "") -> Callable[[Resource, str, str | None], list[Problem] | None]:
+                tool: str = "") -> Callable[[Resource, str | None], list[Problem] | None]:
     """A check for ``o2kit.project.loader.load_project(check=…)``: the problems of a resource
     whose rules read nothing of the other resources (not ``_READS_NAMES``), found in the
-    process that rendered it, with what ``validate_resources`` would find and keep in ``memo``
-    for it (the same context, memo keys and SQL findings); None for the others, which
-    ``validate_resources`` checks once every file is read. ``text``, the body's JSON text when
-    the loader made it, saves looking for ``${`` references in a body that holds none."""
+    process that rendered it — what ``validate_resources`` would find for it, with the same
+    context and SQL findings (kept in ``memo`` with ``tool``, as there); None for the others,
+    which ``validate_resources`` checks once every file is read. The loader keeps what it
+    found with the file's cached record, which is keyed on everything the rules read besides
+    the resource (o2kit's code, the configuration and so the column catalogue). ``text``, the
+    body's JSON text when the loader made it, saves looking for ``${`` references in a body
+    that holds none."""
     ctx = _Context(config=config, streams=catalogue(config))
-    shared = ""
-    if memo is not None:
-        shared = _settings_digest(config, ctx.streams)
-        if tool:
-            ctx.memo, ctx.memo_salt = memo, _digest(tool, shared)
+    if memo is not None and tool:
+        ctx.memo, ctx.memo_salt = memo, _digest(tool, _settings_digest(config, ctx.streams))
 
-    def check(resource: Resource, made_from: str, text: str | None) -> list[Problem] | None:
+    def check(resource: Resource, text: str | None) -> list[Problem] | None:
         if resource.kind in _READS_NAMES:
             return None
         found: list[Problem] = []
         _validate_into(resource, ctx, found, text)
-        if memo is not None and made_from:
-            memo.put("validate", _memo_key(shared, made_from, "", resource.kind),
-                     [problem_to_json(p) for p in found], verify=True)
         return found
 
     return check
