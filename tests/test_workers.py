@@ -375,3 +375,27 @@ def test_the_command_line_leaves_nothing_for_the_collection_at_exit() -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("frozen True")
+
+
+def test_a_slow_process_takes_fewer_items_and_the_order_is_kept() -> None:
+    """Items go to whichever process asks first: a child slowed down (here by a sleep; on a
+    machine, by other work on its core) takes fewer, and the results are still in order."""
+    import time
+
+    parent = os.getpid()
+
+    def slow_in_children(n: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            time.sleep(0.02)
+        return n * 2, os.getpid()
+
+    items = list(range(200))
+    out = fork_map(slow_in_children, items, workers=2, min_items=1)
+    assert [r for r, _ in out] == [n * 2 for n in items]
+    by_parent = sum(pid == parent for _, pid in out)
+    assert 100 < by_parent < 200  # the parent did most, the child some
+
+
+def test_more_items_than_a_pipe_holds_numbers() -> None:
+    items = list(range(40_000))  # 160 KB of item numbers: dealt several items a number
+    assert fork_map(lambda n: n + 1, items, workers=3, min_items=1) == [n + 1 for n in items]

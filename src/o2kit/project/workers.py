@@ -3,9 +3,11 @@ of this process and returns the results in the items' order, as a plain loop wou
 
 Forked, not spawned: a child starts with everything the parent has loaded (templates, the
 configuration, the resources to check) without re-importing or pickling it, and sends back only
-its results (pickled through a pipe). The parent works on its own share meanwhile. A child that
-fails in any way — an exception, a crash, output that does not unpickle — costs nothing but
-time: the parent computes that share itself, so the result never depends on the children.
+its results (pickled through a pipe). Items are taken one at a time by whichever process is
+free (the parent too), so the work stays even when one core is busy with something else. A
+child that fails in any way — an exception, a crash, output that does not unpickle — costs
+nothing but time: the parent computes what it took itself, so the result never depends on the
+children.
 
 Used only where it pays (``MIN_ITEMS`` or more items, more than one CPU, Linux, no other thread
 running, since forking a threaded process can deadlock the child). ``O2KIT_WORKERS`` sets the
@@ -77,70 +79,127 @@ def fork_map(func: Callable[[T], R], items: Sequence[T], *, min_items: int | Non
              workers: int | None = None) -> list[R]:
     """``[func(item) for item in items]``, shared among forked processes when there are many
     items (``MIN_ITEMS``). ``func`` may write files (each item its own) but its other side
-    effects stay in the process that ran it; results must pickle."""
+    effects stay in the process that ran it; results must pickle.
+
+    Process ``k`` starts with item ``k``; every other item goes to whichever process asks first
+    (a pipe of item numbers they all read), so a process slowed down by other work on the
+    machine takes fewer items instead of holding the others up. Put the costliest items first."""
     count = worker_count() if workers is None else workers
     count = min(count, len(items))
     least = MIN_ITEMS if min_items is None else min_items
     if count <= 1 or len(items) < least or not _can_fork():
         return [func(item) for item in items]
-    shares = [list(range(k, len(items), count)) for k in range(count)]
+    queue_read, queue_write = os.pipe()
+    try:
+        step = _deal(queue_write, count, len(items))
+    except OSError:
+        os.close(queue_read)
+        os.close(queue_write)
+        raise
     sys.stdout.flush()
     sys.stderr.flush()
-    children: list[tuple[int, int, list[int]]] = []  # (pid, read end, item indexes)
+    children: list[tuple[int, int]] = []  # (pid, read end of its answer)
+    results: list[Any] = [None] * len(items)
+    done = [False] * len(items)
     try:
-        for share in shares[1:]:
+        for k in range(1, count):
             read_end, write_end = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: never returns
                 os.close(read_end)
-                _child(func, [items[i] for i in share], write_end)
+                os.close(queue_write)
+                _child(func, items, k, queue_read, step, write_end)
             os.close(write_end)
-            children.append((pid, read_end, share))
-        results: list[Any] = [None] * len(items)
-        for i in shares[0]:
+            children.append((pid, read_end))
+        os.close(queue_write)
+        queue_write = -1
+        for i in _taken(0, queue_read, step, len(items)):
             results[i] = func(items[i])
-        for pid, read_end, share in children:
-            answer = _collect(pid, read_end, len(share))
-            if answer is None:  # the child failed: do its share here
-                answer = [func(items[i]) for i in share]
-            for i, result in zip(share, answer, strict=True):
+            done[i] = True
+        for pid, read_end in children:
+            for i, result in _collect(pid, read_end, len(items)):
                 results[i] = result
+                done[i] = True
         children.clear()
+        for i in range(len(items)):  # what a failed child took: done here
+            if not done[i]:
+                results[i] = func(items[i])
         return results
     finally:
-        for pid, read_end, _ in children:  # only when the parent itself failed
+        for pid, read_end in children:  # only when the parent itself failed
             _stop(pid, read_end)
+        os.close(queue_read)
+        if queue_write >= 0:
+            os.close(queue_write)
 
 
-def _child(func: Callable[[T], R], items: list[T], write_end: int) -> None:
+def _deal(queue: int, count: int, total: int) -> int:
+    """Write the numbers of items ``count``… into the pipe ``queue`` (4 bytes each, all at once,
+    before any process reads), ``step`` items a number so that they all fit in the pipe; returns
+    ``step``."""
+    capacity = 4096  # what Linux guarantees a pipe; usually 64 KiB
+    with contextlib.suppress(AttributeError, OSError):
+        import fcntl
+
+        capacity = fcntl.fcntl(queue, fcntl.F_GETPIPE_SZ)
+    rest = total - count
+    step = max(1, -(-rest // (capacity // 4)))
+    data = b"".join(i.to_bytes(4, "big") for i in range(count, total, step))
+    written = 0
+    while written < len(data):
+        written += os.write(queue, data[written:])
+    return step
+
+
+def _taken(first: int, queue: int, step: int, total: int) -> Iterator[int]:
+    """The items one process does: its own first one, then the ones it takes from the pipe until
+    it is empty (a read of 4 bytes from a pipe that holds whole numbers returns a whole one)."""
+    if first < total:
+        yield first
+    while True:
+        token = os.read(queue, 4)
+        if len(token) < 4:
+            return
+        start = int.from_bytes(token, "big")
+        yield from range(start, min(start + step, total))
+
+
+def _child(func: Callable[[T], R], items: Sequence[T], first: int, queue: int, step: int,
+           write_end: int) -> None:
     code = 0
     try:
+        done: list[tuple[int, Any]] = []
         try:
-            payload = pickle.dumps(("ok", [func(item) for item in items]),
-                                   protocol=pickle.HIGHEST_PROTOCOL)
+            for i in _taken(first, queue, step, len(items)):
+                done.append((i, func(items[i])))
+            payload = pickle.dumps(("ok", done), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which redoes it
             payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
             code = 1
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(payload)
-    except BaseException:  # noqa: BLE001 - the parent sees no answer and redoes the share
+    except BaseException:  # noqa: BLE001 - the parent sees no answer and redoes what it took
         code = 1
     finally:
         os._exit(code)
 
 
-def _collect(pid: int, read_end: int, expected: int) -> list[Any] | None:
+def _collect(pid: int, read_end: int, total: int) -> list[tuple[int, Any]]:
+    """What the child ``pid`` did, as (item number, result); nothing when it failed (the parent
+    then does what it took)."""
     with os.fdopen(read_end, "rb") as pipe:
         data = pipe.read()
     os.waitpid(pid, 0)
     try:
         status, value = pickle.loads(data)
-    except Exception as exc:  # noqa: BLE001 - a crashed child: redo its share
-        log.debug("worker %d sent no usable answer (%s); redoing its share", pid, exc)
-        return None
-    if status != "ok" or not isinstance(value, list) or len(value) != expected:
-        log.debug("worker %d failed (%s); redoing its share", pid, value)
-        return None
+    except Exception as exc:  # noqa: BLE001 - a crashed child: redo what it took
+        log.debug("worker %d sent no usable answer (%s); redoing its items", pid, exc)
+        return []
+    if (status != "ok" or not isinstance(value, list)
+            or not all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], int)
+                       and 0 <= p[0] < total for p in value)):
+        log.debug("worker %d failed (%s); redoing its items", pid, value)
+        return []
     return value
 
 

@@ -296,8 +296,8 @@ def validate_resources(
 def _by_sql(todo: list[tuple[Resource, str]]) -> list[list[tuple[Resource, str]]]:
     """``todo`` in groups whose resources share their SQL (an alert's ``query_condition.sql``):
     a process that checks a group parses its SQL once, and no two processes parse it both.
-    Largest groups first, so that dealing them out in turn (``fork_map``) shares the work
-    evenly."""
+    Largest groups first, so that processes taking the next group when free (``fork_map``)
+    end together."""
     groups: dict[Any, list[tuple[Resource, str]]] = {}
     for i, item in enumerate(todo):
         resource = item[0]
