@@ -333,3 +333,23 @@ def test_blobs_are_content_addressed_and_checked_when_read(tmp_path: Path) -> No
     for untrusted in ("../../etc/passwd", address.upper(), address[:-1], "/" + address[1:]):
         assert cache.blob_path(untrusted) is None  # an address from an entry is never a path
     assert Cache(None).put_blob(data) is None and Cache(None).blob_path(address) is None
+
+
+def test_a_transient_read_of_a_cached_body_keeps_nothing_on_the_resource(tmp_path: Path) -> None:
+    """``transient_body`` (a digest, a diff, a payload) gives the body a miss gives, decoded
+    for that call only; ``body`` decodes it once and keeps it."""
+    from o2kit.project.loader import _CachedResource
+
+    root = _bad_project(tmp_path / "project")
+    cache = Cache(tmp_path / "cache")
+    cold = {(r.kind, r.key): json.loads(json.dumps(r.body))
+            for r in load_project(root, None, cache=cache).resources}
+    warm = load_project(root, None, cache=cache).resources
+    replayed = [r for r in warm if isinstance(r, _CachedResource) and "_blob" in r.__dict__]
+    assert replayed, "the second load must replay bodies it has not read from the cache"
+    for r in replayed:
+        first, second = r.transient_body(), r.transient_body()
+        assert first == second == cold[(r.kind, r.key)]
+        assert first is not second and "_blob" in r.__dict__  # nothing decoded was kept
+        assert r.body == cold[(r.kind, r.key)] and r.body is r.body
+        assert r.transient_body() is r.body  # once kept, the kept one

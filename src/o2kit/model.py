@@ -51,6 +51,13 @@ class Resource:
         """Human name used in plans and errors, e.g. ``dashboard "Bedrock/Bedrock overview"``."""
         return f'{self.kind} "{"/".join(self.key)}"'
 
+    def transient_body(self) -> dict[str, Any]:
+        """The body, for a reader that uses it once and keeps nothing of it (a digest, a diff,
+        a payload). A body replayed from the cache is then decoded for this call only instead of
+        being kept on the resource, so apply at 1,000 dashboards does not end up holding every
+        decoded body at once. Never mutate what it returns."""
+        return self.body
+
 
 class _Missing:
     """Marks a value that is absent on one side of a field change."""

@@ -349,13 +349,15 @@ def _apply_with_progress(planned: _Planned, force: bool,
                          streams: dict[tuple[str, str], dict[str, str]] | None = None) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from o2kit.project.workers import fewer_collections
     from o2kit.sync.remote import apply_plan, count_changes
 
     total = count_changes(planned.plan)
     show = _state.color and not _state.quiet and total > 5
     if not show:
-        return apply_plan(planned.client, planned.plan, force=force, create_streams=streams)
-    with Progress(
+        with fewer_collections():  # each create decodes a ~250 KB answer
+            return apply_plan(planned.client, planned.plan, force=force, create_streams=streams)
+    with fewer_collections(), Progress(
         TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=base.err, transient=True
     ) as progress:
         task = progress.add_task("apply", total=total)

@@ -380,21 +380,25 @@ def _desired_state(project: Any) -> tuple[list[Any], dict[Any, Any], dict[Any, s
         key = digest("plan: desired body used as written", source) if source else ""
         entry = cache.get("plan", key) if key else None
         cached = entry if isinstance(entry, str) and len(entry) == 64 else None
-        paths: list[tuple[str | int, ...]] = []
         if cached is not None:
             # Used as loaded: a body replayed from the cache stays undecoded until something
             # reads it, and a plan in sync never does (its digest stands for it).
-            body, res = None, r
-        else:
-            body, paths = envrefs.resolve_and_locate(r.body, os.environ, on_secret=register)
-            res = Resource(kind=r.kind, key=r.key, body=body, source=r.source)
-        desired.append(res)
+            desired.append(r)
+            refs[(r.kind, r.key)] = []
+            known[(r.kind, r.key)] = cached
+            continue
+        written = r.transient_body()
+        body, paths = envrefs.resolve_and_locate(written, os.environ, on_secret=register)
+        resolved = Resource(kind=r.kind, key=r.key, body=body, source=r.source)
+        # A body used as written stays the loaded resource: one replayed from the cache is
+        # decoded here for its digest only, not kept (apply decodes it again for its payload).
+        desired.append(r if body is written else resolved)
         refs[(r.kind, r.key)] = paths
-        value = cached or desired_digest(res)
+        value = desired_digest(resolved)
         if value is None:
             continue
         known[(r.kind, r.key)] = value
-        if key and cached is None and body is r.body and not paths:
+        if key and body is written and not paths:
             cache.put("plan", key, value)
     return desired, refs, known
 
@@ -435,6 +439,7 @@ class _Planned:
 def _make_plan(
     settings_args: dict[str, Any], *, prune: bool, adopt: bool, transport: Any = None
 ) -> _Planned:
+    from o2kit.project.workers import fewer_collections
     from o2kit.sync.client import OpenObserveClient
     from o2kit.sync.plan import build_plan, mark_sensitive, plan_checksum
     from o2kit.sync.remote import fetch_live
@@ -456,8 +461,10 @@ def _make_plan(
     client = OpenObserveClient(settings, transport=transport or _TRANSPORT)
     stream_types = {str(r.body.get("stream_type") or "logs") for r in desired if r.kind == "alert"}
     memo = _LiveDigests(settings)
-    live = fetch_live(client, desired=desired, stream_types=stream_types, desired_digests=known,
-                      live_digests=memo.entries)
+    # Decoding dashboard lists (~25 MB each at 100 per folder) allocates millions of objects.
+    with fewer_collections():
+        live = fetch_live(client, desired=desired, stream_types=stream_types,
+                          desired_digests=known, live_digests=memo.entries)
     memo.save()
     plan = build_plan(
         desired,

@@ -527,8 +527,9 @@ class KindSpec:
 
     def complete(self, desired: Resource) -> dict[str, Any]:
         """The desired body with the parts of its key that live in the body (``name``, dashboard
-        ``title``) filled in when the file left them out."""
-        body = dict(desired.body)
+        ``title``) filled in when the file left them out. A new dict; its members are the
+        desired body's (``Resource.transient_body``): read them, do not mutate them."""
+        body = dict(desired.transient_body())
         for field_name, value in zip(self.key_fields, desired.key, strict=False):
             if field_name in BODY_KEY_FIELDS and not body.get(field_name):
                 body[field_name] = value
