@@ -399,3 +399,25 @@ def test_a_slow_process_takes_fewer_items_and_the_order_is_kept() -> None:
 def test_more_items_than_a_pipe_holds_numbers() -> None:
     items = list(range(40_000))  # 160 KB of item numbers: dealt several items a number
     assert fork_map(lambda n: n + 1, items, workers=3, min_items=1) == [n + 1 for n in items]
+
+
+def test_dashboard_files_alike_but_for_their_names_are_read_together() -> None:
+    """load_project hands fork_map groups of dashboards files that differ only in title,
+    description and folder (one process renders their shared document once), at most a fair
+    share each; other files alone. Any grouping loads the same project (the pool tests)."""
+    from o2kit.project.loader import _alike, _FileJob
+
+    def job(kind: str, name: str, text: str) -> _FileJob:
+        return _FileJob(kind, name, text.encode(), "")
+
+    same = [job("dashboards", f"d{i}.yaml", f"template: t.j2\ntitle: T {i}\nfolder: F{i % 3}\n"
+                f"description: D {i}\nparams: {{interval: 5m}}\n") for i in range(12)]
+    other = [job("dashboards", "x.yaml", "template: t.j2\ntitle: X\nparams: {interval: 1m}\n")]
+    alerts = [job("alerts", f"a{i}.yaml", "alerts: {}\n") for i in range(3)]
+    groups = _alike(same + other + alerts, workers=1)
+    assert sorted(len(g) for g in groups) == [1, 1, 1, 1, 4, 4, 4]  # 16 files: 4 a share
+    assert [j.rel for g in groups for j in g if j.kind == "dashboards" and j.rel != "x.yaml"] \
+        == [f"d{i}.yaml" for i in range(12)]
+    assert all(len({j.kind for j in g}) == 1 for g in groups)
+    assert [len(g) for g in _alike(same, workers=1)] == [3, 3, 3, 3]  # 12 files: 3 a share
+    assert [len(g) for g in _alike(same, workers=2)] == [2] * 6
