@@ -466,3 +466,68 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
     assert [c["key"] for c in updates] == [["Bedrock", "Bedrock overview"]]
     assert [f["path"] for f in updates[0]["fields"]] == ["tabs[0].panels[0].title"]
     assert "Bedrock overview" in normalised
+
+
+MINI_DASHBOARD = """{#- o2kit
+kind: dashboard
+params:
+  n: {type: integer, default: 0}
+-#}
+tabs:
+  - name: Main
+    panels:
+      - {{ markdown_panel("Note " ~ n, "Dashboard number " ~ n) | tojson }}
+"""
+
+
+def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The desired digests a first plan computes (``cli.base._desired_state``) are shared among
+    forked processes at 50 objects or more; the plan is the one a single process makes, and a
+    body with an ``${env:}`` reference is still resolved (and masked) by the parent."""
+    import os
+
+    project = copy_shipped_project(tmp_path / "repo")
+    (project / "templates" / "mini").mkdir()
+    (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
+    for i in range(60):
+        (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
+            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\nparams: {{n: {i}}}\n")
+    fake = FakeOpenObserve(seed=5)
+    for stream in ("bedrock_metrics", "bedrock_logs"):
+        fake.add_stream("default", stream)
+    o2 = O2(project, fake, monkeypatch)
+    from o2kit.project import workers
+
+    forks: list[int] = []
+    shared: list[str] = []
+    real_fork, real_map = os.fork, workers.fork_map
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    def recording_map(func: Any, items: Any, **kw: Any) -> Any:
+        before = len(forks)
+        out = real_map(func, items, **kw)
+        if len(forks) > before:
+            shared.append(func.__name__)
+        return out
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    monkeypatch.setattr(workers, "fork_map", recording_map)
+    monkeypatch.setenv("O2KIT_WORKERS", "1")
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / "one"))
+    one = o2.plan_json()
+    assert not forks and not shared
+    monkeypatch.setenv("O2KIT_WORKERS", "2")
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / "two"))
+    two = o2.plan_json()
+    assert "_digest_as_written" in shared, "the digests were not shared with a forked process"
+    assert one == two
+    creates = [c for c in two["changes"] if c["action"] == "create"]
+    assert sum(c["kind"] == "dashboard" for c in creates) >= 60
+    assert WEBHOOK not in json.dumps(two)  # the destination's URL was resolved and masked
