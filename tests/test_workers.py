@@ -421,3 +421,27 @@ def test_dashboard_files_alike_but_for_their_names_are_read_together() -> None:
     assert all(len({j.kind for j in g}) == 1 for g in groups)
     assert [len(g) for g in _alike(same, workers=1)] == [3, 3, 3, 3]  # 12 files: 3 a share
     assert [len(g) for g in _alike(same, workers=2)] == [2] * 6
+
+
+def test_the_command_reports_alike_cold_warm_pooled_serial_and_without_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`o2kit validate` as a user runs it (early checks, grouped files, the pool, the cache):
+    the same report cold, warm, with one process and with --no-cache."""
+    from typer.testing import CliRunner
+
+    from o2kit.cli.app import app
+
+    root = _big_bad_project(tmp_path / "project")
+    (root / "dashboards" / "broken_050.yaml").unlink()
+    _many_alerts(root)
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    outputs = []
+    runs = (("1", ["--no-cache"]), ("2", []), ("2", []), ("1", []), ("2", ["--no-cache"]))
+    for count, args in runs:
+        monkeypatch.setenv(workers.WORKERS_ENV, count)
+        result = runner.invoke(app, ["-C", str(root), *args, "validate"])
+        assert result.exit_code == 1, result.output
+        outputs.append(result.output)
+    assert "missing_col" in outputs[0] and "no_such_column" in outputs[0]
+    assert all(output == outputs[0] for output in outputs)
