@@ -493,7 +493,8 @@ def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
     (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
     for i in range(60):
         (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
-            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\nparams: {{n: {i}}}\n")
+            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
+            f"params: {{n: {i}}}\n")
     fake = FakeOpenObserve(seed=5)
     for stream in ("bedrock_metrics", "bedrock_logs"):
         fake.add_stream("default", stream)
