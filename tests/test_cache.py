@@ -353,3 +353,27 @@ def test_a_transient_read_of_a_cached_body_keeps_nothing_on_the_resource(tmp_pat
         assert first is not second and "_blob" in r.__dict__  # nothing decoded was kept
         assert r.body == cold[(r.kind, r.key)] and r.body is r.body
         assert r.transient_body() is r.body  # once kept, the kept one
+
+
+def test_a_body_that_does_not_read_back_equal_is_not_cached(tmp_path: Path) -> None:
+    """A file's record is cached only when each body reads back from its blob as it is (a tuple
+    would come back a list, an integer key a string): otherwise the file is read again next
+    time, never replayed different."""
+    from o2kit.model import Resource, SourceRef
+    from o2kit.project.loader import _FileRecord
+
+    cache = Cache(tmp_path / "cache")
+
+    def entry(body: dict[str, Any]) -> Any:
+        record = _FileRecord(resources=[Resource("dashboard", ("F", "T"), body,
+                                                 SourceRef("dashboards/x.yaml", 1))])
+        return record.to_entry(cache)
+
+    assert entry({"a": (1, 2)}) is None
+    assert entry({1: "integer key"}) is None
+    assert entry({"a": float("nan")}) is None
+    assert entry({"s": "\udc80"}) is None  # not UTF-8
+    good = entry({"a": [1, 2.5, -0.0, "é", None, True, {"b": 10**30}]})
+    assert good is not None
+    replayed = _FileRecord.from_entry(good, cache).resources[0]
+    assert replayed.body == {"a": [1, 2.5, -0.0, "é", None, True, {"b": 10**30}]}

@@ -426,9 +426,11 @@ class _FileRecord:
         for i, r in enumerate(self.resources):
             text = self.texts.get(i) or body_json(r.body)
             try:
-                if text is None or json.loads(text) != r.body:
+                data = text.encode("utf-8") if text is not None else b""
+                # Read back as ``_CachedResource`` will read it: only what comes back equal is
+                # cached, so a body read from the cache is the body a miss makes.
+                if text is None or _decode_body(data) != r.body:
                     return None
-                data = text.encode("utf-8")
             except (ValueError, RecursionError):  # UnicodeEncodeError: a lone surrogate
                 return None
             address = cache.put_blob(data)
@@ -495,6 +497,16 @@ class _FileRecord:
         return record
 
 
+def _decode_body(data: bytes) -> Any:
+    """A cached body's JSON text decoded: by pydantic-core's parser (~2x ``json.loads``), by
+    ``json.loads`` when that refuses it (``json.loads`` decides what is refused). Used both to
+    check a body before caching it and to read it back, so the two always agree."""
+    try:
+        return pydantic_core.from_json(data)
+    except ValueError:
+        return json.loads(data)
+
+
 def body_json(body: Any) -> str | None:
     """The compact JSON text of ``body`` (what the cache stores), or None when it is not plain
     JSON data. Made once per body: it also tells whether the body holds ``${`` at all."""
@@ -553,11 +565,7 @@ class _CachedResource(Resource):
     def _decoded(self) -> dict[str, Any]:
         path, address, size = self.__dict__["_blob"]
         try:
-            data = read_blob(path, address, size)
-            try:  # pydantic-core's parser: ~2x json.loads; json.loads decides what it refuses
-                body = pydantic_core.from_json(data)
-            except ValueError:
-                body = json.loads(data)
+            body = _decode_body(read_blob(path, address, size))
         except (BlobDamaged, ValueError, RecursionError) as exc:
             log.debug("cached body of %s: %s", self.address, exc)
             body = None
