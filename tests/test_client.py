@@ -819,3 +819,54 @@ def test_insecure_disables_verification_with_a_warning(caplog: pytest.LogCapture
 def test_bad_server_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
         OpenObserveClient(make_settings(url=url), transport=httpx.MockTransport(lambda r: ok()))
+
+
+def test_fair_slots_bound_the_holders_and_serve_the_waiting_in_order() -> None:
+    """The client's request slots: at most n at once, and a slot freed goes to the thread that
+    has waited longest, never back to the one that just released it (with a plain semaphore a
+    dashboard list waited behind 1,000 alert reads)."""
+    import threading
+    import time
+
+    from o2kit.sync.client import FairSlots
+
+    slots = FairSlots(1)
+    order: list[int] = []
+    slots.__enter__()
+    threads = []
+    for i in range(4):
+        t = threading.Thread(target=lambda i=i: (slots.__enter__(), order.append(i),
+                                                 slots.__exit__()))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while len(slots._waiting) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    # The holder releases and at once asks again: it queues behind the four waiting.
+    slots.__exit__()
+    with slots:
+        order.append(99)
+    for t in threads:
+        t.join(5)
+    assert order == [0, 1, 2, 3, 99]
+
+    two = FairSlots(2)
+    inside, peak = [0], [0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(50):
+            with two:
+                with lock:
+                    inside[0] += 1
+                    peak[0] = max(peak[0], inside[0])
+                time.sleep(0.0002)
+                with lock:
+                    inside[0] -= 1
+
+    workers = [threading.Thread(target=work) for _ in range(6)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(10)
+    assert peak[0] == 2 and inside[0] == 0 and two._free == 2

@@ -442,8 +442,19 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
 
     monkeypatch.setattr(loader._CachedResource, "body", property(counting_body,
                                                                   real_body.fset))
+    from o2kit.sync.client import OpenObserveClient
+
+    full_lists: list[int] = []
+    real_items = OpenObserveClient.dashboard_items
+
+    def counting_items(self: Any, answer: Any, **kw: Any) -> Any:
+        full_lists.append(1)
+        return real_items(self, answer, **kw)
+
+    monkeypatch.setattr(OpenObserveClient, "dashboard_items", counting_items)
     assert o2("plan", "--detailed-exitcode").exit_code == 0
-    assert normalised == [] and decoded == []
+    # Recognised from the lists' outlines: no panel decoded, normalised or read from the cache.
+    assert normalised == [] and decoded == [] and full_lists == []
 
     # Edited in the UI: the server's hash changes, so the dashboard is compared again.
     with o2.http() as ui:
@@ -465,7 +476,7 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
     updates = [c for c in changed["changes"] if c["action"] == "update"]
     assert [c["key"] for c in updates] == [["Bedrock", "Bedrock overview"]]
     assert [f["path"] for f in updates[0]["fields"]] == ["tabs[0].panels[0].title"]
-    assert "Bedrock overview" in normalised
+    assert "Bedrock overview" in normalised and full_lists
 
 
 MINI_DASHBOARD = """{#- o2kit
@@ -532,3 +543,31 @@ def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
     creates = [c for c in two["changes"] if c["action"] == "create"]
     assert sum(c["kind"] == "dashboard" for c in creates) >= 60
     assert WEBHOOK not in json.dumps(two)  # the destination's URL was resolved and masked
+
+
+def test_a_dashboard_list_outline_is_the_list_without_the_panels_contents() -> None:
+    import httpx
+
+    from o2kit.sync.client import OpenObserveClient
+
+    live = [r for r in live_set() if r.kind == "dashboard"]
+    items = [{"v1": None, f"v{8}": r.body, "version": 8, "hash": str(i), "title": r.key[-1],
+              "folder_id": "f"} for i, r in enumerate(live)]
+    items.append({"v1": {"title": "old", "panels": [{"id": 1, "x": {"y": 2}}]}, "version": 1,
+                  "hash": "9"})
+    answer = httpx.Response(200, content=json.dumps({"dashboards": items}).encode())
+    outline = OpenObserveClient.dashboard_outline(answer)
+
+    def without_panel_contents(item: Any) -> Any:
+        out = copy.deepcopy(item)
+        for key in [k for k in out if k.startswith("v") and isinstance(out[k], dict)]:
+            for tab in out[key].get("tabs", []):
+                tab["panels"] = [{} for _ in tab.get("panels", [])]
+        return out
+
+    assert outline == [without_panel_contents(i) for i in items]
+    # Any other shape is left to the full decode (which reports it).
+    for bad in (b'{"dashboards": [{"v8": "text"}]}', b'{"dashboards": [{"v8": {"tabs": 3}}]}',
+                b'{"dashboards": [{"v8": {"tabs": [{"panels": [1]}]}}]}', b"[]", b"not json",
+                b'{"other": []}'):
+        assert OpenObserveClient.dashboard_outline(httpx.Response(200, content=bad)) is None

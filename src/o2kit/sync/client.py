@@ -80,8 +80,10 @@ Errors (the tree is drawn in ``o2kit.errors``)
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import random as _random
@@ -228,6 +230,66 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if now is None:
         now = time.time()
     return max(0.0, when.timestamp() - now)
+
+
+class FairSlots:
+    """At most ``n`` holders at once (``with slots:``), the waiting served in arrival order.
+
+    ``threading.Semaphore`` lets a thread that has just released a slot take it again before a
+    thread already waiting wakes up: with eight threads reading alerts back to back, the one
+    reading a dashboard list waited for all 1,000 alerts (2.9 s of a 5.4 s plan). Here a
+    release hands the slot to the first waiter."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._lock = threading.Lock()
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+
+    def __enter__(self) -> FairSlots:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return self
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        try:
+            turn.acquire()  # released by the holder that hands its slot over
+        except BaseException:  # interrupted (Ctrl-C) while waiting
+            with self._lock:
+                if turn in self._waiting:
+                    self._waiting.remove(turn)
+                    raise
+            self.__exit__()  # the slot was handed over meanwhile: pass it on
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+
+@functools.cache
+def _dashboard_outline_reader() -> pydantic_core.SchemaValidator:
+    """``{"dashboards": [item]}``, where an item's ``vN`` body keeps every member as it is but
+    ``tabs``, whose tabs keep every member but ``panels``, whose panels keep none."""
+    cs = pydantic_core.core_schema
+    panel = cs.typed_dict_schema({}, extra_behavior="ignore")
+    tab = cs.typed_dict_schema(
+        {"panels": cs.typed_dict_field(cs.list_schema(panel), required=False)},
+        extra_behavior="allow")
+    body = cs.typed_dict_schema(
+        {"tabs": cs.typed_dict_field(cs.list_schema(tab), required=False)},
+        extra_behavior="allow")
+    item = cs.typed_dict_schema(
+        {f"v{n}": cs.typed_dict_field(cs.nullable_schema(body), required=False)
+         for n in range(1, 9)},
+        extra_behavior="allow")
+    return pydantic_core.SchemaValidator(cs.typed_dict_schema(
+        {"dashboards": cs.typed_dict_field(cs.list_schema(item))}, extra_behavior="allow"))
 
 
 def decode_json(data: bytes) -> Any:
@@ -408,7 +470,7 @@ class OpenObserveClient:
         self._sleep = sleep if sleep is not None else (lambda seconds: time.sleep(seconds))
         self._random = random
         register_credentials(settings.user, settings.password)
-        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._slots = FairSlots(settings.concurrency)
         self._lock = threading.Lock()
         self._requests = 0
         self._writes = 0
@@ -513,9 +575,36 @@ class OpenObserveClient:
     # -- dashboards (reference §3; src/api/management/src/request/dashboards/mod.rs) -----------
     def list_dashboards(self, folder_id: str, *, resource: str = "") -> list[dict[str, Any]]:
         """List items of one folder; each carries ``hash`` and the full body under ``vN``."""
-        path = self._v1("dashboards")
-        data = self._get_json(path, params={"folder": folder_id}, resource=resource)
-        return self._items(data, "dashboards", path, resource)
+        return self.dashboard_items(self.list_dashboards_answer(folder_id, resource=resource),
+                                    resource=resource)
+
+    def list_dashboards_answer(self, folder_id: str, *, resource: str = "") -> httpx.Response:
+        """The answer of ``list_dashboards``, not decoded yet (``dashboard_items``,
+        ``dashboard_outline``)."""
+        return self._call("GET", self._v1("dashboards"), params={"folder": folder_id},
+                          resource=resource)
+
+    def dashboard_items(
+        self, answer: httpx.Response, *, resource: str = ""
+    ) -> list[dict[str, Any]]:
+        """The items of a ``list_dashboards_answer``, decoded in full."""
+        data = self._json_of(answer, resource)
+        return self._items(data, "dashboards", self._v1("dashboards"), resource)
+
+    @staticmethod
+    def dashboard_outline(answer: httpx.Response) -> list[dict[str, Any]] | None:
+        """The items of a ``list_dashboards_answer`` with every member but what is inside each
+        panel: a tab keeps its other members and one empty object per panel. About 3x faster
+        to decode than the whole answer, and a small fraction of its objects (a dashboard's
+        panels are nearly all of its ~250 KB): enough to recognise a dashboard by its hash and
+        shape (``plan.live_digest_key``). None when the answer does not have that shape; then
+        ``dashboard_items`` decides what it is."""
+        try:
+            data = _dashboard_outline_reader().validate_json(answer.content)
+        except (pydantic_core.ValidationError, ValueError, RecursionError):
+            return None
+        items = data.get("dashboards")
+        return items if isinstance(items, list) else None
 
     def get_dashboard(self, dashboard_id: str, *, resource: str = "") -> dict[str, Any]:
         """The response envelope: ``{"v1".."v8", "version", "hash", "updatedAt"}``."""
