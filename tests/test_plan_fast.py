@@ -20,12 +20,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from o2_harness import O2, WEBHOOK, bedrock_fake
 from shipped_project import copy_shipped_project
 from test_kinds_samples import desired_set, live_set
-from test_sync_scenarios import O2, WEBHOOK
 
 from o2kit import kinds
-from o2kit.fake import FakeOpenObserve
 from o2kit.model import Plan, Resource
 from o2kit.sync import plan as planmod
 from o2kit.sync.client import decode_json, encode_json
@@ -333,9 +332,7 @@ def test_a_warm_plan_reports_exactly_what_a_cold_one_does(
     project = copy_shipped_project(tmp_path / "repo")
     cache = tmp_path / "cache"
     monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
-    fake = FakeOpenObserve(seed=7)
-    for stream in ("bedrock_metrics", "bedrock_logs"):
-        fake.add_stream("default", stream)
+    fake = bedrock_fake(seed=7)
     o2 = O2(project, fake, monkeypatch)
     assert o2("apply", "--auto-approve").exit_code == 0
     assert o2("plan", "--detailed-exitcode").exit_code == 0  # in sync; fills the cache
@@ -416,9 +413,7 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
     project = copy_shipped_project(tmp_path / "repo")
     cache = tmp_path / "cache"
     monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
-    fake = FakeOpenObserve(seed=11)
-    for stream in ("bedrock_metrics", "bedrock_logs"):
-        fake.add_stream("default", stream)
+    fake = bedrock_fake(seed=11)
     o2 = O2(project, fake, monkeypatch)
     assert o2("apply", "--auto-approve").exit_code == 0
     assert o2("plan", "--detailed-exitcode").exit_code == 0  # fills the cache and the memo
@@ -506,9 +501,7 @@ def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
         (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
             f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
             f"params: {{n: {i}}}\n")
-    fake = FakeOpenObserve(seed=5)
-    for stream in ("bedrock_metrics", "bedrock_logs"):
-        fake.add_stream("default", stream)
+    fake = bedrock_fake(seed=5)
     o2 = O2(project, fake, monkeypatch)
     from o2kit.project import workers
 
