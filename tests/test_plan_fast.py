@@ -323,19 +323,28 @@ def test_a_body_with_nan_is_diffed_not_hashed() -> None:
 # --- the CLI's cache of desired digests ----------------------------------------------------------
 
 
+def _applied_then_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, seed: int
+) -> tuple[Path, Path, Any, O2]:
+    """The shipped project applied to a fake with the Bedrock streams, then planned in sync
+    once (which fills the cache: desired digests, and live ones by the server's hash)."""
+    project = copy_shipped_project(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
+    fake = bedrock_fake(seed=seed)
+    o2 = O2(project, fake, monkeypatch)
+    assert o2("apply", "--auto-approve").exit_code == 0
+    assert o2("plan", "--detailed-exitcode").exit_code == 0
+    return project, cache, fake, o2
+
+
 def test_a_warm_plan_reports_exactly_what_a_cold_one_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``plan`` caches the digest of each desired body by its source (``cli.base``
     ``_desired_digests``): a warm run, a --no-cache run and a cold run give one plan, and an
     edited file is planned from its new content, not from a stale entry."""
-    project = copy_shipped_project(tmp_path / "repo")
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
-    fake = bedrock_fake(seed=7)
-    o2 = O2(project, fake, monkeypatch)
-    assert o2("apply", "--auto-approve").exit_code == 0
-    assert o2("plan", "--detailed-exitcode").exit_code == 0  # in sync; fills the cache
+    project, cache, fake, o2 = _applied_then_planned(tmp_path, monkeypatch, seed=7)
     assert list((cache / "plan").rglob("*.json")), "the plan wrote no digests to the cache"
 
     # An edited file is planned from its new content, never from the entry of the old one
@@ -410,13 +419,7 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
     dashboard body; an edit in the UI (a new server hash) is still found."""
     from o2kit.project import loader
 
-    project = copy_shipped_project(tmp_path / "repo")
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
-    fake = bedrock_fake(seed=11)
-    o2 = O2(project, fake, monkeypatch)
-    assert o2("apply", "--auto-approve").exit_code == 0
-    assert o2("plan", "--detailed-exitcode").exit_code == 0  # fills the cache and the memo
+    project, cache, fake, o2 = _applied_then_planned(tmp_path, monkeypatch, seed=11)
 
     normalised: list[str] = []
     real_normalize = kinds.KindSpec.normalize
