@@ -172,14 +172,21 @@ def fetch_live(
                 )
             )
 
-    def settled_by_memo(res: Resource) -> Resource | None:
-        """``res`` settled when an earlier plan found this very body in sync, else None."""
+    def settled(res: Resource, *, remembered_only: bool = False) -> Resource | None:
+        """``res`` as plan keeps it (``plan.settle_live``), recording the digest of a dashboard
+        found in sync for the next plan. ``remembered_only``: None unless an earlier plan found
+        this very body in sync (an outline's ``res`` has no panels to compare)."""
         want = desired_digests.get(("dashboard", res.key)) if desired_digests else None
-        memo = live_digest_key(res) if want is not None else None
-        if want is None or memo is None or remembered.get(memo) != want:
+        if want is None:
+            return None if remembered_only else res
+        memo = live_digest_key(res) if live_digests is not None else None
+        known = remembered.get(memo) if memo else None
+        if remembered_only and known != want:
             return None
-        in_sync[memo] = want
-        return settle_live(res, want, known=want)
+        res = settle_live(res, want, known=known)
+        if memo and SETTLED in res.meta:
+            in_sync[memo] = want
+        return res
 
     def dashboards_in(folder: dict[str, Any]) -> list[Resource]:
         # Each list is reduced as it arrives: a dashboard in sync keeps its digest, not its tabs
@@ -189,27 +196,18 @@ def fetch_live(
         answer = client.list_dashboards_answer(folder_id, resource=resource)
         # Remembered dashboards are recognised from an outline of the answer (no panel is
         # decoded); the answer is decoded in full only when one is not, for its diff.
-        slots: list[Resource | None] = []
         outline = client.dashboard_outline(answer) if remembered else None
-        for item in outline or ():
-            slots.append(settled_by_memo(_live_dashboard(item, folder_name, folder_id)))
+        slots = [settled(_live_dashboard(item, folder_name, folder_id), remembered_only=True)
+                 for item in outline or ()]
         if outline is not None and all(slot is not None for slot in slots):
             return [slot for slot in slots if slot is not None]
         items = client.dashboard_items(answer, resource=resource)
-        if outline is None or len(items) != len(slots):
+        if len(items) != len(slots):
             slots = [None] * len(items)
-        out = []
+        out: list[Resource] = []
         for item, slot in zip(items, slots, strict=True):
-            if slot is not None:
-                out.append(slot)
-                continue
-            res = _live_dashboard(item, folder_name, folder_id)
-            want = desired_digests.get(("dashboard", res.key)) if desired_digests else None
-            if want is not None:
-                memo = live_digest_key(res) if live_digests is not None else None
-                res = settle_live(res, want, known=remembered.get(memo) if memo else None)
-                if memo and SETTLED in res.meta:
-                    in_sync[memo] = want
+            res = slot or settled(_live_dashboard(item, folder_name, folder_id))
+            assert res is not None  # (only ``remembered_only`` answers None)
             out.append(res)
         return out
 
@@ -246,8 +244,6 @@ def fetch_live(
         )
 
     def dashboard_lists() -> list[Any]:
-        # A dashboard list answer is ~170 KB per dashboard: at most DASHBOARD_LISTS_AT_ONCE of
-        # them are in memory (raw and decoded) at once.
         return _raise_first_error(
             client.map(dashboards_in, folders["dashboards"], limit=DASHBOARD_LISTS_AT_ONCE)
         )
@@ -709,13 +705,10 @@ class _Applier:
                     and self._is_ours("dashboard", live.key, live.body)
                 ]
 
-            folders = sorted({k[0] for k in keys})
             # One list at a time: apply has nothing else to overlap them with, and at 1,000
             # creates two at once took its peak from 273 to 342 MB.
-            for found in _raise_first_error(
-                c.map(ours_in, folders, limit=1)
-            ):
-                for live in found:
+            for folder in sorted({k[0] for k in keys}):
+                for live in ours_in(folder):
                     out[live.key].append(live)
         else:
             for item in c.list_alerts(resource="alerts"):
