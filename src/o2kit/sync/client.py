@@ -305,10 +305,11 @@ def decode_json(data: bytes) -> Any:
 
 
 def encode_json(value: Any) -> bytes:
-    """``json.dumps(value, ensure_ascii=False, allow_nan=False).encode()`` as a JSON value, ~5x
-    faster on the dashboard bodies apply sends (pydantic-core's encoder). What json.dumps would
-    refuse — NaN or an infinity, a type that is not JSON such as a ``redact.Secret`` — is left
-    to json.dumps, which raises exactly as before; a set or a tuple is sent as an array."""
+    """``json.dumps(value, ensure_ascii=False, allow_nan=False).encode()`` as a JSON value, ~2x
+    faster on the dashboard bodies apply sends (1.08 → 0.47 ms for one; pydantic-core's
+    encoder). What json.dumps would refuse — NaN or an infinity, a type that is not JSON such as
+    a ``redact.Secret`` — is left to json.dumps, which raises exactly as before; a set or a
+    tuple is sent as an array."""
     try:
         data = pydantic_core.to_json(value, inf_nan_mode="constants")
     except (pydantic_core.PydanticSerializationError, ValueError, TypeError, RecursionError):
