@@ -53,7 +53,6 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
 import jinja2
-import pydantic_core
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
     AfterValidator,
@@ -101,6 +100,7 @@ from o2kit.project.envrefs import (
     malformed_env_refs,
     reserved_env_refs,
 )
+from o2kit.project.jsontext import decode_json
 from o2kit.project.prices import (
     PriceTable,
     TemplatePrices,
@@ -429,7 +429,7 @@ class _FileRecord:
                 data = text.encode("utf-8") if text is not None else b""
                 # Read back as ``_CachedResource`` will read it: only what comes back equal is
                 # cached, so a body read from the cache is the body a miss makes.
-                if text is None or _decode_body(data) != r.body:
+                if text is None or decode_json(data) != r.body:
                     return None
             except (ValueError, RecursionError):  # UnicodeEncodeError: a lone surrogate
                 return None
@@ -497,16 +497,6 @@ class _FileRecord:
         return record
 
 
-def _decode_body(data: bytes) -> Any:
-    """A cached body's JSON text decoded: by pydantic-core's parser (~2x ``json.loads``), by
-    ``json.loads`` when that refuses it (``json.loads`` decides what is refused). Used both to
-    check a body before caching it and to read it back, so the two always agree."""
-    try:
-        return pydantic_core.from_json(data)
-    except ValueError:
-        return json.loads(data)
-
-
 def body_json(body: Any) -> str | None:
     """The compact JSON text of ``body`` (what the cache stores), or None when it is not plain
     JSON data. Made once per body: it also tells whether the body holds ``${`` at all."""
@@ -565,7 +555,7 @@ class _CachedResource(Resource):
     def _decoded(self) -> dict[str, Any]:
         path, address, size = self.__dict__["_blob"]
         try:
-            body = _decode_body(read_blob(path, address, size))
+            body = decode_json(read_blob(path, address, size))
         except (BlobDamaged, ValueError, RecursionError) as exc:
             log.debug("cached body of %s: %s", self.address, exc)
             body = None
