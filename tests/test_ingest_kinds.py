@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from shipped_project import copy_shipped_project
 
@@ -324,3 +325,37 @@ def test_export_writes_files_that_plan_reads_back_unchanged(tmp_path: Path) -> N
         again = build_plan(desired, fetch_live(client, desired=desired).resources,
                            project="team-a")
         assert not again.has_changes
+
+
+
+@pytest.mark.parametrize("edges", [[["source", "a"], ["source", "b"]],
+                                   [["source", "b"], ["source", "a"]]])
+def test_after_flatten_carries_on_to_later_siblings_as_the_server_checks(
+    edges: list[list[str]],
+) -> None:
+    """``dfs_traversal_check`` keeps the flattened state of one child for the children after it:
+    o2kit refuses exactly what the fake (written from that function) refuses."""
+    entry = {"name": "p", "source": "bedrock_logs",
+             "nodes": {"a": {"function": "f", "after_flatten": True},
+                       "b": {"function": "f"}, "out": {"stream": "bedrock_logs"}},
+             "edges": [*edges, ["a", "out"], ["b", "out"]]}
+    parsed = PIPELINE.files.parse(  # type: ignore[union-attr]
+        "pipelines/p.yaml", {"pipelines": [entry]},
+        {"streams": {"invocation_logs": "bedrock_logs"}})
+    refused = [p.message for p in parsed if isinstance(p, kinds.spec.SourceProblem)]
+    stream = {"node_type": "stream", "org_id": "default", "stream_name": "bedrock_logs",
+              "stream_type": "logs"}
+    data = {"source": stream, "out": stream,
+            "a": {"node_type": "function", "name": "f", "after_flatten": True},
+            "b": {"node_type": "function", "name": "f", "after_flatten": False}}
+    body = {"name": "p", "edges": [{"id": f"e{s}-{t}", "source": s, "target": t}
+                                   for s, t in entry["edges"]],  # type: ignore[attr-defined]
+            "nodes": [{"id": i, "data": d, "position": {"x": 0, "y": 0}, "io_type": "default"}
+                      for i, d in data.items()]}
+    with httpx.Client(base_url="http://o2.test", transport=FakeOpenObserve().transport(Faults()),
+                      auth=(DEFAULT_USER, DEFAULT_PASSWORD)) as http:
+        answer = http.post("/api/default/pipelines", json=body)
+    server_refuses = "After Flatten must be checked" in answer.text
+    assert server_refuses == (edges[0] == ["source", "a"])
+    assert bool(refused) == server_refuses, refused
+    assert all("after_flatten must be true" in m for m in refused)

@@ -300,15 +300,16 @@ def _check_graph(nodes: list[dict[str, Any]], edges: list[tuple[str, str, int | 
                            "server refuses it: Cyclical pipeline detected)")
                 continue
             child_data = data[child]
-            now = flattened
             if child_data.get("node_type") == "function":
                 if flattened and not child_data.get("after_flatten"):
                     b.fail(("nodes", child) if index is not None else ("steps",),
                            "after_flatten must be true after a function that flattened the "
                            "record on the same branch (the server refuses it)")
-                now = flattened or bool(child_data.get("after_flatten"))
+                # Carried on to the later children too: dfs_traversal_check sets its
+                # ``flattened`` in the loop over the children.
+                flattened = flattened or bool(child_data.get("after_flatten"))
             if state.get(child) != 2:
-                visit(child, now)
+                visit(child, flattened)
         state[node] = 2
 
     visit(SOURCE_ID, False)
