@@ -57,10 +57,11 @@ def stored_source(text: Any) -> Any:
     if not isinstance(text, str):
         return text
     out = text.strip()
-    if out.endswith("\n ."):
+    tail = SERVER_SUFFIX.lstrip()  # the stored text is trimmed (here) before the check
+    if out.endswith(tail):
         # "<source> \n ." → "<source>". A source whose own last line is " ." reads the same
         # either way: the server would append exactly that to the rest.
-        return out[: -len("\n .")].rstrip()
+        return out[: -len(tail)].rstrip()
     return out
 
 

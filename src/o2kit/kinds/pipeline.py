@@ -114,7 +114,6 @@ class _Builder:
         self.base = base
         self.streams = _configured_streams(context)
         self.problems: list[SourceProblem] = []
-        self.lines: dict[tuple[str | int, ...], int] = {}
 
     def fail(self, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(SourceProblem(0, _field(self.base + path), message,

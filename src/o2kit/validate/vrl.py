@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-#: The server's suffix (src/core/src/functions.rs).
-SERVER_SUFFIX = " \n ."
+from o2kit.kinds.function import SERVER_SUFFIX  # the server's suffix (src/core/src/functions.rs)
+
 #: What the extra is called in messages.
 INSTALL_HINT = "pip install 'o2kit[vrl]'"
 #: Bounds: a function source, and the events one test may hold.
