@@ -74,6 +74,13 @@ def _read(req: Request) -> dict[str, Any]:
     }
 
 
+def _realtime_source(first: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``source`` a realtime pipeline's first (stream) node makes (``Pipeline::validate``)."""
+    return {"source_type": "realtime", "org_id": first.get("org_id", ""),
+            "stream_name": first.get("stream_name", ""),
+            "stream_type": first.get("stream_type", "logs")}
+
+
 def _validate(store: Store, org: str, p: dict[str, Any]) -> None:
     """``Pipeline::validate`` then ``validate_no_javascript_functions`` / function loading."""
     if not p["name"]:
@@ -91,9 +98,7 @@ def _validate(store: Store, org: str, p: dict[str, Any]) -> None:
     first = nodes[0].get("data") or {}
     if first.get("node_type") != "stream":
         raise _invalid("Source must be either a StreamNode or QueryNode")
-    p["source"] = {"source_type": "realtime", "org_id": first.get("org_id", ""),
-                   "stream_name": first.get("stream_name", ""),
-                   "stream_type": first.get("stream_type", "logs")}
+    p["source"] = _realtime_source(first)
     for n in nodes:
         d = n.get("data") or {}
         if d.get("node_type") == "condition":
@@ -177,12 +182,9 @@ def create_pipeline(store: Store, req: Request) -> Response:
     # save_pipeline checks the source before validate(); the source of the body is the first
     # node's (validate derives it), so derive it here for the check.
     first = (p["nodes"][0].get("data") or {}) if p["nodes"] else {}
-    if first.get("node_type") == "stream":
-        probe = {"source": {"source_type": "realtime", "org_id": first.get("org_id", ""),
-                            "stream_name": first.get("stream_name", ""),
-                            "stream_type": first.get("stream_type", "logs")}}
-        if _source_taken(store, org, probe):
-            raise error(400, "A realtime pipeline with same source stream already exists")
+    if first.get("node_type") == "stream" and _source_taken(
+            store, org, {"source": _realtime_source(first)}):
+        raise error(400, "A realtime pipeline with same source stream already exists")
     _validate(store, org, p)
     store.objects.setdefault(KIND, {})[(org, p["pipeline_id"])] = p
     return ok("Pipeline created successfully", id=p["pipeline_id"], name=p["name"])
