@@ -553,31 +553,37 @@ def sql_cost_case(
 ) -> str:
     """Money for the four token columns, per model; NULL for an unpriced model."""
 
-    def money(price_in: Decimal, price_out: Decimal, read_mult: Decimal,
-              write_mult: Decimal) -> str:
+    def money(price_in: Decimal, price_out: Decimal, rates: Rates) -> str:
         terms = [
             f"{column} * {sql_num(price)}"
             for column, price in (
                 (input_tokens, price_in),
                 (output_tokens, price_out),
-                (cache_read_tokens, price_in * read_mult),
-                (cache_write_tokens, price_in * write_mult),
+                (cache_read_tokens, price_in * rates.cache_read_multiplier),
+                (cache_write_tokens, price_in * rates.cache_write_multiplier),
             )
             if price != 0
         ]
         return f"({' + '.join(terms)}) / 1000.0" if terms else "0.0"
 
+    return _sql_priced_case(table, money, **columns)
+
+
+def _sql_priced_case(
+    table: PriceTable, money: Callable[[Decimal, Decimal, Rates], str], **columns: Any
+) -> str:
+    """Per model, ``money(input price, output price, rates)`` at the row's price: a CASE over the
+    ``price_from`` period and the ``tier_floor`` tier when the row has them (NULL when unpriced)."""
+
     def tiered(rates: Rates) -> str:
-        base = money(rates.input_per_1k, rates.output_per_1k, rates.cache_read_multiplier,
-                     rates.cache_write_multiplier)
+        base = money(rates.input_per_1k, rates.output_per_1k, rates)
         if not rates.tiers:
             return base
         whens = [f"WHEN {TIER_COLUMN} >= {tier.above_input_tokens} THEN "
-                 + money(tier.input_per_1k, tier.output_per_1k, rates.cache_read_multiplier,
-                         rates.cache_write_multiplier) for tier in rates.tiers]
+                 + money(tier.input_per_1k, tier.output_per_1k, rates) for tier in rates.tiers]
         return f"CASE {' '.join(whens)} ELSE {base} END"
 
-    def cost(row: PriceRow) -> str:
+    def priced(row: PriceRow) -> str:
         schedule = row.schedule()
         if len(schedule) == 1:
             return tiered(schedule[0])
@@ -585,7 +591,7 @@ def sql_cost_case(
                  for rates in reversed(schedule[1:]) if rates.start is not None]
         return f"CASE {' '.join(whens)} ELSE {tiered(schedule[0])} END"
 
-    return sql_case(table, cost, **columns)
+    return sql_case(table, priced, **columns)
 
 
 # The grouping columns of a table with periods or tiers (``TemplatePrices.key_columns``): the
@@ -621,9 +627,9 @@ def sql_cache_saving_case(
     or tiers the input price is the one :func:`sql_cost_case` picks (``price_from`` /
     ``tier_floor`` columns)."""
 
-    def money(price_in: Decimal, read_mult: Decimal, write_mult: Decimal) -> str:
-        read = price_in * (1 - read_mult)
-        write = price_in * (write_mult - 1)
+    def money(price_in: Decimal, _price_out: Decimal, rates: Rates) -> str:
+        read = price_in * (1 - rates.cache_read_multiplier)
+        write = price_in * (rates.cache_write_multiplier - 1)
         terms = []
         if read != 0:
             terms.append(f"{cache_read_tokens} * {sql_num(read)}")
@@ -631,25 +637,7 @@ def sql_cache_saving_case(
             terms.append(f"0 - {cache_write_tokens} * {sql_num(write)}")
         return f"({' + '.join(terms)}) / 1000.0" if terms else "0.0"
 
-    def tiered(rates: Rates) -> str:
-        base = money(rates.input_per_1k, rates.cache_read_multiplier,
-                     rates.cache_write_multiplier)
-        if not rates.tiers:
-            return base
-        whens = [f"WHEN {TIER_COLUMN} >= {tier.above_input_tokens} THEN "
-                 + money(tier.input_per_1k, rates.cache_read_multiplier,
-                         rates.cache_write_multiplier) for tier in rates.tiers]
-        return f"CASE {' '.join(whens)} ELSE {base} END"
-
-    def saving(row: PriceRow) -> str:
-        schedule = row.schedule()
-        if len(schedule) == 1:
-            return tiered(schedule[0])
-        whens = [f"WHEN {PERIOD_COLUMN} >= {day_start_us(rates.start)} THEN {tiered(rates)}"
-                 for rates in reversed(schedule[1:]) if rates.start is not None]
-        return f"CASE {' '.join(whens)} ELSE {tiered(schedule[0])} END"
-
-    return sql_case(table, saving, **columns)
+    return _sql_priced_case(table, money, **columns)
 
 
 class TemplatePrices:
@@ -753,7 +741,11 @@ class TemplatePrices:
             require_sql_fragment(c, "prices.cache_saving_case")
             for c in (cache_read_tokens, cache_write_tokens)
         ]
-        return sql_cache_saving_case(self._table, *names, **self._columns(columns))
+        checked = self._columns(columns)
+        key = ("saving", *names, *sorted(checked.items()))
+        if key not in self._sql:
+            self._sql[key] = sql_cache_saving_case(self._table, *names, **checked)
+        return self._sql[key]
 
     def table_markdown(self) -> str:
         """A short Markdown account of the table, for a dashboard panel."""
