@@ -195,11 +195,9 @@ def build_traffic(options: SeedOptions, *, end_ms: int, metric_minutes_per_reque
 
     check_minutes(options.minutes)
     traffic = synth.generate(scenario_for(options), end_ms=end_ms, seed=options.seed)
-    logs, _ = synth.firehose_bodies(
-        traffic, integer_metric_values=options.metrics_layout == "special")
-    _, metrics = synth.firehose_bodies(
+    logs, metrics = synth.firehose_bodies(
         traffic, integer_metric_values=options.metrics_layout == "special",
-        max_records=metric_minutes_per_request)
+        max_metric_records=metric_minutes_per_request)
     return traffic, logs, metrics
 
 

@@ -923,7 +923,8 @@ def _feature_datapoints(scenario: Scenario, evaluations: Sequence[GuardrailEvalu
 
 def firehose_bodies(traffic: Traffic, *, log_group: str = "/bedrock/invocations",
                     max_records: int = 500, events_per_envelope: int = 50,
-                    integer_metric_values: bool = False) -> tuple[list[bytes], list[bytes]]:
+                    integer_metric_values: bool = False,
+                    max_metric_records: int | None = None) -> tuple[list[bytes], list[bytes]]:
     """``(log-stream request bodies, metric-stream request bodies)``, each a complete Firehose
     HTTP endpoint request body (``{"requestId", "timestamp", "records": [{"data"}]}``).
 
@@ -932,8 +933,8 @@ def firehose_bodies(traffic: Traffic, *, log_group: str = "/bedrock/invocations"
     one record per minute holding that minute's datapoints as newline-terminated JSON lines.
     ``integer_metric_values`` writes ``"sum":42`` instead of CloudWatch's ``"sum":42.0`` (which
     OpenObserve reads through its metric-stream special case; see ``o2kit.fake.firehose``).
-    Request ids and event ids derive from the traffic's seed; the body ``timestamp`` is the
-    traffic's end.
+    ``max_metric_records`` (default ``max_records``) caps the metric bodies alone. Request ids
+    and event ids derive from the traffic's seed; the body ``timestamp`` is the traffic's end.
     """
     rng = random.Random(f"firehose-{traffic.seed}")
     scenario = traffic.scenario
@@ -967,7 +968,9 @@ def firehose_bodies(traffic: Traffic, *, log_group: str = "/bedrock/invocations"
     metric_records = ["".join(points_by_minute[m]).encode() for m in sorted(points_by_minute)
                       if not scenario.lost("metrics", m)]
     return (_requests(rng, log_records, max_records, traffic.end_ms),
-            _requests(rng, metric_records, max_records, traffic.end_ms))
+            _requests(rng, metric_records,
+                      max_records if max_metric_records is None else max_metric_records,
+                      traffic.end_ms))
 
 
 def _event_id(rng: random.Random) -> str:
