@@ -179,7 +179,7 @@ _Name = Annotated[str, Field(min_length=1, pattern=r"\S")]
 class PipelineSource(_Forbid):
     """The source stream: a configured logs stream (a realtime pipeline's source must exist)."""
 
-    model_config = ConfigDict(extra="forbid", title="PipelineSource")
+    model_config = ConfigDict(title="PipelineSource")
     stream: _Name
     type: Literal["logs"] = "logs"
     new: Literal[False] = Field(default=False, description="only destinations may be new")
@@ -189,14 +189,14 @@ class PipelineStream(_Forbid):
     """A destination stream: a configured stream, or ``new: true`` for one the pipeline creates
     on its first write."""
 
-    model_config = ConfigDict(extra="forbid", title="PipelineStream")
+    model_config = ConfigDict(title="PipelineStream")
     stream: _Name
     type: Literal[pipeline_kind.STREAM_TYPES] = "logs"  # type: ignore[valid-type]
     new: StrictBool = False
 
 
 class PipelineFunction(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="PipelineFunction")
+    model_config = ConfigDict(title="PipelineFunction")
     function: _Name = Field(description="a function of functions/ (or one on the server)")
     after_flatten: StrictBool = Field(
         default=False,
@@ -205,7 +205,7 @@ class PipelineFunction(_Forbid):
 
 
 class PipelineConditionItem(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="PipelineConditionItem")
+    model_config = ConfigDict(title="PipelineConditionItem")
     column: _Name
     operator: Literal[pipeline_kind.OPERATORS]  # type: ignore[valid-type]
     value: Any
@@ -219,7 +219,7 @@ class PipelineConditionGroup(BaseModel):
 
 
 class PipelineCondition(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="PipelineCondition")
+    model_config = ConfigDict(title="PipelineCondition")
     condition: (
         PipelineConditionItem
         | Annotated[list[PipelineConditionItem], Field(min_length=1)]
@@ -231,7 +231,7 @@ class PipelineCondition(_Forbid):
 class PipelineStreamStep(_Forbid):
     """``stream: {stream: NAME, type: …, new: …}`` (stream_node reads the inner mapping)."""
 
-    model_config = ConfigDict(extra="forbid", title="PipelineStreamStep")
+    model_config = ConfigDict(title="PipelineStreamStep")
     stream: PipelineStream
 
 
@@ -242,7 +242,7 @@ class Pipeline(_Forbid):
     """One realtime pipeline: ``steps`` (linear), or ``nodes`` + ``edges`` (a graph whose source
     node is ``source``)."""
 
-    model_config = ConfigDict(extra="forbid", title="Pipeline")
+    model_config = ConfigDict(title="Pipeline")
     name: Annotated[str, Field(pattern=r"^[^A-Z\s]([^A-Z]*[^A-Z\s])?$")] = Field(
         description="lower case, no surrounding spaces: the server lower-cases it on create"
     )
@@ -259,7 +259,7 @@ class Pipeline(_Forbid):
 
 
 class _PipelinesFile(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="PipelinesFile")
+    model_config = ConfigDict(title="PipelinesFile")
     pipelines: list[Pipeline] = Field(default_factory=list)
 
 
@@ -298,20 +298,20 @@ class SliStream(_Forbid):
 class SliGood(SliStream):
     """Count SLI, one query: ``good`` rows among the stream's rows (within ``scope``)."""
 
-    model_config = ConfigDict(extra="forbid", title="SliGood")
+    model_config = ConfigDict(title="SliGood")
     scope: str | None = Field(default=None, description="SQL predicate: the rows counted")
     good: str = Field(description="SQL predicate: the good ones among them")
 
 
 class SliSql(SliStream):
-    model_config = ConfigDict(extra="forbid", title="SliSql")
+    model_config = ConfigDict(title="SliSql")
     sql: Annotated[str, Field(pattern=r"\S")]
 
 
 class SliDual(_Forbid):
     """Count SLI, two queries: good and total."""
 
-    model_config = ConfigDict(extra="forbid", title="SliDual")
+    model_config = ConfigDict(title="SliDual")
     good_query: SliSql
     total_query: SliSql
 
@@ -323,14 +323,14 @@ class PromQLPair(BaseModel):
 
 
 class SliPromQL(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="SliPromQL")
+    model_config = ConfigDict(title="SliPromQL")
     promql: PromQLPair
 
 
 class SliTimeSlice(SliStream):
     """Time-slice SLI: a slice is good when ``query`` compared with ``threshold`` holds."""
 
-    model_config = ConfigDict(extra="forbid", title="SliTimeSlice")
+    model_config = ConfigDict(title="SliTimeSlice")
     query: str
     query_language: str = "sql"
     scope: str | None = None
@@ -340,14 +340,14 @@ class SliTimeSlice(SliStream):
 
 
 class SliAlert(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="SliAlert")
+    model_config = ConfigDict(title="SliAlert")
     alert_id: str = Field(description="the server's id of the alert")
 
 
 class SloAlert(_Forbid):
     """A burn-rate (or error-budget) alert on this SLO."""
 
-    model_config = ConfigDict(extra="forbid", title="SloAlert")
+    model_config = ConfigDict(title="SloAlert")
     kind: Literal["burn_rate", "error_budget"] = "burn_rate"
     long_window: _Duration | None = Field(default=None, description="burn_rate only; 1h")
     short_window: _Duration | None = Field(
@@ -367,7 +367,7 @@ class SloAlert(_Forbid):
 
 
 class Slo(_Forbid):
-    model_config = ConfigDict(extra="forbid", title="Slo")
+    model_config = ConfigDict(title="Slo")
     description: str | None = None
     sli: SliGood | SliDual | SliPromQL | SliTimeSlice | SliAlert
     target: Annotated[float, Field(gt=0, lt=100)] = Field(description="percent, e.g. 99.5")
