@@ -794,6 +794,14 @@ def _guardrail_evaluations(scenario: Scenario, seed: int) -> list[GuardrailEvalu
     return out
 
 
+def _outcome(rng: random.Random) -> str:
+    """An agent or knowledge-base request's outcome: 2 % throttled, 3 % client errors, 1 % server
+    errors, the rest successes."""
+    roll = rng.random()
+    return ("throttled" if roll < 0.02 else "client_error" if roll < 0.05
+            else "server_error" if roll < 0.06 else "success")
+
+
 def _agent_invocations(scenario: Scenario, seed: int) -> list[AgentInvocation]:
     """InvokeAgent requests per minute and agent alias (Poisson). Each alias orchestrates with
     one model (the scenario's models in turn); a successful request makes 1-4 model calls;
@@ -806,9 +814,7 @@ def _agent_invocations(scenario: Scenario, seed: int) -> list[AgentInvocation]:
         for index, alias in enumerate(scenario.agents):
             model = scenario.models[index % len(scenario.models)].model_id
             for _ in range(_poisson(rng, scenario.agent_invocations_per_minute)):
-                roll = rng.random()
-                outcome = ("throttled" if roll < 0.02 else "client_error" if roll < 0.05
-                           else "server_error" if roll < 0.06 else "success")
+                outcome = _outcome(rng)
                 streamed = rng.random() < 0.5
                 if outcome != "success":
                     out.append(AgentInvocation(minute, alias, "InvokeAgent", model, outcome,
@@ -837,10 +843,7 @@ def _kb_requests(scenario: Scenario, seed: int) -> list[KnowledgeBaseRequest]:
         for kb in scenario.knowledge_bases:
             for _ in range(_poisson(rng, scenario.kb_requests_per_minute)):
                 operation = KB_OPERATIONS[0] if rng.random() < 0.6 else KB_OPERATIONS[1]
-                roll = rng.random()
-                outcome = ("throttled" if roll < 0.02 else "client_error" if roll < 0.05
-                           else "server_error" if roll < 0.06 else "success")
-                out.append(KnowledgeBaseRequest(minute, kb, operation, outcome))
+                out.append(KnowledgeBaseRequest(minute, kb, operation, _outcome(rng)))
     return out
 
 
