@@ -165,3 +165,21 @@ def test_function_test_file_errors_name_the_line(tmp_path: Path) -> None:
     (problem,) = err.value.problems
     assert problem.file == "function-tests/bad.yaml" and problem.line == 3
     assert "one per event" in problem.message
+
+
+def test_check_and_test_read_the_same_function_test_files(tmp_path: Path) -> None:
+    """``o2kit check --remote`` samples events from the files ``o2kit test`` runs: ``.yml`` as
+    well as ``.yaml`` (check read ``*.yaml`` only)."""
+    from o2kit.query import check
+
+    folder = tmp_path / ft.TESTS_DIR
+    folder.mkdir()
+    (folder / "a.yml").write_text(
+        "function: f\ntests:\n  - name: one\n    events: [{x: 1}]\n    expect: [{x: 1}]\n")
+    (folder / "b.yaml").write_text(
+        "function: g\ntests:\n  - name: two\n    events: [{y: 2}]\n    expect: [{y: 2}]\n")
+    (folder / "notes.txt").write_text("not a test")
+    (folder / "sub.yml").mkdir()
+    assert [p.name for p in ft.function_test_files(folder)] == ["a.yml", "b.yaml"]
+    assert ft.function_test_files(tmp_path / "none") == []
+    assert check.function_samples(tmp_path) == {"f": [{"x": 1}], "g": [{"y": 2}]}

@@ -200,16 +200,16 @@ def _split_function_tests(
     """(function-test files to run, the other files): named files under a ``function-tests``
     folder are function tests; without files, every ``function-tests/*.yaml`` runs too."""
     from o2kit.query.functiontest import TESTS_DIR as FUNCTION_TESTS
+    from o2kit.query.functiontest import function_test_files
 
     if files is None:
-        folder = root / FUNCTION_TESTS
-        found = sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
+        found = function_test_files(root / FUNCTION_TESTS)
         return [(p, p.relative_to(root).as_posix()) for p in found], None
     mine = [p for p in files if FUNCTION_TESTS in p.resolve().parts]
     rest = [p for p in files if p not in mine]
     named: list[tuple[Path, str]] = []
     for path in mine:
-        found = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        found = function_test_files(path) if path.is_dir() else [path]
         named.extend((p, str(p)) for p in found)
     return (named or None), (rest or ([] if mine else None))
 

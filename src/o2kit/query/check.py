@@ -376,17 +376,14 @@ MAX_FUNCTIONS = 200
 
 
 def function_samples(root: Any) -> dict[str, list[Any]]:
-    """Function name → up to ``MAX_SAMPLE_EVENTS`` events from ``function-tests/*.yaml``
+    """Function name → up to ``MAX_SAMPLE_EVENTS`` events from ``function-tests/*.y(a)ml``
     (files that do not load are left to ``o2kit test``, which reports them)."""
     from pathlib import Path
 
     from o2kit.query import functiontest
 
     out: dict[str, list[Any]] = {}
-    folder = Path(root) / functiontest.TESTS_DIR
-    if not folder.is_dir():
-        return out
-    for path in sorted(folder.glob("*.yaml")):
+    for path in functiontest.function_test_files(Path(root) / functiontest.TESTS_DIR):
         try:
             test_file, _index = functiontest.load_function_test_file(
                 path, f"{functiontest.TESTS_DIR}/{path.name}")

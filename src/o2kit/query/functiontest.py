@@ -42,6 +42,14 @@ from o2kit.validate import vrl
 
 FUNCTIONS_DIR = "functions"
 TESTS_DIR = "function-tests"
+
+
+def function_test_files(folder: Path) -> list[Path]:
+    """The function-test files directly in ``folder`` (``*.yaml`` and ``*.yml``), sorted; none
+    when it is not a folder. ``o2kit test`` and ``o2kit check --remote`` read the same files."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 MAX_EVENTS = 1000
 
 
