@@ -57,3 +57,23 @@ class O2:
         """A second client, as a UI user editing the server would be."""
         return httpx.Client(base_url="http://o2.test", transport=self.fake.transport(Faults()),
                             auth=(DEFAULT_USER, DEFAULT_PASSWORD))
+
+
+def post_traffic(fake: FakeOpenObserve, traffic: Any) -> None:
+    """Deliver synthetic Bedrock traffic (``aws.synth.generate``) to ``fake`` as Kinesis Data
+    Firehose would: the invocation logs and the metric stream, through o2kit's client."""
+    import base64
+
+    from o2kit.aws.synth import firehose_bodies
+    from o2kit.project.config import ServerSettings
+    from o2kit.sync.client import OpenObserveClient
+
+    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
+    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
+                              password=DEFAULT_PASSWORD, retries=0)
+    logs, metrics = firehose_bodies(traffic, max_records=50)
+    with OpenObserveClient(settings, transport=fake.transport()) as client:
+        for body in logs:
+            client.post_firehose("bedrock_logs", body, access_key=key)
+        for body in metrics:
+            client.post_firehose("bedrock_metrics", body, access_key=key)

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 from o2_harness import O2 as Harness
-from o2_harness import bedrock_fake
+from o2_harness import bedrock_fake, post_traffic
 from shipped_project import copy_shipped_project
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
-from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve
+from o2kit.fake import FakeOpenObserve
 from o2kit.fake.model_prices import seed_definition
 from o2kit.kinds.model_price import SPEC, match_of_pattern, pattern_problem
 from o2kit.project.loader import load_project
@@ -397,26 +397,15 @@ def test_definitions_the_server_lists_as_children_are_still_found(o2: O2) -> Non
 def test_check_remote_compares_openobserves_prices_with_the_table(
     project: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import base64
     import time
 
-    from o2kit.aws.synth import Scenario, firehose_bodies, generate
-    from o2kit.project.config import ServerSettings
+    from o2kit.aws.synth import Scenario, generate
     from o2kit.query.engine import QueryEngine
-    from o2kit.sync.client import OpenObserveClient
 
     fake = FakeOpenObserve(query_engine_factory=QueryEngine)
     now_ms = int(time.time() * 1000)
     traffic = generate(Scenario(minutes=5, requests_per_minute=20.0), end_ms=now_ms, seed=4)
-    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
-    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
-                              password=DEFAULT_PASSWORD, retries=0)
-    logs, metrics = firehose_bodies(traffic, max_records=50)
-    with OpenObserveClient(settings, transport=fake.transport()) as client:
-        for body in logs:
-            client.post_firehose("bedrock_logs", body, access_key=key)
-        for body in metrics:
-            client.post_firehose("bedrock_metrics", body, access_key=key)
+    post_traffic(fake, traffic)
     o2 = O2(project, fake, monkeypatch)
     assert o2("apply", "--auto-approve").exit_code == 0
     table = _table(project)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from o2_harness import post_traffic
 from shipped_project import copy_shipped_project
 
 from o2kit.errors import ValidationFailed
@@ -224,18 +225,15 @@ def test_check_against_a_server_names_rows_that_price_nothing_seen(
 ) -> None:
     """A row that matches no model in the data is a warning at its line and field; so are the
     models seen that no row prices. Found by `o2kit check --remote` (validate has no data)."""
-    import base64
     import time
 
     from typer.testing import CliRunner
 
-    from o2kit.aws.synth import Scenario, firehose_bodies, generate
+    from o2kit.aws.synth import Scenario, generate
     from o2kit.cli import app as cli
     from o2kit.cli import base as cli_base
     from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, FakeOpenObserve, Faults
-    from o2kit.project.config import ServerSettings
     from o2kit.query.engine import QueryEngine
-    from o2kit.sync.client import OpenObserveClient
 
     root = copy_shipped_project(tmp_path)
     text = (root / "prices.yaml").read_text(encoding="utf-8")
@@ -246,15 +244,7 @@ def test_check_against_a_server_names_rows_that_price_nothing_seen(
     now_ms = int(time.time() * 1000)
     traffic = generate(Scenario(minutes=10, requests_per_minute=20.0), end_ms=now_ms, seed=3)
     fake = FakeOpenObserve(query_engine_factory=QueryEngine)
-    key = base64.b64encode(f"{DEFAULT_USER}:{DEFAULT_PASSWORD}".encode()).decode()
-    settings = ServerSettings(url="http://o2", org="default", user=DEFAULT_USER,
-                              password=DEFAULT_PASSWORD, retries=0)
-    logs, metrics = firehose_bodies(traffic, max_records=50)
-    with OpenObserveClient(settings, transport=fake.transport()) as client:
-        for body in logs:
-            client.post_firehose("bedrock_logs", body, access_key=key)
-        for body in metrics:
-            client.post_firehose("bedrock_metrics", body, access_key=key)
+    post_traffic(fake, traffic)
     monkeypatch.setenv("OPENOBSERVE_URL", "http://o2.test")
     monkeypatch.setenv("OPENOBSERVE_USER", DEFAULT_USER)
     monkeypatch.setenv("OPENOBSERVE_PASSWORD", DEFAULT_PASSWORD)
