@@ -111,8 +111,9 @@ def _serve_fake(latency: float, conn: Any) -> None:
     ``"count"`` with the number of requests it has received; ``"replay"`` stops the fake and
     serves the recorded answers instead (``bench/replay.py``), sending the new URL; ``"misses"``
     answers the replay's requests that had no recorded answer; anything else stops it."""
-    from o2kit.fake import FakeOpenObserve, Faults
     from replay import Recorder, ReplayServer
+
+    from o2kit.fake import FakeOpenObserve, Faults
 
     fake = FakeOpenObserve(seed=1, faults=Faults(latency_s=latency))
     for stream in ("bedrock_metrics", "bedrock_logs"):
