@@ -99,6 +99,7 @@ def _root(
     _state.debug = debug
     _state.command = ctx.invoked_subcommand
     _state.no_cache = no_cache
+    ctx.call_on_close(base.finish_cache)  # release (and trim when due) the cache it used
     base.set_color(base.use_color(no_color))
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     base.install_log_handler(level)
@@ -396,7 +397,7 @@ def _print_apply_summary(result: Any) -> None:
 # Commands that live in their own modules (o2kit/cli_<name>.py, each with ``register(app)``), so
 # the command line can grow without one file becoming a bottleneck.
 _COMMAND_MODULES: tuple[str, ...] = (
-    "check", "aws", "seed", "demo", "alert_tests", "export", "preview",
+    "check", "aws", "seed", "demo", "alert_tests", "export", "preview", "cache",
 )
 
 

@@ -318,6 +318,19 @@ def _load_validated(*, strict: bool = False) -> Any:
     return project
 
 
+def finish_cache() -> None:
+    """At the end of every command (the root callback's ``call_on_close``): release the cache
+    folders it used and trim each when due (``o2kit.project.cache.finish``; logged with -v).
+    Nothing to do, and nothing imported, when no cache was opened."""
+    module = sys.modules.get("o2kit.project.cache")
+    if module is None:
+        return
+    try:
+        module.finish(os.environ)
+    except Exception as exc:  # the command's own outcome stands; the cache only loses a trim
+        logging.getLogger("o2kit.project.cache").debug("cache not trimmed: %r", exc)
+
+
 # --- the server ---------------------------------------------------------------------------------
 
 # Tests mount the fake OpenObserve here (httpx transport); None means real HTTP.

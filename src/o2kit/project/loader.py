@@ -77,6 +77,7 @@ from o2kit.kinds import dashboard_upgrade as upgrade
 from o2kit.model import Resource, SourceRef
 from o2kit.project.cache import (
     BlobDamaged,
+    BlobMissing,
     Cache,
     digest,
     files_digest,
@@ -469,14 +470,10 @@ class _FileRecord:
                 raise ValueError("not a resource key")
             if not isinstance(size, int) or isinstance(size, bool):
                 raise ValueError("not a body size")
-            path = cache.blob_path(address) if isinstance(address, str) else None
+            # Checked (and marked used with the entry, so a trim keeps it) now; read later.
+            path = cache.stored_blob(address, size) if isinstance(address, str) else None
             if path is None:
-                raise ValueError("not a body address")
-            try:
-                if path.stat().st_size != size:
-                    raise ValueError("the body's blob has another size")
-            except OSError as exc:
-                raise ValueError(f"the body's blob is missing: {exc.strerror}") from None
+                raise ValueError("the body's blob is missing, of another size or not an address")
             resource = _CachedResource(kind, tuple(key), {}, _source(file, line), meta=meta)
             resource.__dict__["_blob"] = (path, address, size)
             record.resources.append(resource)
@@ -556,13 +553,23 @@ class _CachedResource(Resource):
         path, address, size = self.__dict__["_blob"]
         try:
             body = decode_json(read_blob(path, address, size))
+        except BlobMissing as exc:
+            # Deleted since its entry was hit: runs sharing the folder on one machine keep a
+            # trim out (``o2kit.project.cache``: the lock), so someone else deleted it. The
+            # body is not guessed: the command stops; the next run reads the file afresh.
+            log.debug("cached body of %s: %s", self.address, exc)
+            raise CacheDamaged(
+                f"the cached body of {self.address} was deleted from the cache while this "
+                "command ran (by another program, or a trim on another machine sharing the "
+                "folder)",
+                remedy="run the command again: its file is then read afresh") from None
         except (BlobDamaged, ValueError, RecursionError) as exc:
             log.debug("cached body of %s: %s", self.address, exc)
             body = None
         if not isinstance(body, dict):
             raise CacheDamaged(
                 f"the cached body of {self.address} is damaged",
-                remedy="delete the cache folder (.o2kit/cache) or run with --no-cache")
+                remedy="run `o2kit cache clean`, or run with --no-cache")
         return body
 
     # Equal to, and shown as, the Resource it stands for.
