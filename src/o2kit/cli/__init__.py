@@ -3,8 +3,8 @@
 ``app`` holds the typer application and the core commands (render, validate, plan, apply, …);
 ``base`` what every command shares (global options, consoles, error mapping, project loading);
 ``flags`` the validated option types; one module per further command group (``aws``,
-``check``, ``demo``, ``envs``, ``export``, ``preview``, ``seed``, ``alert_tests``), each with
-``register(app)``;
+``cache``, ``check``, ``demo``, ``envs``, ``export``, ``preview``, ``seed``, ``alert_tests``), each
+with ``register(app)``;
 ``scaffold`` (``init``) and ``schema_files`` (``schema``) write a new repository's files.
 
 May import: every other o2kit package. Nothing imports ``o2kit.cli`` except ``__main__``.

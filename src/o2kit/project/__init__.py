@@ -4,7 +4,8 @@
 (``${env:…}`` references and their escape), ``render`` (sandboxed Jinja), ``prices`` and ``quotas``
 (the price and quota tables and their SQL), ``columns`` (the Bedrock stream column catalogue),
 ``loader`` (load + render every file into ``model.Resource`` values), ``cache`` (content-addressed
-load and validate results on disk, so unchanged objects are not rendered or validated again),
+load and validate results on disk, so unchanged objects are not rendered or validated again;
+what no run used for days is trimmed),
 ``workers`` (forked processes for the cold path), ``jsontext`` (JSON decoded as ``json.loads``
 would, faster; also used by ``sync.client``).
 
