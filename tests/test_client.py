@@ -101,6 +101,29 @@ def test_basic_auth_header_and_json_body() -> None:
     assert json.loads(request.content) == {"name": "Bedrock", "description": ""}
 
 
+def test_a_created_dashboard_comes_back_in_outline_and_a_wrong_answer_is_still_named() -> None:
+    """Apply needs the new dashboard's id and hash, not the ~250 KB of panels it just sent."""
+    panel = {"id": "p1", "type": "line", "queries": [{"query": "SELECT 1", "fields": {"x": []}}]}
+    inner = {"dashboardId": "7395551234567890123", "title": "t", "description": "d",
+             "tabs": [{"tabId": "default", "name": "Default", "panels": [panel, panel]}],
+             "variables": {"list": [{"name": "v"}]}}
+    answer = {"v1": None, "v8": inner, "version": 8, "hash": "1290", "updatedAt": 7}
+    h = Harness([ok(answer)])
+    got = h.client.create_dashboard("default", {"title": "t"})
+    tab = {"tabId": "default", "name": "Default", "panels": [{}, {}]}
+    assert got == {**answer, "v8": {**inner, "tabs": [tab]}}
+
+    for wrong in ([answer], {"v8": inner}, {"v8": {"tabs": "x"}, "version": 8}):
+        h = Harness([ok(wrong)])
+        with pytest.raises(ApiError) as caught:
+            h.client.create_dashboard("default", {"title": "t"})
+        assert "expected a dashboard envelope with a hash" in caught.value.message
+        assert caught.value.ambiguous  # a 2xx to a write: it may have happened
+    h = Harness([httpx.Response(200, text="<html>proxy</html>")])
+    with pytest.raises(ApiError, match="the answer is not JSON"):
+        h.client.create_dashboard("default", {"title": "t"})
+
+
 def test_get_and_delete_carry_no_body_or_content_type() -> None:
     h = Harness([ok({"list": []})])
     h.client.list_folders("alerts")

@@ -273,9 +273,8 @@ class FairSlots:
                 self._free += 1
 
 
-@functools.cache
-def _dashboard_outline_reader() -> pydantic_core.SchemaValidator:
-    """``{"dashboards": [item]}``, where an item's ``vN`` body keeps every member as it is but
+def _outline_envelope_schema() -> pydantic_core.core_schema.CoreSchema:
+    """A dashboard envelope (or list item) whose ``vN`` body keeps every member as it is but
     ``tabs``, whose tabs keep every member but ``panels``, whose panels keep none."""
     cs = pydantic_core.core_schema
     panel = cs.typed_dict_schema({}, extra_behavior="ignore")
@@ -285,12 +284,24 @@ def _dashboard_outline_reader() -> pydantic_core.SchemaValidator:
     body = cs.typed_dict_schema(
         {"tabs": cs.typed_dict_field(cs.list_schema(tab), required=False)},
         extra_behavior="allow")
-    item = cs.typed_dict_schema(
+    return cs.typed_dict_schema(
         {f"v{n}": cs.typed_dict_field(cs.nullable_schema(body), required=False)
          for n in range(1, 9)},
         extra_behavior="allow")
+
+
+@functools.cache
+def _dashboard_outline_reader() -> pydantic_core.SchemaValidator:
+    """``{"dashboards": [item]}`` with each item in outline (``_outline_envelope_schema``)."""
+    cs = pydantic_core.core_schema
     return pydantic_core.SchemaValidator(cs.typed_dict_schema(
-        {"dashboards": cs.typed_dict_field(cs.list_schema(item))}, extra_behavior="allow"))
+        {"dashboards": cs.typed_dict_field(cs.list_schema(_outline_envelope_schema()))},
+        extra_behavior="allow"))
+
+
+@functools.cache
+def _envelope_outline_reader() -> pydantic_core.SchemaValidator:
+    return pydantic_core.SchemaValidator(_outline_envelope_schema())
 
 
 def encode_json(value: Any) -> bytes:
@@ -604,11 +615,17 @@ class OpenObserveClient:
     def create_dashboard(
         self, folder_id: str, body: dict[str, Any], *, resource: str = ""
     ) -> dict[str, Any]:
+        """The envelope of the new dashboard, in outline: each panel of its body is an empty
+        object (apply needs its id and hash, not the ~250 KB it just sent)."""
         path = self._v1("dashboards")
         response = self._call(
             "POST", path, params={"folder": folder_id}, body=body, resource=resource
         )
-        return self._envelope("POST", path, resource, self._json_of(response, resource))
+        try:
+            data = _envelope_outline_reader().validate_json(response.content)
+        except (pydantic_core.ValidationError, ValueError, RecursionError):
+            data = self._json_of(response, resource)  # not an envelope: say what it is
+        return self._envelope("POST", path, resource, data)
 
     def update_dashboard(
         self,
