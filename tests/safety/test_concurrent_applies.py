@@ -126,3 +126,31 @@ def test_a_plan_that_finds_duplicates_of_ours_deletes_the_extra_copies(
     left = [d["data"]["dashboardId"] for d in o2.fake.dashboards()]
     assert [str(i) for i in left] == [keep_id]
     assert o2(root, "plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_the_look_for_dashboard_copies_runs_beside_the_alert_creates(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Apply lists the dashboards it created, to find copies a concurrent apply made, while the
+    alerts (which need no dashboard) are being created: the list does not hold them up. The
+    list waits here until an alert has been posted; run one after the other, it never is."""
+    fake = new_fake()
+    root = make_repo(tmp_path / "repo", PROJECT)
+    alert_posted = threading.Event()
+    overlapped: list[bool] = []
+    dispatch = fake.dispatch
+
+    def watching(method: str, path: str, query: Any, headers: Any, body: bytes,
+                 faults: Any = None) -> Any:
+        if method == "POST" and path == "/api/v2/default/alerts":
+            alert_posted.set()
+        elif method == "GET" and path == "/api/default/dashboards" and fake.dashboards():
+            overlapped.append(alert_posted.wait(timeout=5))
+        return dispatch(method, path, query, headers, body, faults)
+
+    monkeypatch.setattr(fake, "dispatch", watching)
+    o2 = O2(fake, monkeypatch)
+    result = o2(root, "apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert overlapped == [True]
+    assert set(_copies(fake).values()) == {1}
