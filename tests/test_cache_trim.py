@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from o2_harness import O2, bedrock_fake
 from shipped_project import copy_shipped_project
-from test_cache import _bad_project, _run
+from test_cache import BROKEN, _bad_project, _run
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
 from o2kit.cli import base as cli_base
+from o2kit.errors import ValidationFailed
 from o2kit.project import cache as cache_mod
 from o2kit.project.cache import Cache, CacheBusy, clean, finish, read_blob, trim
 from o2kit.project.loader import _CachedResource, load_project
@@ -185,6 +186,50 @@ def test_trim_keeps_a_blob_a_fresh_entry_names_and_leaves_what_is_not_its_own(
     warm = Cache(directory)
     _run(bad, warm)
     assert warm.misses == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_run_after_a_partial_trim_reports_what_a_cold_run_reports(
+    bad: Path, tmp_path: Path, seed: int
+) -> None:
+    """Whatever subset of files a trim finds unused, the next run is a mix of hits and misses
+    that reports exactly what a cold run reports."""
+    import random
+
+    directory = tmp_path / "cache"
+    reference = _run(bad, None)
+    _run(bad, Cache(directory))
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    old = random.Random(seed).sample(files, len(files) // 2)
+    for path in old:
+        os.utime(path, (time.time() - 10 * DAY,) * 2)
+    done = trim(directory, 5)
+    assert done.removed.entries + done.removed.blobs > 0
+    warm = Cache(directory)
+    assert _run(bad, warm) == reference
+    assert warm.hits > 0 and warm.misses > 0
+    again = Cache(directory)
+    assert _run(bad, again) == reference and again.misses == 0
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
+def test_a_broken_project_after_a_trim_reports_the_same(case: Path, tmp_path: Path) -> None:
+    from test_project_broken import build_case
+
+    env = build_case(case, tmp_path / "project")
+    directory = tmp_path / "cache"
+
+    def run(cache: Cache | None) -> str:
+        with pytest.raises(ValidationFailed) as info:
+            load_project(tmp_path / "project", env, cache=cache)
+        return str(info.value)
+
+    reference = run(None)
+    assert run(Cache(directory)) == reference
+    _age(directory, time.time() - 10 * DAY, under="blobs")
+    _age(directory, time.time() - 10 * DAY, under="load")
+    trim(directory, 5)
+    assert run(Cache(directory)) == reference
 
 
 def _two_entries(directory: Path) -> Cache:
@@ -419,6 +464,8 @@ def test_cache_info_trim_and_clean(bad: Path, tmp_path: Path,
     named = _o2kit(bad, "cache", "trim")
     assert named.exit_code == 1 and "O2KIT_CACHE_TRIM_DAYS" in named.output
     assert "Traceback" not in named.output
+    warned = _o2kit(bad, "validate")  # the automatic trim says why it did not run
+    assert warned.exit_code == 1 and "O2KIT_CACHE_TRIM_DAYS='soon'" in warned.output
 
 
 def test_cache_commands_leave_a_folder_that_is_not_o2kits_alone(

@@ -503,9 +503,11 @@ def is_ours(directory: Path) -> bool:
     """Whether ``directory`` carries the ``CACHEDIR.TAG`` o2kit writes: only then is anything
     in it deleted (``O2KIT_CACHE_DIR`` pointed at a home folder deletes nothing)."""
     try:
-        return (directory / "CACHEDIR.TAG").read_text(encoding="utf-8") == _CACHEDIR_TAG
-    except (OSError, UnicodeDecodeError):
+        with (directory / "CACHEDIR.TAG").open("rb") as fh:
+            tag = fh.read(4096)
+    except OSError:
         return False
+    return tag.startswith(_CACHEDIR_TAG.split("\n", 1)[0].encode()) and b"by o2kit" in tag
 
 
 def last_trim(directory: Path) -> float | None:
