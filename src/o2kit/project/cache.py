@@ -266,7 +266,7 @@ class Cache:
         self.hits = 0
         self.misses = 0
         self._prepared = False
-        self._shared = False
+        self._held = _held_key(directory) if directory is not None else ""
 
     @property
     def enabled(self) -> bool:
@@ -277,13 +277,13 @@ class Cache:
         return self.directory / namespace / key[:2] / f"{key}.json"
 
     def _use(self) -> bool:
-        """Hold the folder shared before anything in it is read or written (``_share``)."""
-        if self._shared:
-            return True
+        """Hold the folder shared before anything in it is read or written (``_share``; once
+        per process and folder, until ``finish``)."""
+        hold = _HELD.get(self._held)
+        if hold is not None:
+            return hold.usable
         assert self.directory is not None
-        usable = _share(self.directory)
-        self._shared = usable and _held_key(self.directory) in _HELD
-        return usable
+        return _share(self.directory)
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The value stored under ``key``, or None (absent, unreadable, too large, corrupt). A
