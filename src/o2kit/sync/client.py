@@ -1157,6 +1157,11 @@ class OpenObserveClient:
                                                 request=request)
             finally:
                 response.close()
+                # httpx's stream refers back to its response (BoundSyncStream): left alone, the
+                # pair and the request with the body it sent wait for the collector, which runs
+                # seldom while o2kit applies (``fewer_collections``). At 1,000 creates that was
+                # ~400 dashboard bodies held at once, 60 MB of apply's peak.
+                response.stream = httpx.ByteStream(b"")
         finally:
             _deadline.until = None
         # Content-Encoding and lengths described the wire, not the decoded body kept here.
