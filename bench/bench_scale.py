@@ -109,7 +109,8 @@ def change_one_dashboard(root: Path) -> None:
 def _serve_fake(latency: float, conn: Any) -> None:
     """Child process: the fake OpenObserve on loopback, recording its answers. Answers
     ``"count"`` with the number of requests it has received; ``"replay"`` stops the fake and
-    serves the recorded answers instead (``bench/replay.py``), sending the new URL; ``"misses"``
+    serves the recorded answers instead (``bench/replay.py``), sending the new URL; ``"reset"``
+    serves them again from the start; ``"misses"``
     answers the replay's requests that had no recorded answer; anything else stops it."""
     from replay import Recorder, ReplayServer
 
@@ -128,6 +129,9 @@ def _serve_fake(latency: float, conn: Any) -> None:
             conn.send(replay.requests if replay is not None else len(fake.request_log))
         elif command == "misses":
             conn.send(replay.misses if replay is not None else 0)
+        elif command == "reset" and replay is not None:
+            replay.reset()
+            conn.send(True)
         elif command == "replay" and replay is None:
             server.stop()
             replay = ReplayServer(recorder.answers, latency)
@@ -157,6 +161,11 @@ class Server:
         self.conn.send("replay")
         self.url = self.conn.recv()
         return self.url
+
+    def reset(self) -> None:
+        """Serve the recorded answers again from the start."""
+        self.conn.send("reset")
+        self.conn.recv()
 
     def misses(self) -> int:
         self.conn.send("misses")

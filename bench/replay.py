@@ -86,9 +86,9 @@ class ReplayServer:
     """Serves a ``Recorder``'s answers on a loopback port, in a thread of its own."""
 
     def __init__(self, answers: dict[Key, list[list[Any]]], latency: float) -> None:
-        self._queues: dict[Key, deque[bytes]] = {
-            key: deque(wire for wire, count in runs for _ in range(count))
-            for key, runs in answers.items()}
+        self._answers = answers
+        self._queues: dict[Key, deque[bytes]] = {}
+        self.reset()
         self._latency = latency
         self.requests = 0
         self.misses = 0
@@ -102,6 +102,11 @@ class ReplayServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="replay")
         self._thread.start()
+
+    def reset(self) -> None:
+        """Serve the recording again from its start (to time the same phases once more)."""
+        self._queues = {key: deque(wire for wire, count in runs for _ in range(count))
+                        for key, runs in self._answers.items()}
 
     def _answer(self, method: str, target: str, body: bytes) -> bytes:
         path, _, raw_query = target.partition("?")
