@@ -116,18 +116,25 @@ def test_warm_run_reports_exactly_what_a_cold_run_reports(bad: Path, tmp_path: P
     assert warm == reference
 
 
-@pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
-def test_warm_run_of_a_broken_project_reports_the_same(case: Path, tmp_path: Path) -> None:
+def broken_report(case: Path, root: Path) -> Any:
+    """Build broken project ``case`` at ``root``; a function from a cache (None: off) to what
+    loading it reports."""
     from tests.test_project_broken import build_case
 
-    env = build_case(case, tmp_path / "project")
-    directory = tmp_path / "cache"
+    env = build_case(case, root)
 
     def run(cache: Cache | None) -> str:
         with pytest.raises(ValidationFailed) as info:
-            load_project(tmp_path / "project", env, cache=cache)
+            load_project(root, env, cache=cache)
         return str(info.value)
 
+    return run
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
+def test_warm_run_of_a_broken_project_reports_the_same(case: Path, tmp_path: Path) -> None:
+    run = broken_report(case, tmp_path / "project")
+    directory = tmp_path / "cache"
     reference = run(None)
     assert run(Cache(directory)) == reference
     warm = Cache(directory)

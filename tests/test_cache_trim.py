@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 from o2_harness import O2, bedrock_fake
 from shipped_project import copy_shipped_project
-from test_cache import BROKEN, _bad_project, _run
+from test_cache import BROKEN, _bad_project, _run, broken_report
 from typer.testing import CliRunner
 
 from o2kit.cli import app as cli
 from o2kit.cli import base as cli_base
-from o2kit.errors import ValidationFailed
 from o2kit.project import cache as cache_mod
 from o2kit.project.cache import Cache, CacheBusy, clean, finish, read_blob, trim
 from o2kit.project.loader import _CachedResource, load_project
@@ -214,16 +213,8 @@ def test_a_run_after_a_partial_trim_reports_what_a_cold_run_reports(
 
 @pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
 def test_a_broken_project_after_a_trim_reports_the_same(case: Path, tmp_path: Path) -> None:
-    from test_project_broken import build_case
-
-    env = build_case(case, tmp_path / "project")
+    run = broken_report(case, tmp_path / "project")
     directory = tmp_path / "cache"
-
-    def run(cache: Cache | None) -> str:
-        with pytest.raises(ValidationFailed) as info:
-            load_project(tmp_path / "project", env, cache=cache)
-        return str(info.value)
-
     reference = run(None)
     assert run(Cache(directory)) == reference
     _age(directory, time.time() - 10 * DAY, under="blobs")
