@@ -514,3 +514,28 @@ def test_a_busy_cache_is_reported(bad: Path, tmp_path: Path,
     assert result.exit_code == 1
     assert "in use by another o2kit run" in result.output
     assert any(directory.rglob("*.json"))
+
+
+def test_no_cache_uses_a_scratch_cache_of_its_own_and_removes_it(
+    bad: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--no-cache reads and writes no cache another run uses, yet the bodies it renders wait on
+    disk in a scratch cache of the command (not all in memory), removed at its end; it reports
+    what a run with the cache does."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(directory))
+    made: list[Cache] = []
+    scratch = cache_mod.scratch_cache
+
+    def spy() -> Cache:
+        made.append(scratch())
+        return made[-1]
+
+    monkeypatch.setattr(cache_mod, "scratch_cache", spy)
+    without = _o2kit(bad, "--no-cache", "validate")
+    assert without.exit_code == 1
+    assert not directory.exists()  # the shared cache is neither read nor written
+    (used,) = made
+    assert used.misses > 0 and used.directory is not None and not used.directory.exists()
+    with_cache = _o2kit(bad, "validate")
+    assert with_cache.exit_code == 1 and with_cache.output == without.output

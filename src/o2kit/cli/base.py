@@ -290,12 +290,14 @@ def _load_validated(*, strict: bool = False) -> Any:
     (``o2kit.project.cache``:
     files and objects unchanged since an earlier run are not read or checked again) unless
     --no-cache."""
-    from o2kit.project.cache import open_cache, tool_digest
+    from o2kit.project.cache import open_cache, scratch_cache, tool_digest
     from o2kit.project.loader import load_project
     from o2kit.project.workers import fewer_collections, fork_map
     from o2kit.validate.rules import early_check, validate_resources
 
-    cache = open_cache(_state.project, os.environ, enabled=not _state.no_cache)
+    # --no-cache: a scratch cache of this command only, so the rendered bodies wait on disk
+    # instead of all coming back to this process.
+    cache = scratch_cache() if _state.no_cache else open_cache(_state.project, os.environ)
     tool = tool_digest() if cache.enabled else ""
     memo = cache if cache.enabled else None
     with fewer_collections():
