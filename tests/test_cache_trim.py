@@ -539,3 +539,12 @@ def test_no_cache_uses_a_scratch_cache_of_its_own_and_removes_it(
     assert used.misses > 0 and used.directory is not None and not used.directory.exists()
     with_cache = _o2kit(bad, "validate")
     assert with_cache.exit_code == 1 and with_cache.output == without.output
+    # Without a usable temporary directory it does without a cache, as before.
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache_mod.tempfile, "mkdtemp", refuse)
+    made.clear()
+    off = _o2kit(bad, "--no-cache", "validate")
+    assert off.exit_code == 1 and off.output == without.output
+    assert made[0].directory is None

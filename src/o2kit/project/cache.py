@@ -444,7 +444,11 @@ def scratch_cache() -> Cache:
     the process) removes: ``--no-cache`` reads and writes no cache a run may share, but the
     bodies a load renders still go to disk rather than all to memory (the loader keeps a
     reference to a cached body and reads it when used: at 1,000 dashboards, ~340 MB less)."""
-    directory = Path(tempfile.mkdtemp(prefix="o2kit-scratch-"))
+    try:
+        directory = Path(tempfile.mkdtemp(prefix="o2kit-scratch-"))
+    except OSError as exc:  # no usable temporary directory: the bodies stay in memory
+        log.debug("no scratch cache: %s", exc)
+        return Cache(None)
     if not _SCRATCH:
         atexit.register(_remove_scratch)
     _SCRATCH.append(directory)
