@@ -101,27 +101,36 @@ def test_basic_auth_header_and_json_body() -> None:
     assert json.loads(request.content) == {"name": "Bedrock", "description": ""}
 
 
-def test_a_created_dashboard_comes_back_in_outline_and_a_wrong_answer_is_still_named() -> None:
-    """Apply needs the new dashboard's id and hash, not the ~250 KB of panels it just sent."""
+WRITES: list[Callable[[OpenObserveClient], dict[str, Any]]] = [
+    lambda c: c.create_dashboard("default", {"title": "t"}),
+    lambda c: c.update_dashboard("5", "default", "77", {"title": "t"}),
+]
+
+
+@pytest.mark.parametrize("write", WRITES, ids=["create", "update"])
+def test_a_written_dashboard_comes_back_in_outline_and_a_wrong_answer_is_still_named(
+    write: Callable[[OpenObserveClient], dict[str, Any]]
+) -> None:
+    """Apply needs the written dashboard's id and hash, not the ~250 KB of panels it sent."""
     panel = {"id": "p1", "type": "line", "queries": [{"query": "SELECT 1", "fields": {"x": []}}]}
     inner = {"dashboardId": "7395551234567890123", "title": "t", "description": "d",
              "tabs": [{"tabId": "default", "name": "Default", "panels": [panel, panel]}],
              "variables": {"list": [{"name": "v"}]}}
     answer = {"v1": None, "v8": inner, "version": 8, "hash": "1290", "updatedAt": 7}
     h = Harness([ok(answer)])
-    got = h.client.create_dashboard("default", {"title": "t"})
+    got = write(h.client)
     tab = {"tabId": "default", "name": "Default", "panels": [{}, {}]}
     assert got == {**answer, "v8": {**inner, "tabs": [tab]}}
 
     for wrong in ([answer], {"v8": inner}, {"v8": {"tabs": "x"}, "version": 8}):
         h = Harness([ok(wrong)])
         with pytest.raises(ApiError) as caught:
-            h.client.create_dashboard("default", {"title": "t"})
+            write(h.client)
         assert "expected a dashboard envelope with a hash" in caught.value.message
         assert caught.value.ambiguous  # a 2xx to a write: it may have happened
     h = Harness([httpx.Response(200, text="<html>proxy</html>")])
     with pytest.raises(ApiError, match="the answer is not JSON"):
-        h.client.create_dashboard("default", {"title": "t"})
+        write(h.client)
 
 
 def test_a_sent_body_is_freed_when_the_call_returns_without_the_collector() -> None:
