@@ -355,17 +355,17 @@ def _apply_with_progress(planned: _Planned, force: bool,
 
     total = count_changes(planned.plan)
     show = _state.color and not _state.quiet and total > 5
-    if not show:
-        with fewer_collections():  # each create decodes a ~250 KB answer
+    # Each dashboard payload decodes its ~250 KB cached body: many objects, all short-lived.
+    with fewer_collections():
+        if not show:
             return apply_plan(planned.client, planned.plan, force=force, create_streams=streams)
-    with fewer_collections(), Progress(
-        TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), console=base.err, transient=True
-    ) as progress:
-        task = progress.add_task("apply", total=total)
-        return apply_plan(
-            planned.client, planned.plan, force=force, create_streams=streams,
-            progress=lambda _o: progress.advance(task),
-        )
+        with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(),
+                      console=base.err, transient=True) as progress:
+            task = progress.add_task("apply", total=total)
+            return apply_plan(
+                planned.client, planned.plan, force=force, create_streams=streams,
+                progress=lambda _o: progress.advance(task),
+            )
 
 
 def _print_apply_summary(result: Any) -> None:

@@ -33,7 +33,7 @@ def _dashboard_strip_marker(body: dict[str, Any]) -> None:
 def _dashboard_payload(desired: Resource, live: Resource | None) -> dict[str, Any]:
     # Every field this sets or drops is a top-level one (the marker too: ``_stamp_description``),
     # so a new top level is enough; the members stay the desired body's, which apply only
-    # encodes. A deep copy of a ~250 KB dashboard was a tenth of apply's CPU at 1,000.
+    # encodes. Deep copies of 1,000 dashboards of ~250 KB took ~0.3 s of apply's CPU.
     out = {k: v for k, v in desired.body.items() if k not in DASHBOARD_SERVER_OWNED}
     out["version"] = 8
     out["description"] = _with_description_marker(out.get("description", ""))
