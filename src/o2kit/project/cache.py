@@ -437,6 +437,7 @@ def open_cache(root: Path, env: Mapping[str, str], *, enabled: bool = True) -> C
 
 
 _SCRATCH: list[Path] = []
+_SCRATCH_AT_EXIT = False
 
 
 def scratch_cache() -> Cache:
@@ -449,8 +450,10 @@ def scratch_cache() -> Cache:
     except OSError as exc:  # no usable temporary directory: the bodies stay in memory
         log.debug("no scratch cache: %s", exc)
         return Cache(None)
-    if not _SCRATCH:
+    global _SCRATCH_AT_EXIT
+    if not _SCRATCH_AT_EXIT:
         atexit.register(_remove_scratch)
+        _SCRATCH_AT_EXIT = True
     _SCRATCH.append(directory)
     return Cache(directory)
 
@@ -631,6 +634,12 @@ class Trimmed:
     kept: Usage
 
 
+def _cutoff(now: float, days: float) -> float:
+    """Files last used before this are unused for ``days``: one ``MARK_INTERVAL`` earlier,
+    since marks are refreshed at most that often (as Go's ``Trim``)."""
+    return now - days * 86400 - MARK_INTERVAL
+
+
 def _sweep(directory: Path, cutoff: float, now: float) -> Trimmed:
     """Delete, in one walk of ``directory``, the entries last used before ``cutoff``, the blobs
     last used before it that no remaining entry names, and temporary files older than an hour.
@@ -724,7 +733,7 @@ def trim(directory: Path, days: float, *, now: float | None = None,
         return Trimmed(Usage(), Usage())
     fd = _lock_alone(directory, LOCK_WAIT if wait is None else wait)
     try:
-        done = _sweep(directory, now - days * 86400 - MARK_INTERVAL, now)
+        done = _sweep(directory, _cutoff(now, days), now)
         _write_trim_time(directory, now)
         return done
     finally:
@@ -790,7 +799,7 @@ def finish(env: Mapping[str, str], *, now: float | None = None,
                 continue
             if not trim_due(directory, now):  # another run trimmed it a moment ago
                 continue
-            result = _sweep(directory, now - days * 86400 - MARK_INTERVAL, now)
+            result = _sweep(directory, _cutoff(now, days), now)
             _write_trim_time(directory, now)
             log.info("cache %s trimmed: %d entries and %d blobs (%d bytes) unused for %g days "
                      "removed", directory, result.removed.entries, result.removed.blobs,
