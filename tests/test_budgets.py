@@ -239,3 +239,50 @@ def test_without_budgets_the_tab_says_how_to_add_them(tmp_path: Path) -> None:
     (panel,) = tab["panels"]
     assert panel["type"] == "html" or panel["type"] == "markdown", panel["type"]
     assert "No budgets configured" in json.dumps(panel)
+
+
+def _budget_view(root: Path, cache: Any) -> Any:
+    """What loading reports of the budget alerts: each one's body and where it points, or the
+    problems."""
+    try:
+        project = load_project(root, cache=cache)
+    except ValidationFailed as exc:
+        return [(p.file, p.line, p.field, p.message) for p in exc.problems]
+    return {r.key: (r.body, r.source) for r in project.resources
+            if r.kind == "alert" and r.key[1].startswith("budget_")}
+
+
+def test_budget_alerts_are_replayed_from_the_cache_until_an_input_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from o2kit.project import loader
+    from o2kit.project.cache import Cache
+
+    root = _with_budgets(shipped_project(tmp_path / "p"), [
+        {"name": "all", "amount": 100, "destinations": ["bedrock_slack"]},
+        {"name": "ops", "amount": 7, "period": "week", "thresholds": [90],
+         "destinations": ["bedrock_slack"]},
+    ])
+    directory = tmp_path / "cache"
+    reference = _budget_view(root, None)
+    assert len(reference) == 6
+    assert _budget_view(root, Cache(directory)) == reference
+
+    renders = []
+    real = loader._Loader._budget_alerts
+    monkeypatch.setattr(loader._Loader, "_budget_alerts",
+                        lambda self, record: renders.append(1) or real(self, record))
+    warm = Cache(directory)
+    assert _budget_view(root, warm) == reference
+    assert renders == [] and warm.misses == 0  # replayed, not rendered again
+
+    # Another amount (o2kit.yaml is a shared input): rendered again, as a run without a cache.
+    _with_budgets(root, [{"name": "all", "amount": 200, "destinations": ["bedrock_slack"]},
+                         {"name": "ops", "amount": 7, "period": "week", "thresholds": [90],
+                          "destinations": ["pagerduty"]}])
+    changed = _budget_view(root, None)
+    assert isinstance(changed, list) and "pagerduty" in str(changed)  # the problem, its line
+    renders.clear()
+    assert _budget_view(root, Cache(directory)) == changed
+    assert renders == [1]
+    assert _budget_view(root, Cache(directory)) == changed  # the problem replayed too
+    assert renders == [1]
