@@ -450,9 +450,19 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
         return real_items(self, answer, **kw)
 
     monkeypatch.setattr(OpenObserveClient, "dashboard_items", counting_items)
+    outlines: list[int] = []
+    real_outline = OpenObserveClient.dashboard_outline
+
+    def counting_outline(answer: Any) -> Any:
+        outlines.append(1)
+        return real_outline(answer)
+
+    monkeypatch.setattr(OpenObserveClient, "dashboard_outline", staticmethod(counting_outline))
     assert o2("plan", "--detailed-exitcode").exit_code == 0
-    # Recognised from the lists' outlines: no panel decoded, normalised or read from the cache.
-    assert normalised == [] and decoded == [] and full_lists == []
+    # Recognised from the lists' outlines: no panel decoded, normalised or read from the cache;
+    # and each list answered the same bytes as the first plan's, whose outline it kept: not
+    # even the outline is decoded.
+    assert normalised == [] and decoded == [] and full_lists == [] and outlines == []
 
     # Edited in the UI: the server's hash changes, so the dashboard is compared again.
     with o2.http() as ui:
@@ -475,6 +485,45 @@ def test_plan_remembers_in_sync_dashboards_by_server_hash_and_sees_every_edit(
     assert [c["key"] for c in updates] == [["Bedrock", "Bedrock overview"]]
     assert [f["path"] for f in updates[0]["fields"]] == ["tabs[0].panels[0].title"]
     assert "Bedrock overview" in normalised and full_lists
+    assert outlines == [1]  # the edited folder's answer (new bytes) only
+
+
+def test_a_damaged_or_foreign_list_outline_in_the_cache_is_read_again_from_the_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept outline is named by the answer's bytes, but read from a file anyone could edit: one
+    that is not an outline, or the outline of other dashboards, is a miss and the plan is made
+    from the answer, as a plan without a cache makes it."""
+    from o2kit.sync.client import OpenObserveClient
+
+    project, cache, fake, o2 = _applied_then_planned(tmp_path, monkeypatch, seed=13)
+    kept = [path for path in (cache / "plan").rglob("*.json")
+            if isinstance(json.loads(path.read_text())["value"], list)]
+    assert kept, "the first plan in sync kept no list outline"
+    decoded: list[str] = []
+    real_items = OpenObserveClient.dashboard_items
+    monkeypatch.setattr(OpenObserveClient, "dashboard_items", lambda self, answer, **kw: (
+        decoded.append("in full") or real_items(self, answer, **kw)))
+    real_outline = OpenObserveClient.dashboard_outline
+    monkeypatch.setattr(OpenObserveClient, "dashboard_outline", staticmethod(
+        lambda answer: decoded.append("outline") or real_outline(answer)))
+    reference = json.loads(o2("--no-cache", "plan", "--json").stdout)
+    assert reference["summary"]["noop"] > 0
+    assert not [c for c in reference["changes"] if c["action"] != "noop"]
+    forged = [{"v8": {"title": "Forged", "tabs": []}, "version": 8, "hash": "1",
+               "dashboard_id": "1", "title": "Forged"}]
+    for damage in ("not an outline", forged):
+        for path in kept:
+            entry = json.loads(path.read_text())
+            entry["value"] = damage
+            path.write_text(json.dumps(entry))
+        decoded.clear()
+        assert o2.plan_json() == reference
+        assert decoded, damage  # read again from the answer
+        # ... and the true outline kept in its place: the next plan decodes nothing.
+        decoded.clear()
+        assert o2.plan_json() == reference
+        assert decoded == []
 
 
 MINI_DASHBOARD = """{#- o2kit
@@ -562,6 +611,11 @@ def test_a_dashboard_list_outline_is_the_list_without_the_panels_contents() -> N
         return out
 
     assert outline == [without_panel_contents(i) for i in items]
+    # Made from the decoded items instead (a plan that decoded them in full keeps it so): the
+    # same outline, and the items are left as they were.
+    decoded = json.loads(answer.content)["dashboards"]
+    assert OpenObserveClient.outline_of_items(decoded) == outline
+    assert decoded == items
     # Any other shape is left to the full decode (which reports it).
     for bad in (b'{"dashboards": [{"v8": "text"}]}', b'{"dashboards": [{"v8": {"tabs": 3}}]}',
                 b'{"dashboards": [{"v8": {"tabs": [{"panels": [1]}]}}]}', b"[]", b"not json",
