@@ -526,6 +526,44 @@ def test_a_damaged_or_foreign_list_outline_in_the_cache_is_read_again_from_the_a
         assert decoded == []
 
 
+def test_what_needs_a_list_is_read_as_soon_as_that_list_is_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerts o2kit reads in full go out once the alert list is in, while another list (the
+    pipelines) is still on its way: not one round trip after the slowest list."""
+    import re
+    import threading
+
+    import httpx
+
+    from o2kit.fake import DEFAULT_PASSWORD, DEFAULT_USER, Faults
+    from o2kit.project.config import server_settings
+    from o2kit.sync.client import OpenObserveClient
+    from o2kit.sync.remote import fetch_live
+
+    _, _, fake, _ = _applied_then_planned(tmp_path, monkeypatch, seed=17)
+    inner = fake.transport(Faults())
+    alert_read = threading.Event()
+    pipelines_waited_for_it: list[bool] = []
+
+    class HoldPipelines(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/pipelines"):
+                pipelines_waited_for_it.append(alert_read.wait(timeout=5))
+            elif re.fullmatch(r"/api/v2/default/alerts/[^/]+", request.url.path):
+                alert_read.set()
+            return inner.handle_request(request)
+
+    settings = server_settings(env={"OPENOBSERVE_URL": "http://o2.test",
+                                    "OPENOBSERVE_USER": DEFAULT_USER,
+                                    "OPENOBSERVE_PASSWORD": DEFAULT_PASSWORD},
+                               config_org="default")
+    with OpenObserveClient(settings, transport=HoldPipelines()) as client:
+        live = fetch_live(client)
+    assert pipelines_waited_for_it == [True]
+    assert sum(r.kind == "alert" and "partial" not in r.meta for r in live.resources) > 0
+
+
 MINI_DASHBOARD = """{#- o2kit
 kind: dashboard
 params:
