@@ -40,8 +40,6 @@ from o2kit.sync.plan import SETTLED, age_key, fingerprint, live_digest_key, sett
 
 log = logging.getLogger("o2kit.sync.remote")
 
-FOLDER_TYPES = ("dashboards", "alerts")
-
 
 def _kv_owned(kind: str) -> bool:
     """Kinds whose objects may have no marker field: their ownership is in the KV store."""
