@@ -628,6 +628,46 @@ def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
     assert WEBHOOK not in json.dumps(two)  # the destination's URL was resolved and masked
 
 
+def test_apply_sends_the_dashboard_payloads_another_process_made_ahead_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 50 dashboard creates or more, a forked process encodes their payloads ahead
+    (``remote.PreparedPayloads``) and this one sends them as they are: the server gets exactly
+    what a single process sends, and the parent encodes no dashboard payload itself."""
+    def applied(workers: str) -> tuple[list[dict[str, Any]], int]:
+        project = copy_shipped_project(tmp_path / f"repo{workers}")
+        (project / "templates" / "mini").mkdir()
+        (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
+        for i in range(60):
+            (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
+                f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
+                f"params: {{n: {i}}}\n")
+        fake = bedrock_fake(seed=5)
+        monkeypatch.setenv("O2KIT_WORKERS", workers)
+        monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / f"cache{workers}"))
+        sent: list[int] = []
+        real_payload = kinds.KindSpec.payload
+
+        def counting_payload(self: Any, desired: Any, live: Any, project: Any = None) -> Any:
+            if self.kind == "dashboard":
+                sent.append(1)  # (in this process only: a forked child's count stays there)
+            return real_payload(self, desired, live, project)
+
+        monkeypatch.setattr(kinds.KindSpec, "payload", counting_payload)
+        result = O2(project, fake, monkeypatch)("apply", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        stored = sorted((d["data"] for d in fake.dashboards()), key=lambda d: d["title"])
+        for d in stored:  # what the server makes of its own
+            for key in ("dashboardId", "created", "updatedAt", "hash", "owner"):
+                d.pop(key, None)
+        return stored, len(sent)
+
+    one, made_here_alone = applied("1")
+    two, made_here_with_a_child = applied("2")
+    assert one == two and len(one) > 60
+    assert made_here_alone == len(one) and made_here_with_a_child == 0
+
+
 def test_a_dashboard_list_outline_is_the_list_without_the_panels_contents() -> None:
     import httpx
 

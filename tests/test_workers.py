@@ -445,3 +445,83 @@ def test_the_command_reports_alike_cold_warm_pooled_serial_and_without_cache(
         outputs.append(result.output)
     assert "missing_col" in outputs[0] and "no_such_column" in outputs[0]
     assert all(output == outputs[0] for output in outputs)
+
+
+# --- Ahead: results made by a forked process while this one goes on --------------------------
+
+
+def _made_by(n: int) -> bytes:
+    return f"{n * n} {os.getpid()}".encode()
+
+
+def test_ahead_gives_each_result_whoever_made_it_and_leaves_nothing(two_workers: None) -> None:
+    items = list(range(120))
+    with workers.Ahead(_made_by, items) as ahead:
+        folder = ahead._folder
+        assert folder is not None and os.path.isdir(folder)
+        got = [ahead.get(i).split() for i in reversed(items)][::-1]
+    assert [int(square) for square, _ in got] == [n * n for n in items]
+    assert {pid for _, pid in got} - {str(os.getpid()).encode()}, "no other process made any"
+    assert not os.path.exists(folder)  # the folder is removed on leaving
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # and the child is gone
+
+
+def test_ahead_makes_here_what_the_child_could_not(two_workers: None) -> None:
+    parent = os.getpid()
+
+    def fails_in_child(n: int) -> bytes:
+        if os.getpid() != parent and n % 7 == 3:
+            raise RuntimeError("only in the child")
+        return str(n).encode()
+
+    def dies_in_child(n: int) -> bytes:
+        if os.getpid() != parent and n == 40:
+            os._exit(3)
+        return str(n).encode()
+
+    items = list(range(80))
+    for func in (fails_in_child, dies_in_child):
+        with workers.Ahead(func, items) as ahead:
+            assert [ahead.get(i) for i in items] == [str(n).encode() for n in items]
+    # An error this process meets itself is raised as it is.
+    def always_fails(n: int) -> bytes:
+        raise ValueError(f"item {n}")
+
+    with workers.Ahead(always_fails, items) as ahead, pytest.raises(ValueError, match="item 5"):
+        ahead.get(5)
+
+
+def test_ahead_does_not_fork_a_threaded_process_or_a_few_items(two_workers: None) -> None:
+    with workers.Ahead(_made_by, list(range(10))) as ahead:  # under MIN_ITEMS
+        assert ahead._folder is None
+        assert ahead.get(3) == _made_by(3)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with workers.Ahead(_made_by, list(range(100))) as ahead:
+            assert ahead._folder is None
+            assert [ahead.get(i) for i in range(100)] == [_made_by(i) for i in range(100)]
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_ahead_runs_at_most_lead_past_what_was_taken_and_never_waits_for_it(
+        two_workers: None) -> None:
+    """Items never taken (apply skips a create whose folder failed) do not hold the child up,
+    and the child does not run more than LEAD past the furthest item taken."""
+    items = list(range(300))
+    with workers.Ahead(_made_by, items) as ahead:
+        assert ahead._folder is not None
+        assert int(ahead.get(0).split()[0]) == 0
+        folder = ahead._folder
+        for _ in range(100):  # let the child go as far as it may
+            made = len(os.listdir(folder))
+            threading.Event().wait(0.02)
+            if len(os.listdir(folder)) == made:
+                break
+        assert len([n for n in os.listdir(folder) if not n.endswith(".tmp")]) <= ahead.LEAD
+        # Skip to the end: taken without waiting for the ones never taken.
+        assert [int(ahead.get(i).split()[0]) for i in (299, 150, 151)] == [299**2, 150**2, 151**2]

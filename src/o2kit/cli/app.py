@@ -351,20 +351,22 @@ def _apply_with_progress(planned: _Planned, force: bool,
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from o2kit.project.workers import fewer_collections
-    from o2kit.sync.remote import apply_plan, count_changes
+    from o2kit.sync.remote import PreparedPayloads, apply_plan, count_changes
 
     total = count_changes(planned.plan)
     show = _state.color and not _state.quiet and total > 5
     # Each dashboard payload decodes its ~250 KB cached body: many objects, all short-lived.
-    with fewer_collections():
+    # The payloads are made ahead before the progress bar starts its thread (PreparedPayloads).
+    with fewer_collections(), PreparedPayloads(planned.plan) as prepared:
         if not show:
-            return apply_plan(planned.client, planned.plan, force=force, create_streams=streams)
+            return apply_plan(planned.client, planned.plan, force=force, create_streams=streams,
+                              prepared=prepared)
         with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(),
                       console=base.err, transient=True) as progress:
             task = progress.add_task("apply", total=total)
             return apply_plan(
                 planned.client, planned.plan, force=force, create_streams=streams,
-                progress=lambda _o: progress.advance(task),
+                progress=lambda _o: progress.advance(task), prepared=prepared,
             )
 
 

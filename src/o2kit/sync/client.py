@@ -648,12 +648,15 @@ class OpenObserveClient:
         return self._envelope("GET", path, resource, self._get_json(path, resource=resource))
 
     def create_dashboard(
-        self, folder_id: str, body: dict[str, Any], *, resource: str = ""
+        self, folder_id: str, body: dict[str, Any] | bytes, *, resource: str = ""
     ) -> dict[str, Any]:
-        """The envelope of the new dashboard, in outline (``_written_envelope``)."""
+        """The envelope of the new dashboard, in outline (``_written_envelope``). ``body`` may be
+        its JSON already encoded (by ``encode_json``)."""
         path = self._v1("dashboards")
         response = self._call(
-            "POST", path, params={"folder": folder_id}, body=body, resource=resource
+            "POST", path, params={"folder": folder_id},
+            body=None if isinstance(body, bytes) else body,
+            raw=body if isinstance(body, bytes) else None, resource=resource
         )
         return self._written_envelope("POST", path, resource, response)
 
