@@ -668,6 +668,54 @@ def test_apply_sends_the_dashboard_payloads_another_process_made_ahead_byte_for_
     assert made_here_alone == len(one) and made_here_with_a_child == 0
 
 
+def test_a_first_plan_settles_the_dashboard_lists_in_a_helper_as_this_process_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first plan after an apply of 50 dashboards or more has a forked helper decode and
+    normalise the dashboard lists (``workers.Helper``): the plan, and what the next plan finds
+    remembered, are those of a single process; this process normalises no dashboard itself."""
+    project = copy_shipped_project(tmp_path / "repo")
+    (project / "templates" / "mini").mkdir()
+    (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
+    for i in range(60):
+        (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
+            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
+            f"params: {{n: {i}}}\n")
+    fake = bedrock_fake(seed=9)
+    o2 = O2(project, fake, monkeypatch)
+    monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / "applied"))
+    assert o2("apply", "--auto-approve").exit_code == 0
+
+    normalised: list[int] = []
+    real_normalize = kinds.KindSpec.normalize
+
+    def counting_normalize(self: Any, body: Any) -> Any:
+        if self.kind == "dashboard":
+            normalised.append(1)  # (in this process only: the helper's count stays there)
+        return real_normalize(self, body)
+
+    monkeypatch.setattr(kinds.KindSpec, "normalize", counting_normalize)
+    plans = {}
+    for workers in ("1", "2"):
+        cache = tmp_path / f"cache{workers}"
+        shutil.copytree(tmp_path / "applied", cache)
+        monkeypatch.setenv("O2KIT_CACHE_DIR", str(cache))
+        monkeypatch.setenv("O2KIT_WORKERS", workers)
+        normalised.clear()
+        first = o2.plan_json()
+        counted = len(normalised)
+        normalised.clear()
+        second = o2.plan_json()  # remembered from the first: nothing normalised
+        plans[workers] = (first, counted, second, len(normalised))
+    (first1, counted1, second1, again1), (first2, counted2, second2, again2) = \
+        plans["1"], plans["2"]
+    assert first1 == first2 == second1 == second2
+    assert first1["summary"]["noop"] > 60 and not [
+        c for c in first1["changes"] if c["action"] != "noop"]
+    assert counted1 > 60 and counted2 == 0, (counted1, counted2)
+    assert again1 == again2 == 0
+
+
 def test_a_dashboard_list_outline_is_the_list_without_the_panels_contents() -> None:
     import httpx
 

@@ -525,3 +525,56 @@ def test_ahead_runs_at_most_lead_past_what_was_taken_and_never_waits_for_it(
         assert len([n for n in os.listdir(folder) if not n.endswith(".tmp")]) <= ahead.LEAD
         # Skip to the end: taken without waiting for the ones never taken.
         assert [int(ahead.get(i).split()[0]) for i in (299, 150, 151)] == [299**2, 150**2, 151**2]
+
+
+# --- Helper: a forked process answering jobs sent later ---------------------------------------
+
+
+def _square_and_pid(n: int) -> tuple[int, int]:
+    if n < 0:
+        raise ValueError("negative")
+    if n == 999:
+        os._exit(5)
+    return n * n, os.getpid()
+
+
+def test_a_helper_answers_every_thread_in_another_process(two_workers: None) -> None:
+    with workers.Helper(_square_and_pid) as helper:
+        assert helper.running
+        answers: dict[int, Any] = {}
+
+        def ask(n: int) -> None:
+            answers[n] = helper.call(n)
+
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert {n: a[0] for n, a in answers.items()} == {n: n * n for n in range(20)}
+        assert {a[1] for a in answers.values()} == {helper._pid} != {os.getpid()}
+        assert helper.call(-1) is None  # its error: the caller does that job itself
+        assert helper.call(3) == (9, helper._pid)  # and it goes on
+        assert helper.call(999) is None  # it died: no answer, no hang ...
+        assert not helper.running and helper.call(4) is None  # ... and none after
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # nothing left behind
+
+
+def test_no_helper_with_threads_running_one_worker_or_none_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(workers.WORKERS_ENV, "2")
+    with workers.Helper.none() as helper:
+        assert not helper.running and helper.call(2) is None
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with workers.Helper(_square_and_pid) as helper:
+            assert not helper.running and helper.call(2) is None
+    finally:
+        stop.set()
+        thread.join()
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")
+    with workers.Helper(_square_and_pid) as helper:
+        assert not helper.running

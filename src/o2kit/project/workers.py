@@ -342,3 +342,121 @@ class Ahead:
             import shutil
 
             shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class Helper:
+    """A forked process that answers ``func(job)`` for jobs sent while this one goes on (from
+    any of its threads), one after the other: work this process would do under its interpreter
+    lock while its threads wait on the network (a first plan's decoding and normalising of each
+    dashboard list). Forked when made, so it starts with all this process holds (what the jobs
+    are compared with) and the jobs carry only what is new.
+
+    ``call(job)`` returns the helper's answer, or None when there is none to be had — no helper
+    (one CPU, not Linux, other threads running: ``_can_fork``), it failed on that job, it
+    crashed, or its answer does not unpickle — and the caller then does the work itself: the
+    result never depends on the helper. A context manager: leaving it stops the helper."""
+
+    def __init__(self, func: Callable[[Any], Any] | None) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._to: Any = None
+        self._from: Any = None
+        if func is None or worker_count() <= 1 or not _can_fork():
+            return
+        jobs_read, jobs_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the helper: never returns
+            os.close(jobs_write)
+            os.close(answers_read)
+            _serve(func, jobs_read, answers_write)
+        os.close(jobs_read)
+        os.close(answers_write)
+        self._pid = pid
+        self._to = os.fdopen(jobs_write, "wb")
+        self._from = os.fdopen(answers_read, "rb")
+
+    @classmethod
+    def none(cls) -> Helper:
+        """No helper: every ``call`` answers None."""
+        return cls(None)
+
+    @property
+    def running(self) -> bool:
+        return self._to is not None
+
+    def call(self, job: Any) -> Any | None:
+        with self._lock:  # one job at a time: the helper answers them in turn
+            if self._to is None:
+                return None
+            try:
+                _send_frame(self._to, pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+                status, value = pickle.loads(_read_frame(self._from))
+            except Exception as exc:  # noqa: BLE001 - a helper gone wrong: do without it
+                log.debug("helper %d failed (%s); working without it", self._pid, exc)
+                self._stop()
+                return None
+        if status != "ok":
+            log.debug("helper %d: %s", self._pid, value)
+            return None
+        return value
+
+    def _stop(self) -> None:
+        for pipe in (self._to, self._from):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        self._to = self._from = None
+        if self._pid:
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, 9)
+            with contextlib.suppress(OSError):
+                os.waitpid(self._pid, 0)
+            self._pid = 0
+
+    def __enter__(self) -> Helper:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._stop()
+
+
+def _send_frame(pipe: Any, data: bytes) -> None:
+    pipe.write(len(data).to_bytes(8, "big"))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _read_frame(pipe: Any) -> bytes:
+    head = pipe.read(8)
+    if len(head) != 8:
+        raise EOFError("the other end closed")
+    size = int.from_bytes(head, "big")
+    data: bytes = pipe.read(size)
+    if len(data) != size:
+        raise EOFError("the other end closed mid-answer")
+    return data
+
+
+def _serve(func: Callable[[Any], Any], jobs_read: int, answers_write: int) -> None:
+    code = 0
+    try:
+        with os.fdopen(jobs_read, "rb") as jobs, os.fdopen(answers_write, "wb") as answers:
+            while True:
+                try:
+                    job = pickle.loads(_read_frame(jobs))
+                except EOFError:
+                    break
+                try:
+                    answer: tuple[str, Any] = ("ok", func(job))
+                    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception as exc:  # noqa: BLE001 - the caller does this job itself
+                    data = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+                _send_frame(answers, data)
+    except BaseException:  # noqa: BLE001 - the caller sees no answer and works without us
+        code = 1
+    finally:
+        os._exit(code)

@@ -615,6 +615,19 @@ class OpenObserveClient:
         return items if isinstance(items, list) else None
 
     @staticmethod
+    def dashboard_items_of(data: bytes) -> list[dict[str, Any]] | None:
+        """The items of a ``list_dashboards_answer``'s bytes, decoded in full; None when they
+        are not a list of objects (``dashboard_items`` then reports what they are)."""
+        try:
+            decoded = decode_json(data)
+        except (ValueError, RecursionError):
+            return None
+        items = decoded.get("dashboards") if isinstance(decoded, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return None
+        return items
+
+    @staticmethod
     def outline_of_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``dashboard_outline`` of an answer, made from its ``dashboard_items`` (already decoded)
         instead of decoding the answer again: each ``vN`` body's tabs keep their members and one
