@@ -1,5 +1,9 @@
 """Both cores for the cold path: ``fork_map`` runs a function over many items in forked copies
-of this process and returns the results in the items' order, as a plain loop would.
+of this process and returns the results in the items' order, as a plain loop would. ``Ahead``
+(results made by a forked process ahead of their use: apply's dashboard payloads) and ``Helper``
+(a forked process answering jobs sent later: a first plan's dashboard lists) move work off this
+process's interpreter lock while its threads wait on the network; with them as with
+``fork_map``, what a child could not do is done here, so no result depends on a child.
 
 Forked, not spawned: a child starts with everything the parent has loaded (templates, the
 configuration, the resources to check) without re-importing or pickling it, and sends back only
