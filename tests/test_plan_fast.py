@@ -576,6 +576,19 @@ tabs:
 """
 
 
+def _sixty_notes_project(root: Path) -> Path:
+    """The shipped project plus 60 small dashboards in folder Notes (enough for the forked
+    processes, ``workers.MIN_ITEMS``)."""
+    project = copy_shipped_project(root)
+    (project / "templates" / "mini").mkdir()
+    (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
+    for i in range(60):
+        (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
+            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
+            f"params: {{n: {i}}}\n")
+    return project
+
+
 def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -584,13 +597,7 @@ def test_a_first_plan_digests_on_both_cores_what_one_core_digests(
     body with an ``${env:}`` reference is still resolved (and masked) by the parent."""
     import os
 
-    project = copy_shipped_project(tmp_path / "repo")
-    (project / "templates" / "mini").mkdir()
-    (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
-    for i in range(60):
-        (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
-            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
-            f"params: {{n: {i}}}\n")
+    project = _sixty_notes_project(tmp_path / "repo")
     fake = bedrock_fake(seed=5)
     o2 = O2(project, fake, monkeypatch)
     from o2kit.project import workers
@@ -635,13 +642,7 @@ def test_apply_sends_the_dashboard_payloads_another_process_made_ahead_byte_for_
     (``remote.PreparedPayloads``) and this one sends them as they are: the server gets exactly
     what a single process sends, and the parent encodes no dashboard payload itself."""
     def applied(workers: str) -> tuple[list[dict[str, Any]], int]:
-        project = copy_shipped_project(tmp_path / f"repo{workers}")
-        (project / "templates" / "mini").mkdir()
-        (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
-        for i in range(60):
-            (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
-                f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
-                f"params: {{n: {i}}}\n")
+        project = _sixty_notes_project(tmp_path / f"repo{workers}")
         fake = bedrock_fake(seed=5)
         monkeypatch.setenv("O2KIT_WORKERS", workers)
         monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / f"cache{workers}"))
@@ -674,13 +675,7 @@ def test_a_first_plan_settles_the_dashboard_lists_in_a_helper_as_this_process_wo
     """A first plan after an apply of 50 dashboards or more has a forked helper decode and
     normalise the dashboard lists (``workers.Helper``): the plan, and what the next plan finds
     remembered, are those of a single process; this process normalises no dashboard itself."""
-    project = copy_shipped_project(tmp_path / "repo")
-    (project / "templates" / "mini").mkdir()
-    (project / "templates" / "mini" / "note.yaml.j2").write_text(MINI_DASHBOARD)
-    for i in range(60):
-        (project / "dashboards" / f"note_{i:02d}.yaml").write_text(
-            f"template: mini/note.yaml.j2\ntitle: Note {i:02d}\nfolder: Notes\n"
-            f"params: {{n: {i}}}\n")
+    project = _sixty_notes_project(tmp_path / "repo")
     fake = bedrock_fake(seed=9)
     o2 = O2(project, fake, monkeypatch)
     monkeypatch.setenv("O2KIT_CACHE_DIR", str(tmp_path / "applied"))
