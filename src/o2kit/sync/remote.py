@@ -73,13 +73,11 @@ class PreparedPayloads:
     when it is sent, as without it."""
 
     def __init__(self, plan: Plan) -> None:
-        from o2kit.project.workers import Ahead
-
         self._project = plan.project
         changes = [c for c in plan.changes if c.kind == "dashboard"
                    and c.action in ("create", "replace") and c.desired is not None]
         self._index = {id(change): i for i, change in enumerate(changes)}
-        self._ahead = Ahead(self._encoded, changes)
+        self._ahead = workers.Ahead(self._encoded, changes)
 
     def _encoded(self, change: Change) -> bytes:
         assert change.desired is not None
