@@ -599,7 +599,10 @@ class OpenObserveClient:
         self, answer: httpx.Response, *, resource: str = ""
     ) -> list[dict[str, Any]]:
         """The items of a ``list_dashboards_answer``, decoded in full."""
-        data = self._json_of(answer, resource)
+        items = self.dashboard_items_of(answer.content)
+        if items is not None:
+            return items
+        data = self._json_of(answer, resource)  # not a list of objects: say what it is
         return self._items(data, "dashboards", self._v1("dashboards"), resource)
 
     @staticmethod
@@ -617,7 +620,7 @@ class OpenObserveClient:
     @staticmethod
     def dashboard_items_of(data: bytes) -> list[dict[str, Any]] | None:
         """The items of a ``list_dashboards_answer``'s bytes, decoded in full; None when they
-        are not a list of objects (``dashboard_items`` then reports what they are)."""
+        are not ``{"dashboards": [objects]}`` (``dashboard_items`` then says what they are)."""
         try:
             decoded = decode_json(data)
         except (ValueError, RecursionError):
@@ -628,26 +631,15 @@ class OpenObserveClient:
         return items
 
     @staticmethod
-    def outline_of_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``dashboard_outline`` of an answer, made from its ``dashboard_items`` (already decoded)
-        instead of decoding the answer again: each ``vN`` body's tabs keep their members and one
-        empty object per panel. A member of another shape than a dashboard's is kept as it is."""
-        def tab_outline(tab: Any) -> Any:
-            panels = tab.get("panels") if isinstance(tab, dict) else None
-            if not isinstance(panels, list):
-                return tab
-            return {**tab, "panels": [{} for _ in panels]}
-
-        out = []
-        for item in items:
-            item = dict(item)
-            for n in range(1, 9):
-                body = item.get(f"v{n}")
-                tabs = body.get("tabs") if isinstance(body, dict) else None
-                if isinstance(body, dict) and isinstance(tabs, list):
-                    item[f"v{n}"] = {**body, "tabs": [tab_outline(tab) for tab in tabs]}
-            out.append(item)
-        return out
+    def outline_of_items(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """``dashboard_outline`` of an answer, made by the same reader from its
+        ``dashboard_items`` (already decoded) instead of from its bytes again."""
+        try:
+            data = _dashboard_outline_reader().validate_python({"dashboards": items})
+        except (pydantic_core.ValidationError, RecursionError):
+            return None
+        outline: list[dict[str, Any]] = data["dashboards"]
+        return outline
 
     @staticmethod
     def answer_digest(answer: httpx.Response) -> str:
@@ -666,11 +658,9 @@ class OpenObserveClient:
         """The envelope of the new dashboard, in outline (``_written_envelope``). ``body`` may be
         its JSON already encoded (by ``encode_json``)."""
         path = self._v1("dashboards")
-        response = self._call(
-            "POST", path, params={"folder": folder_id},
-            body=None if isinstance(body, bytes) else body,
-            raw=body if isinstance(body, bytes) else None, resource=resource
-        )
+        raw = body if isinstance(body, bytes) else None
+        response = self._call("POST", path, params={"folder": folder_id},
+                              body=None if raw is not None else body, raw=raw, resource=resource)
         return self._written_envelope("POST", path, resource, response)
 
     def update_dashboard(

@@ -171,21 +171,18 @@ def fetch_live(
         # it wait (at 1,000 + 1,000 they went at a third of their pace while the lists were read:
         # 4.3 s for a plan in sync, 3.7 s with this). Hashing takes ~12 ms without the lock.
         digest = client.answer_digest(answer) if outlines is not None else None
-        known_outline = outlines.outline(digest) if outlines is not None and digest else None
         # Remembered dashboards are recognised from an outline of the answer (no panel is
         # decoded); the answer is decoded in full only when one is not, for its diff.
-        outline = None
-        if remembered:
-            outline = known_outline or client.dashboard_outline(answer)
+        known_outline = outlines.outline(digest) if outlines is not None and digest and \
+            remembered else None
+        outline = (known_outline or client.dashboard_outline(answer)) if remembered else None
         slots = [settled(_live_dashboard(item, folder_name, folder_id), remembered_only=True)
                  for item in outline or ()]
         if outline is not None and all(slot is not None for slot in slots):
             out = [slot for slot in slots if slot is not None]
-            kept = outline is known_outline
         elif (settled_there := helper.call((folder_name, folder_id, answer.content))) is not None:
             out, added, outline = settled_there
             in_sync.update(added)
-            kept = False
         else:
             items = client.dashboard_items(answer, resource=resource)
             if len(items) != len(slots):
@@ -195,12 +192,14 @@ def fetch_live(
                 res = slot or settled(_live_dashboard(item, folder_name, folder_id))
                 assert res is not None  # (only ``remembered_only`` answers None)
                 out.append(res)
-            # (A kept outline that did not settle them all is replaced: the cache is a file.)
-            outline = client.outline_of_items(items) if keep_for_next(out) else None
-            kept = False
+            # Kept for the next plan only when every dashboard in it is in sync: only then can
+            # that plan use it (with the digests ``settled`` remembers now by the server's hash).
+            outline = client.outline_of_items(items) if outlines is not None and all(
+                SETTLED in res.meta for res in out) else None
             del items  # freed before the next list (the outline shares none of its panels)
-        if outlines is not None and digest and not kept and outline is not None \
-                and keep_for_next(out):
+        # (Every outline here settled its whole list. One read from the cache is not written
+        # back; one that did not settle it is replaced, when the answer does: the cache is a file.)
+        if outlines is not None and digest and outline is not None and outline is not known_outline:
             outlines.keep_outline(digest, outline)
         return out
 
@@ -211,7 +210,7 @@ def fetch_live(
         # the answer is not a list of objects: this process then does it all, and says what.
         folder_name, folder_id, data = job
         items = OpenObserveClient.dashboard_items_of(data)
-        if items is None or not live_digests_wanted:
+        if items is None:
             return None
         before = dict(in_sync)
         out = [settled(_live_dashboard(item, folder_name, folder_id)) for item in items]
@@ -219,11 +218,6 @@ def fetch_live(
             return None
         added = {k: v for k, v in in_sync.items() if before.get(k) != v}
         return out, added, OpenObserveClient.outline_of_items(items)
-
-    def keep_for_next(out: list[Resource]) -> bool:
-        # The next plan can use an outline only when every dashboard in it was in sync, which
-        # ``settled`` remembers now by the server's hash.
-        return outlines is not None and all(SETTLED in res.meta for res in out)
 
     def alerts_to_read(alert_items: list[dict[str, Any]]
                        ) -> tuple[list[dict[str, Any]], list[int | Resource]]:
