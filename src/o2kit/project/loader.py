@@ -39,6 +39,7 @@ so a file exported from the UI works as it is.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -47,7 +48,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
@@ -706,6 +707,32 @@ class _Loader:
 
     # ---- one file, through the cache ----
 
+    @contextlib.contextmanager
+    def _recording(self) -> Iterator[_FileRecord]:
+        """What is read inside the block goes to a new record (its problems too), not to the
+        project: a file's (or the budgets') record, to cache and replay."""
+        record = _FileRecord()
+        saved, self.out, self.record = self.out, _Collector(), record
+        try:
+            yield record
+            record.problems = self.out.problems
+        finally:
+            self.out, self.record = saved, None
+
+    def _cached_record(self, key: str, what: str) -> _FileRecord | None:
+        """The record stored under ``key``, or None (absent, or not a record: a miss)."""
+        if self.cache is None:
+            return None
+        cached = self.cache.get("load", key)
+        if cached is None:
+            return None
+        try:
+            return _FileRecord.from_entry(cached, self.cache)
+        except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
+            log.debug("ignoring cached load of %s: %s", what, exc)
+            self.cache.refused()
+            return None
+
     def load_file(self, kind: str, rel: str, path: Path) -> None:
         """Read one dashboards/ or alerts/ file (``kind`` is the folder), or replay what reading
         the same bytes produced before, with the same shared inputs (``self.inputs``)."""
@@ -728,15 +755,8 @@ class _Loader:
             return "", _FileRecord(problems=[Problem(rel, 1, "", f"cannot read file: "
                                                      f"{exc.strerror}")])
         key = digest(self.inputs, kind, rel, data) if self.cache is not None else ""
-        if self.cache is not None:
-            cached = self.cache.get("load", key)
-            if cached is not None:
-                try:
-                    return key, _FileRecord.from_entry(cached, self.cache)
-                except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
-                    log.debug("ignoring cached load of %s: %s", rel, exc)
-                    self.cache.refused()
-        return _FileJob(kind, rel, data, key)
+        cached = self._cached_record(key, rel)
+        return (key, cached) if cached is not None else _FileJob(kind, rel, data, key)
 
     def read_job(self, job: _FileJob) -> _FileRecord:
         """Parse and render one file (in any process: ``load_project`` shares them out) and
@@ -786,9 +806,7 @@ class _Loader:
                 self.checked[(resource.kind, resource.key)] = record.checked[i]
 
     def _read_file(self, kind: str, rel: str, data: bytes) -> _FileRecord:
-        record = _FileRecord()
-        saved, self.out, self.record = self.out, _Collector(), record
-        try:
+        with self._recording() as record:
             try:
                 text = data.decode("utf-8")
                 content, index = load_yaml(text, rel)
@@ -801,9 +819,6 @@ class _Loader:
                     self.dashboard_file(rel, content, index)
                 else:
                     self.alerts_file(rel, content, index)
-            record.problems = self.out.problems
-        finally:
-            self.out, self.record = saved, None
         return record
 
     def _read_kind_file(self, spec: KindSpec, rel: str, data: bytes) -> _FileRecord:
@@ -811,9 +826,7 @@ class _Loader:
         ends in ``.j2``, parse YAML when the kind asks for it, and let the kind's pure ``parse``
         turn it into objects or problems."""
         assert spec.files is not None
-        record = _FileRecord()
-        saved, self.out, self.record = self.out, _Collector(), record
-        try:
+        with self._recording() as record:
             try:
                 text = data.decode("utf-8")
                 if rel.endswith(".j2"):
@@ -845,9 +858,6 @@ class _Loader:
                     else:
                         self._add_parsed(item.kind or spec.kind, item.key, item.body,
                                          SourceRef(rel, line))
-            record.problems = self.out.problems
-        finally:
-            self.out, self.record = saved, None
         return record
 
     def _add_parsed(self, kind: str, key: tuple[str, ...], body: dict[str, Any],
@@ -1204,23 +1214,12 @@ class _Loader:
         if not self.loaded.config.budgets:
             return
         key = digest(self.inputs, "budgets") if self.cache is not None else ""
-        if self.cache is not None:
-            cached = self.cache.get("load", key)
-            if cached is not None:
-                try:
-                    self.replay(key, _FileRecord.from_entry(cached, self.cache))
-                    return
-                except (ValueError, TypeError, KeyError) as exc:  # untrusted: a miss
-                    log.debug("ignoring cached budget alerts: %s", exc)
-                    self.cache.refused()
-        record = _FileRecord()
-        saved, self.out, self.record = self.out, _Collector(), record
-        try:
-            self._budget_alerts(record)
-            record.problems = self.out.problems
-        finally:
-            self.out, self.record = saved, None
-        self.replay(key, self._checked_and_stored(key, record))
+        record = self._cached_record(key, "budgets")
+        if record is None:
+            with self._recording() as record:
+                self._budget_alerts(record)
+            record = self._checked_and_stored(key, record)
+        self.replay(key, record)
 
     def _budget_alerts(self, record: _FileRecord) -> None:
         budgets = self.loaded.config.budgets
